@@ -1,0 +1,1 @@
+//! vm.cfg parser (in progress)
