@@ -1,1 +1,7 @@
-fn main() {}
+//! The `domform` binary: parse the command line, run, map the outcome to an exit code.
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    domform::cli::main()
+}

@@ -1,0 +1,207 @@
+//! Reading files and turning each top-level entry into raw types, collecting every error.
+
+use std::cell::RefCell;
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use super::raw::{RawHost, RawLicence, RawVm};
+use super::tree::{self, Node, NodeKind};
+use crate::diag::{did_you_mean, Diagnostic, Location};
+
+/// One named entry (a host, VM or licence) and where it was written.
+#[derive(Debug, Clone)]
+pub struct Entry<T> {
+    /// Its name (the mapping key).
+    pub name: String,
+    /// Its raw value.
+    pub raw: T,
+    /// Location of the key.
+    pub loc: Location,
+    /// The value node, to locate later errors inside it.
+    pub node: Node,
+}
+
+impl<T> Entry<T> {
+    /// Location of a field inside this entry (or of the nearest parent that exists).
+    pub fn loc_at(&self, path: &[&str]) -> Location {
+        let mut n = path.len();
+        loop {
+            if let Some(node) = self.node.at(&path[..n]) {
+                return node.loc.clone();
+            }
+            if n == 0 {
+                return self.loc.clone();
+            }
+            n -= 1;
+        }
+    }
+}
+
+/// Everything read from the files.
+#[derive(Debug, Default)]
+pub struct Loaded {
+    /// Hosts, in file order.
+    pub hosts: Vec<Entry<RawHost>>,
+    /// VMs, in file order.
+    pub vms: Vec<Entry<RawVm>>,
+    /// Licence groups, in file order.
+    pub licences: Vec<Entry<RawLicence>>,
+    /// Names whose entries failed to load (so references to them are not reported twice).
+    pub broken: BTreeSet<String>,
+    /// Files read.
+    pub files: Vec<PathBuf>,
+}
+
+/// Top-level keys of a file (the fields of [`super::raw::RawFile`]).
+pub const TOP_KEYS: &[&str] = &["version", "hosts", "vms", "licences"];
+
+/// Expands paths: a file as it is; a directory's `*.yaml` and `*.yml` files, sorted.
+pub fn expand(paths: &[PathBuf], diags: &mut Vec<Diagnostic>) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            match std::fs::read_dir(p) {
+                Ok(rd) => {
+                    let mut files: Vec<PathBuf> = rd
+                        .filter_map(|e| e.ok().map(|e| e.path()))
+                        .filter(|f| {
+                            f.is_file() && matches!(f.extension().and_then(|e| e.to_str()), Some("yaml" | "yml"))
+                        })
+                        .collect();
+                    files.sort();
+                    if files.is_empty() {
+                        diags.push(Diagnostic::error(
+                            None,
+                            "",
+                            format!("{}: no *.yaml files in this directory", p.display()),
+                        ));
+                    }
+                    out.extend(files);
+                }
+                Err(e) => {
+                    diags.push(Diagnostic::error(None, "", format!("{}: cannot read directory: {e}", p.display())))
+                }
+            }
+        } else {
+            out.push(p.clone());
+        }
+    }
+    out
+}
+
+/// Reads every file; returns what loaded and every diagnostic.
+pub fn read_all(paths: &[PathBuf]) -> (Loaded, Vec<Diagnostic>) {
+    let mut diags = Vec::new();
+    let mut loaded = Loaded::default();
+    for file in expand(paths, &mut diags) {
+        read_one(&file, &mut loaded, &mut diags);
+        loaded.files.push(file);
+    }
+    (loaded, diags)
+}
+
+fn read_one(file: &Path, loaded: &mut Loaded, diags: &mut Vec<Diagnostic>) {
+    let name = Arc::new(file.to_path_buf());
+    let text = match std::fs::read(file) {
+        Ok(bytes) => match String::from_utf8(bytes) {
+            Ok(t) => t,
+            Err(_) => {
+                diags.push(Diagnostic::error(None, "", format!("{}: not UTF-8 text", file.display())));
+                return;
+            }
+        },
+        Err(e) => {
+            diags.push(Diagnostic::error(None, "", format!("{}: cannot read: {e}", file.display())));
+            return;
+        }
+    };
+    let root = match tree::parse(&text, &name) {
+        Ok(Some(root)) => root,
+        Ok(None) => return,
+        Err(d) => {
+            diags.push(d);
+            return;
+        }
+    };
+    let NodeKind::Map(entries) = &root.kind else {
+        diags.push(Diagnostic::error(
+            Some(root.loc.clone()),
+            "",
+            "a domform file is a mapping with `hosts`, `vms` and `licences`",
+        ));
+        return;
+    };
+    let mut seen = BTreeSet::new();
+    for (k, v) in entries {
+        let key = k.as_str().unwrap_or_default();
+        if !seen.insert(key) {
+            diags.push(Diagnostic::error(Some(k.loc.clone()), key, format!("duplicate key `{key}`")));
+            continue;
+        }
+        match key {
+            "version" => match v.as_str() {
+                Some("1") => {}
+                _ => diags.push(Diagnostic::error(
+                    Some(v.loc.clone()),
+                    "version",
+                    "unsupported file version; this domform reads `version: 1`",
+                )),
+            },
+            "hosts" => section(v, "hosts", &mut loaded.hosts, &mut loaded.broken, diags),
+            "vms" => section(v, "vms", &mut loaded.vms, &mut loaded.broken, diags),
+            "licences" => section(v, "licences", &mut loaded.licences, &mut loaded.broken, diags),
+            other => {
+                let mut d = Diagnostic::error(Some(k.loc.clone()), other, format!("unknown top-level key `{other}`"));
+                if let Some(s) = did_you_mean(other, TOP_KEYS) {
+                    d = d.with_help(format!("did you mean `{s}`?"));
+                } else {
+                    d = d.with_help("known keys here: `version`, `hosts`, `vms`, `licences`");
+                }
+                diags.push(d);
+            }
+        }
+    }
+}
+
+fn section<T: serde::de::DeserializeOwned>(
+    node: &Node,
+    what: &str,
+    out: &mut Vec<Entry<T>>,
+    broken: &mut BTreeSet<String>,
+    diags: &mut Vec<Diagnostic>,
+) {
+    if node.is_null() {
+        return;
+    }
+    let NodeKind::Map(entries) = &node.kind else {
+        diags.push(Diagnostic::error(
+            Some(node.loc.clone()),
+            what,
+            format!("`{what}` must be a mapping from names to entries"),
+        ));
+        return;
+    };
+    let mut seen = BTreeSet::new();
+    for (k, v) in entries {
+        let name = k.as_str().unwrap_or_default().to_string();
+        let path = format!("{what}.{name}");
+        if !seen.insert(name.clone()) {
+            diags.push(Diagnostic::error(
+                Some(k.loc.clone()),
+                path,
+                format!("`{name}` is declared twice in this file"),
+            ));
+            continue;
+        }
+        let sink = RefCell::new(Vec::new());
+        match tree::from_node::<T>(v, &path, &sink) {
+            Ok(raw) => out.push(Entry { name, raw, loc: k.loc.clone(), node: v.clone() }),
+            Err(e) => {
+                broken.insert(name);
+                diags.push(e.into_diagnostic());
+            }
+        }
+        diags.extend(sink.into_inner());
+    }
+}

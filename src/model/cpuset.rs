@@ -1,0 +1,169 @@
+//! Physical CPU sets in xend's syntax: `"0-3,5,^1"`.
+//!
+//! xend (`XendConfig._convert_cpus_to_list`) reads comma items in order: `a-b` adds a range,
+//! `n` adds one CPU, `^n` removes one. Order matters: `"0-3,^1,1"` is {0,1,2,3}. The same
+//! function serves the YAML `cpus` field, vm.cfg `cpus`, and `xm vcpu-list` affinity output
+//! (which also prints `any cpu` and `no cpus`).
+
+use std::collections::BTreeSet;
+use std::fmt;
+
+/// The largest CPU number accepted (xm's `all` is 0-63; real boxes reach a few hundred threads).
+pub const MAX_CPU: u32 = 4095;
+
+/// A set of physical CPU (thread) numbers.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CpuSet(BTreeSet<u32>);
+
+impl CpuSet {
+    /// Parses xend syntax. Errors say which item is wrong.
+    pub fn parse(text: &str) -> Result<CpuSet, String> {
+        let mut set = BTreeSet::new();
+        if text.trim().is_empty() {
+            return Err("empty CPU set".into());
+        }
+        for raw in text.split(',') {
+            let item = raw.trim();
+            let (remove, body) = match item.strip_prefix('^') {
+                Some(rest) => (true, rest),
+                None => (false, item),
+            };
+            let (lo, hi) = match body.split_once('-') {
+                Some((a, b)) => (cpu_number(a, item)?, cpu_number(b, item)?),
+                None => {
+                    let n = cpu_number(body, item)?;
+                    (n, n)
+                }
+            };
+            if lo > hi {
+                return Err(format!("range `{item}` runs backwards"));
+            }
+            if remove && lo != hi {
+                return Err(format!("`{item}`: `^` removes one CPU, not a range"));
+            }
+            for cpu in lo..=hi {
+                if remove {
+                    set.remove(&cpu);
+                } else {
+                    set.insert(cpu);
+                }
+            }
+        }
+        if set.is_empty() {
+            return Err(format!("`{text}` leaves no CPU"));
+        }
+        Ok(CpuSet(set))
+    }
+
+    /// Parses `xm vcpu-list` affinity: `any cpu` (all of `0..nr_cpus`), `no cpus`, or a set.
+    pub fn parse_affinity(text: &str, nr_cpus: u32) -> Result<CpuSet, String> {
+        match text.trim() {
+            "any cpu" => Ok(CpuSet((0..nr_cpus).collect())),
+            "no cpus" | "none" => Ok(CpuSet::default()),
+            other => CpuSet::parse(other),
+        }
+    }
+
+    /// A set from numbers.
+    pub fn from_cpus(cpus: impl IntoIterator<Item = u32>) -> CpuSet {
+        CpuSet(cpus.into_iter().collect())
+    }
+
+    /// The CPUs, ascending.
+    pub fn iter(&self) -> impl Iterator<Item = u32> + '_ {
+        self.0.iter().copied()
+    }
+
+    /// Number of CPUs.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// No CPU at all.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Membership.
+    pub fn contains(&self, cpu: u32) -> bool {
+        self.0.contains(&cpu)
+    }
+
+    /// CPUs in both sets.
+    pub fn intersection(&self, other: &CpuSet) -> CpuSet {
+        CpuSet(self.0.intersection(&other.0).copied().collect())
+    }
+
+    /// CPUs in either set.
+    pub fn union(&self, other: &CpuSet) -> CpuSet {
+        CpuSet(self.0.union(&other.0).copied().collect())
+    }
+
+    /// The highest CPU number.
+    pub fn max(&self) -> Option<u32> {
+        self.0.iter().next_back().copied()
+    }
+}
+
+fn cpu_number(text: &str, item: &str) -> Result<u32, String> {
+    let n: u32 = text.trim().parse().map_err(|_| format!("`{item}` is not a CPU number or range"))?;
+    if n > MAX_CPU {
+        return Err(format!("CPU {n} is beyond {MAX_CPU}"));
+    }
+    Ok(n)
+}
+
+/// Compressed ranges as xm prints them: `0-3,8,10-11`.
+impl fmt::Display for CpuSet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut parts = Vec::new();
+        let mut iter = self.0.iter().copied().peekable();
+        while let Some(start) = iter.next() {
+            let mut end = start;
+            while iter.peek() == Some(&(end + 1)) {
+                end += 1;
+                iter.next();
+            }
+            parts.push(if start == end { start.to_string() } else { format!("{start}-{end}") });
+        }
+        f.write_str(&parts.join(","))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn set(t: &str) -> Vec<u32> {
+        CpuSet::parse(t).expect("valid").iter().collect()
+    }
+
+    #[test]
+    fn xend_examples() {
+        assert_eq!(set("0-3,5,^1"), vec![0, 2, 3, 5]);
+        assert_eq!(set("0-3,^1,1"), vec![0, 1, 2, 3]);
+        assert_eq!(set("2,3"), vec![2, 3]);
+        assert_eq!(set("12-19").len(), 8);
+        assert_eq!(set(" 4 - 7 "), vec![4, 5, 6, 7]);
+    }
+
+    #[test]
+    fn bad_sets_are_errors() {
+        for bad in ["", "a", "3-1", "1-", "^1-3", "0,^0", "5000", "1,,2", "-1"] {
+            assert!(CpuSet::parse(bad).is_err(), "{bad:?} should fail");
+        }
+    }
+
+    #[test]
+    fn prints_compressed_ranges() {
+        assert_eq!(CpuSet::from_cpus([0, 1, 2, 3, 8, 10, 11]).to_string(), "0-3,8,10-11");
+        assert_eq!(CpuSet::parse("18-95").expect("valid").to_string(), "18-95");
+    }
+
+    #[test]
+    fn affinity_forms() {
+        assert_eq!(CpuSet::parse_affinity("any cpu", 4).expect("ok").len(), 4);
+        assert!(CpuSet::parse_affinity("no cpus", 4).expect("ok").is_empty());
+        assert_eq!(CpuSet::parse_affinity("4-7", 8).expect("ok").to_string(), "4-7");
+    }
+}

@@ -1,0 +1,100 @@
+//! The real binary: exit codes, located errors, examples and the schema.
+
+use std::process::Command;
+
+fn domform(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_domform"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("run domform");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn every_example_validates() {
+    let (code, out, err) = domform(&["validate", "-f", "examples/"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("3 host(s), 6 VM(s), 1 licence group(s)"), "{out}");
+    for entry in std::fs::read_dir("examples").expect("examples dir") {
+        let path = entry.expect("entry").path();
+        let (code, _, err) = domform(&["validate", "-f", path.to_str().expect("utf-8 path")]);
+        assert_eq!(code, 0, "{}: {err}", path.display());
+    }
+}
+
+#[test]
+fn ten_mistakes_give_ten_located_errors_in_one_run() {
+    let file = "tests/fixtures/invalid/ten-mistakes.yaml";
+    let (code, out, err) = domform(&["validate", "-f", file]);
+    assert_eq!(code, 1);
+    assert!(out.is_empty(), "errors go to stderr only: {out}");
+    let located: Vec<&str> = err.lines().filter(|l| l.trim_start().starts_with(&format!("--> {file}:"))).collect();
+    assert!(located.len() >= 10, "{err}");
+    // Each distinct mistake is named once, with its key.
+    for needle in [
+        "unknown key `memroy`",
+        "reserves for dom0",
+        "unknown host `ovs9`",
+        "unknown unit `parsecs`",
+        "has 3 entries but vcpus is 2",
+        "VM name: `bad;name`",
+        "not a MAC address",
+        "runs backwards",
+        "at most 4096",
+        "`data` is declared twice",
+        "VNC password written inline",
+    ] {
+        assert_eq!(err.matches(needle).count(), 1, "{needle}: {err}");
+    }
+    assert!(!err.contains("hunter2"), "secret echoed: {err}");
+    assert!(err.contains("--> tests/fixtures/invalid/ten-mistakes.yaml:10:5"), "{err}");
+}
+
+#[test]
+fn missing_default_file_is_a_clear_error() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out =
+        Command::new(env!("CARGO_BIN_EXE_domform")).arg("validate").current_dir(dir.path()).output().expect("run");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("domform.yaml: cannot read"));
+}
+
+#[test]
+fn schema_is_committed_and_current() {
+    // Regenerate with: cargo run -- schema > schemas/domform.schema.json
+    let committed = std::fs::read_to_string("schemas/domform.schema.json").expect("schemas/domform.schema.json exists");
+    let (code, fresh, _) = domform(&["schema"]);
+    assert_eq!(code, 0);
+    assert_eq!(
+        committed, fresh,
+        "schemas/domform.schema.json is stale: run `cargo run -- schema > schemas/domform.schema.json`"
+    );
+    assert_eq!(committed.trim_end(), domform::cli::schema_json());
+}
+
+#[test]
+fn schema_covers_every_vm_field() {
+    let schema: serde_json::Value = serde_json::from_str(&domform::cli::schema_json()).expect("json");
+    let props = &schema["definitions"]["RawVm"]["properties"];
+    for key in [
+        "host",
+        "state",
+        "memory",
+        "vcpus",
+        "maxvcpus",
+        "cpus",
+        "disks",
+        "networks",
+        "console",
+        "snapshots",
+        "extra_config",
+    ] {
+        assert!(props.get(key).is_some(), "schema lacks vms.*.{key}");
+    }
+    assert_eq!(schema["definitions"]["RawVm"]["additionalProperties"], serde_json::Value::Bool(false));
+}
