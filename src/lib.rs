@@ -3,8 +3,13 @@
 //! Module map, in the order data flows:
 //! - [`manifest`]: YAML files → located tree → raw serde types (every error located).
 //! - [`model`]: validated desired state (typed names, units, CPU sets).
+//! - [`transport`]: the one seam to a host (SSH via ssh2, local, an in-memory fake) and the one
+//!   shell-quoting function.
+//! - [`xen`]: parsers for `xm info -n`, `xm list -l`, `xm list`, `xm vcpu-list` text (never panic).
+//! - [`observe`]: one exec per host reads everything, parsed into typed facts; hosts in parallel.
+//! - [`render`]: tables and JSON for stdout.
 //! - [`diag`]: diagnostics with `file:line:col`, rendered cargo-style.
-//! - [`cli`]: the command line; the only place that prints.
+//! - [`cli`]: the command line.
 
 #![warn(missing_docs)]
 
@@ -12,3 +17,7 @@ pub mod cli;
 pub mod diag;
 pub mod manifest;
 pub mod model;
+pub mod observe;
+pub mod render;
+pub mod transport;
+pub mod xen;

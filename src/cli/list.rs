@@ -1,0 +1,45 @@
+//! `domform list`.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use super::{load_or_report, print_diags, Format};
+use crate::observe::fleet::{default_connector, observe_hosts};
+use crate::render::list;
+
+/// Observes the chosen hosts and prints every VM.
+pub fn run(files: &[PathBuf], only: &[String], format: Format, parallel: usize) -> ExitCode {
+    let Some(model) = load_or_report(files) else { return ExitCode::FAILURE };
+    let hosts = match super::select_hosts(&model, only) {
+        Ok(h) => h,
+        Err(code) => return code,
+    };
+    let results = observe_hosts(&model, &hosts, parallel, &default_connector);
+    let mut rows = Vec::new();
+    let mut failed = false;
+    let mut err = std::io::stderr().lock();
+    for r in &results {
+        match &r.observed {
+            Ok(obs) => {
+                rows.extend(list::rows(obs));
+                print_diags(&obs.problems);
+                failed |= obs.problems.iter().any(|p| p.is_error());
+            }
+            Err(e) => {
+                let _ = writeln!(err, "error: {e}");
+                failed = true;
+            }
+        }
+    }
+    let text = match format {
+        Format::Table => list::table(&rows),
+        Format::Json => list::json(&rows) + "\n",
+    };
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
+    if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}

@@ -1,0 +1,91 @@
+//! Observing many hosts at once: one thread per host, at most `parallel` at a time.
+//!
+//! Each worker connects (one SSH connection per host) and observes (one exec). A host that
+//! fails yields its error; the others finish. Results come back in host-name order, so output
+//! is deterministic.
+
+use std::sync::Mutex;
+
+use super::{observe, request_for, Observed};
+use crate::model::{DiskSource, Host, Model};
+use crate::transport::{self, Transport, TransportError};
+
+/// One host's outcome, with the open connection kept for later steps (apply).
+pub struct HostResult {
+    /// Host name.
+    pub host: String,
+    /// The facts, or why they could not be read.
+    pub observed: Result<Observed, TransportError>,
+    /// The connection, when it opened.
+    pub transport: Option<Box<dyn Transport>>,
+}
+
+/// Opens a transport for a host; tests and `demo` substitute their own.
+pub type Connector<'a> = dyn Fn(&Host) -> Result<Box<dyn Transport>, TransportError> + Sync + 'a;
+
+/// The default connector: SSH or local, as the host declares.
+pub fn default_connector(host: &Host) -> Result<Box<dyn Transport>, TransportError> {
+    transport::ssh::open(host)
+}
+
+/// Existing disk paths the model mentions for a host.
+pub fn extra_paths(model: &Model, host: &str) -> Vec<String> {
+    let mut paths: Vec<String> = model
+        .vms
+        .values()
+        .filter(|v| v.host == host)
+        .flat_map(|v| v.disks.iter())
+        .filter_map(|d| match &d.source {
+            DiskSource::Existing { path } => Some(path.clone()),
+            DiskSource::New { .. } => None,
+        })
+        .collect();
+    paths.sort();
+    paths.dedup();
+    paths
+}
+
+/// Observes `hosts` (names from the model), `parallel` at a time.
+pub fn observe_hosts(model: &Model, hosts: &[String], parallel: usize, connect: &Connector<'_>) -> Vec<HostResult> {
+    let queue = Mutex::new(hosts.iter().collect::<Vec<_>>().into_iter());
+    let results = Mutex::new(Vec::new());
+    std::thread::scope(|scope| {
+        for _ in 0..parallel.clamp(1, hosts.len().max(1)) {
+            scope.spawn(|| loop {
+                let next = queue.lock().ok().and_then(|mut q| q.next());
+                let Some(name) = next else { break };
+                let result = observe_one(model, name, connect);
+                if let Ok(mut r) = results.lock() {
+                    r.push(result);
+                }
+            });
+        }
+    });
+    let mut out = results.into_inner().unwrap_or_default();
+    out.sort_by(|a, b| a.host.cmp(&b.host));
+    out
+}
+
+fn observe_one(model: &Model, name: &str, connect: &Connector<'_>) -> HostResult {
+    let Some(host) = model.hosts.get(name) else {
+        return HostResult {
+            host: name.to_string(),
+            observed: Err(TransportError::Connect {
+                host: name.to_string(),
+                message: "not declared in the desired state".into(),
+            }),
+            transport: None,
+        };
+    };
+    let span = tracing::info_span!("observe", host = %name);
+    let _g = span.enter();
+    match connect(host) {
+        Ok(mut t) => {
+            let req = request_for(host, extra_paths(model, name));
+            let observed = observe(t.as_mut(), &req);
+            tracing::debug!(execs = t.exec_count(), "observed");
+            HostResult { host: name.to_string(), observed, transport: Some(t) }
+        }
+        Err(e) => HostResult { host: name.to_string(), observed: Err(e), transport: None },
+    }
+}

@@ -1,0 +1,307 @@
+//! Reading hosts: one exec per host, parsed into typed [`Observed`] facts; hosts in parallel.
+//!
+//! Steps, per host: build the script ([`script`]), run it once through the [`Transport`], split
+//! the output ([`sections`]), parse each section (xm formats in [`crate::xen`], vm.cfg with the
+//! `vmcfg` crate). A vm.cfg that does not parse is a located problem (host, file, line), never a
+//! silent skip; a host that does not answer is an error for that host while the others finish.
+
+pub mod fleet;
+pub mod script;
+pub mod sections;
+mod xl;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use vmcfg::VmCfg;
+
+use crate::diag::{Diagnostic, Location};
+use crate::model::{CpuSet, Host};
+use crate::transport::{Transport, TransportError};
+use crate::xen::{self, Domain, HostInfo};
+pub use script::ObserveRequest;
+use sections::Section;
+
+/// A vm.cfg found on a host.
+#[derive(Debug, Clone)]
+pub struct CfgFile {
+    /// Absolute path on the host.
+    pub path: String,
+    /// The exact text (for minimal edits and diffs).
+    pub text: String,
+    /// Parsed.
+    pub cfg: VmCfg,
+}
+
+/// A disk file's size on a host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileSize {
+    /// Apparent size in bytes.
+    pub size: u64,
+    /// Allocated bytes (sparse files allocate less).
+    pub allocated: u64,
+}
+
+/// A repository on a host.
+#[derive(Debug, Clone, Default)]
+pub struct Repository {
+    /// Root path.
+    pub path: String,
+    /// Mounted and readable.
+    pub exists: bool,
+    /// File system type (`ocfs2`, `xfs`, `nfs`).
+    pub fs_type: Option<String>,
+    /// Free bytes.
+    pub free_bytes: Option<u64>,
+    /// `OVS_REPO_ALIAS` from `.ovsrepo`.
+    pub alias: Option<String>,
+    /// Snapshot folders `<repo>/Snapshots/<vm>/<snapshot>`.
+    pub snapshots: Vec<String>,
+}
+
+/// Everything read from one host.
+#[derive(Debug, Clone, Default)]
+pub struct Observed {
+    /// Host name.
+    pub host: String,
+    /// `xm info -n`.
+    pub info: Option<HostInfo>,
+    /// Running domains, Domain-0 included.
+    pub domains: Vec<Domain>,
+    /// vm.cfg files that parsed.
+    pub cfgs: Vec<CfgFile>,
+    /// Repositories.
+    pub repos: Vec<Repository>,
+    /// Files by path: VirtualDisks contents and the extra paths asked for.
+    pub files: BTreeMap<String, FileSize>,
+    /// What could not be read or parsed, located.
+    pub problems: Vec<Diagnostic>,
+    /// Round trips used.
+    pub execs: usize,
+    /// Wall time of the exec.
+    pub elapsed: Duration,
+}
+
+/// One VM as seen on a host: its vm.cfg, its running domain, or both.
+#[derive(Debug, Clone)]
+pub struct VmView<'a> {
+    /// `OVM_simple_name`, else the vm.cfg / domain name.
+    pub simple_name: String,
+    /// Xen domain name (vm.cfg `name`).
+    pub xen_name: String,
+    /// vm.cfg, when there is one.
+    pub cfg: Option<&'a CfgFile>,
+    /// The running domain, when there is one.
+    pub domain: Option<&'a Domain>,
+}
+
+impl Observed {
+    /// VMs on this host: every vm.cfg joined with its domain by name, then domains without a
+    /// vm.cfg under the observed repositories. Domain-0 is not included.
+    pub fn vms(&self) -> Vec<VmView<'_>> {
+        let mut out = Vec::new();
+        let mut joined = std::collections::BTreeSet::new();
+        for cfg in &self.cfgs {
+            let xen_name = cfg.cfg.get("name").and_then(|v| v.as_str()).unwrap_or_default().to_string();
+            let simple = cfg
+                .cfg
+                .get("OVM_simple_name")
+                .and_then(|v| v.as_str())
+                .map(str::to_string)
+                .unwrap_or_else(|| xen_name.clone());
+            let domain = self.domains.iter().find(|d| d.name == xen_name && d.id != Some(0));
+            if domain.is_some() {
+                joined.insert(xen_name.clone());
+            }
+            out.push(VmView { simple_name: simple, xen_name, cfg: Some(cfg), domain });
+        }
+        for d in &self.domains {
+            if d.id != Some(0) && d.name != "Domain-0" && !joined.contains(&d.name) {
+                out.push(VmView { simple_name: d.name.clone(), xen_name: d.name.clone(), cfg: None, domain: Some(d) });
+            }
+        }
+        out
+    }
+
+    /// Domain-0, when listed.
+    pub fn dom0(&self) -> Option<&Domain> {
+        self.domains.iter().find(|d| d.id == Some(0) || d.name == "Domain-0")
+    }
+}
+
+/// What the request for a host is, from the model.
+pub fn request_for(host: &Host, extra_paths: Vec<String>) -> ObserveRequest {
+    ObserveRequest { toolstack: host.toolstack, repositories: host.repositories.clone(), extra_paths }
+}
+
+/// Reads one host with exactly one exec.
+pub fn observe(t: &mut dyn Transport, req: &ObserveRequest) -> Result<Observed, TransportError> {
+    let marker = script::new_marker();
+    let text = script::build(req, &marker);
+    let start = Instant::now();
+    let out = t.exec(&text, &[])?;
+    let elapsed = start.elapsed();
+    let stdout = out.stdout_text();
+    let mut obs = parse(t.host(), &stdout, &marker, req);
+    if out.status != 0 && obs.info.is_none() {
+        obs.problems
+            .push(host_problem(t.host(), format!("observe script exited {}: {}", out.status, out.stderr_text())));
+    }
+    obs.execs = 1;
+    obs.elapsed = elapsed;
+    Ok(obs)
+}
+
+fn host_problem(host: &str, message: String) -> Diagnostic {
+    Diagnostic::error(None, host, format!("{host}: {message}"))
+}
+
+/// Parses the script's output (pure; tested without a host).
+pub fn parse(host: &str, stdout: &str, marker: &str, req: &ObserveRequest) -> Observed {
+    let mut obs = Observed { host: host.to_string(), ..Observed::default() };
+    let mut repos: BTreeMap<String, Repository> =
+        req.repositories.iter().map(|r| (r.clone(), Repository { path: r.clone(), ..Repository::default() })).collect();
+    let tool = match req.toolstack {
+        crate::model::Toolstack::Xm => "xm",
+        crate::model::Toolstack::Xl => "xl",
+    };
+    let mut brief = None;
+    let mut vcpus = None;
+    for sec in sections::split(stdout, marker) {
+        let failed = sec.status != Some(0);
+        match sec.kind.as_str() {
+            "info" if failed => obs.problems.push(host_problem(host, cmd_failure(&format!("{tool} info -n"), &sec))),
+            "info" => match xen::parse_xm_info(&sec.body) {
+                Ok(i) => obs.info = Some(i),
+                Err(e) => obs.problems.push(host_problem(host, format!("cannot parse `{tool} info -n` output: {e}"))),
+            },
+            "domains-sxp" if failed => obs.problems.push(host_problem(host, cmd_failure("xm list -l", &sec))),
+            "domains-sxp" => match xen::parse_xm_list_long(&sec.body) {
+                Ok(d) => obs.domains = d,
+                Err(e) => obs.problems.push(host_problem(host, format!("cannot parse `xm list -l` output: {e}"))),
+            },
+            "list" if failed => obs.problems.push(host_problem(host, cmd_failure("xl list", &sec))),
+            "list" => match xen::parse_xm_list(&sec.body) {
+                Ok(d) => brief = Some(d),
+                Err(e) => obs.problems.push(host_problem(host, format!("cannot parse `xl list` output: {e}"))),
+            },
+            "vcpus" if !failed => vcpus = Some(sec.body.clone()),
+            "cfg" => cfg_section(host, &sec, &mut obs),
+            "fs" | "ovsrepo" | "disks" | "snapshots" => {
+                let Some(repo) = repos.get_mut(&sec.arg) else { continue };
+                repo_section(&sec, repo, &mut obs.files);
+            }
+            "paths" => {
+                for line in sec.body.lines() {
+                    if let Some((path, size)) = parse_size_line(line) {
+                        obs.files.insert(path, size);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    if let Some(brief) = brief {
+        let nr_cpus = obs.info.as_ref().map(|i| i.nr_cpus).unwrap_or(0);
+        let rows = vcpus.as_deref().map(|v| xen::parse_vcpu_list(v, nr_cpus)).transpose();
+        match rows {
+            Ok(rows) => obs.domains = xl::domains_from_brief(brief, rows.unwrap_or_default()),
+            Err(e) => obs.problems.push(host_problem(host, format!("cannot parse `xl vcpu-list` output: {e}"))),
+        }
+    }
+    if obs.info.is_none() && !obs.problems.iter().any(|p| p.message.contains(" info")) {
+        obs.problems.push(host_problem(host, "the observe output ended early (connection lost?)".into()));
+    }
+    for repo in repos.values() {
+        if !repo.exists {
+            obs.problems.push(Diagnostic::warning(
+                None,
+                host,
+                format!("{host}: repository {} is not mounted or not readable", repo.path),
+            ));
+        }
+    }
+    obs.repos = repos.into_values().collect();
+    obs
+}
+
+fn cmd_failure(cmd: &str, sec: &Section) -> String {
+    match sec.status {
+        Some(rc) => format!("`{cmd}` failed with status {rc}: {}", sec.body.trim()),
+        None => format!("`{cmd}` did not finish (connection lost?)"),
+    }
+}
+
+fn cfg_section(host: &str, sec: &Section, obs: &mut Observed) {
+    let file = Arc::new(PathBuf::from(format!("{host}:{}", sec.arg)));
+    if sec.status != Some(0) {
+        obs.problems.push(Diagnostic::error(
+            Some(Location { file, line: 1, col: 1 }),
+            host,
+            format!("cannot read {}: {}", sec.arg, sec.body.trim()),
+        ));
+        return;
+    }
+    match VmCfg::parse(&sec.body) {
+        Ok(cfg) => obs.cfgs.push(CfgFile { path: sec.arg.clone(), text: sec.body.clone(), cfg }),
+        Err(e) => obs.problems.push(
+            Diagnostic::error(
+                Some(Location { file, line: e.line, col: e.col }),
+                host,
+                format!("vm.cfg does not parse: {}", e.message),
+            )
+            .with_help("domform leaves this VM alone until the file parses; fix it by hand or from OVM Manager"),
+        ),
+    }
+}
+
+fn parse_size_line(line: &str) -> Option<(String, FileSize)> {
+    let mut it = line.splitn(3, ' ');
+    let size = it.next()?.parse().ok()?;
+    let blocks: u64 = it.next()?.parse().ok()?;
+    let path = it.next()?.to_string();
+    Some((path, FileSize { size, allocated: blocks * 512 }))
+}
+
+fn repo_section(sec: &Section, repo: &mut Repository, files: &mut BTreeMap<String, FileSize>) {
+    let ok = sec.status == Some(0);
+    match sec.kind.as_str() {
+        "fs" if ok => {
+            let mut lines = sec.body.lines();
+            repo.exists = true;
+            repo.fs_type = lines.next().map(|s| s.trim().to_string());
+            // df -P -k: Filesystem 1024-blocks Used Available Capacity Mounted-on
+            repo.free_bytes = lines
+                .next()
+                .and_then(|l| l.split_whitespace().nth(3))
+                .and_then(|a| a.parse::<u64>().ok())
+                .map(|k| k * 1024);
+        }
+        "ovsrepo" if ok => {
+            repo.alias =
+                sec.body.lines().find_map(|l| l.trim().strip_prefix("OVS_REPO_ALIAS=")).map(|a| a.trim().to_string());
+        }
+        "disks" if ok => {
+            for line in sec.body.lines() {
+                if let Some((path, size)) = parse_size_line(line) {
+                    files.insert(path, size);
+                }
+            }
+        }
+        "snapshots" if ok => repo.snapshots = sec.body.lines().map(str::to_string).collect(),
+        _ => {}
+    }
+}
+
+/// Live pinning of a domain as one set per vCPU (`None` entries = not pinned).
+pub fn live_pinning(d: &Domain, nr_cpus: u32) -> Option<Vec<CpuSet>> {
+    let all = CpuSet::from_cpus(0..nr_cpus);
+    let sets: Vec<CpuSet> = d.affinity.iter().map(|a| a.clone().unwrap_or_else(|| all.clone())).collect();
+    if sets.is_empty() || sets.iter().all(|s| *s == all) {
+        None
+    } else {
+        Some(sets)
+    }
+}

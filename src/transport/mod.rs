@@ -1,0 +1,133 @@
+//! The one seam between domform and a host: run a shell script, with stdin, get its output.
+//!
+//! Everything domform does on a host is an [`Transport::exec`]: observing is one generated
+//! script, applying is a few batched scripts. Files are read and written atomically through the
+//! same call (a temp file and `mv` in the same folder), so every transport (SSH, local, the
+//! in-memory fake of the tests) behaves alike and every round trip is counted.
+//! No module outside `transport/` spawns processes or opens sockets.
+
+pub mod fake;
+pub mod local;
+pub mod shell;
+pub mod ssh;
+
+use std::fmt;
+
+pub use shell::quote;
+
+/// What a script printed and how it ended.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ExecOutput {
+    /// Exit status (-1 when killed by a signal).
+    pub status: i32,
+    /// Standard output.
+    pub stdout: Vec<u8>,
+    /// Standard error.
+    pub stderr: Vec<u8>,
+}
+
+impl ExecOutput {
+    /// Stdout as text (lossy).
+    pub fn stdout_text(&self) -> String {
+        String::from_utf8_lossy(&self.stdout).into_owned()
+    }
+
+    /// Stderr as text (lossy), trimmed.
+    pub fn stderr_text(&self) -> String {
+        String::from_utf8_lossy(&self.stderr).trim().to_string()
+    }
+}
+
+/// A failure to reach a host or to run something on it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TransportError {
+    /// TCP connect, handshake or authentication failed.
+    #[error("cannot connect to {host}: {message}")]
+    Connect {
+        /// Host name.
+        host: String,
+        /// Why.
+        message: String,
+    },
+    /// The host key is unknown or changed.
+    #[error("host key check failed for {host}: {message}")]
+    HostKey {
+        /// Host name.
+        host: String,
+        /// Why.
+        message: String,
+    },
+    /// The exec failed in transit.
+    #[error("{host}: running `{command}` failed: {message}")]
+    Exec {
+        /// Host name.
+        host: String,
+        /// The command's first line.
+        command: String,
+        /// Why.
+        message: String,
+    },
+}
+
+/// A host that runs shell scripts.
+pub trait Transport: Send {
+    /// The host's name as declared (for messages).
+    fn host(&self) -> &str;
+
+    /// Runs `script` with `sh` semantics, feeding `stdin`. One call is one round trip.
+    fn exec(&mut self, script: &str, stdin: &[u8]) -> Result<ExecOutput, TransportError>;
+
+    /// Round trips made so far (execs).
+    fn exec_count(&self) -> usize;
+
+    /// Reads a file; `None` when it does not exist.
+    fn read_file(&mut self, path: &str) -> Result<Option<Vec<u8>>, TransportError> {
+        let q = quote(path);
+        let out = self.exec(&format!("if [ -e {q} ]; then cat -- {q}; else exit 3; fi"), &[])?;
+        match out.status {
+            0 => Ok(Some(out.stdout)),
+            3 => Ok(None),
+            _ => Err(self.exec_error(&format!("cat {path}"), &out)),
+        }
+    }
+
+    /// Writes a file atomically: a temp file in the same folder, then `mv`. With `backup`, the
+    /// previous file is kept as `<path>.domform-bak` first.
+    fn write_file_atomic(&mut self, path: &str, content: &[u8], backup: bool) -> Result<(), TransportError> {
+        let script = write_atomic_script(path, backup);
+        let out = self.exec(&script, content)?;
+        if out.status == 0 {
+            Ok(())
+        } else {
+            Err(self.exec_error(&format!("write {path}"), &out))
+        }
+    }
+
+    /// An [`TransportError::Exec`] from a failed output.
+    fn exec_error(&self, what: &str, out: &ExecOutput) -> TransportError {
+        TransportError::Exec {
+            host: self.host().to_string(),
+            command: what.to_string(),
+            message: format!("exit status {}: {}", out.status, out.stderr_text()),
+        }
+    }
+}
+
+/// The shell script behind [`Transport::write_file_atomic`]: content on stdin.
+pub fn write_atomic_script(path: &str, backup: bool) -> String {
+    let q = quote(path);
+    // The quoted path and a bare suffix concatenate in sh, so `$$` (the shell's pid) expands.
+    let tmp = format!("{q}.domform-tmp.$$");
+    let bak = if backup {
+        format!("if [ -e {q} ]; then cp -p -- {q} {}; fi && ", quote(&format!("{path}.domform-bak")))
+    } else {
+        String::new()
+    };
+    format!("set -e; t={tmp}; trap 'rm -f -- \"$t\"' EXIT; cat > \"$t\"; sync -- \"$t\" 2>/dev/null || true; {bak}mv -f -- \"$t\" {q}; trap - EXIT")
+}
+
+impl fmt::Display for ExecOutput {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "exit {}: {}", self.status, self.stderr_text())
+    }
+}

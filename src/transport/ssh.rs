@@ -1,0 +1,162 @@
+//! SSH with libssh2 (the ssh2 crate): one connection per host, reused for every exec.
+//!
+//! Safety first: the host key is checked against known_hosts before authenticating; an unknown
+//! key is refused unless the host says `accept-new` (then it is recorded), and a changed key is
+//! always refused. Keys come from a file or ssh-agent; passwords are not supported on purpose.
+//! Speed: TCP_NODELAY, keepalives, and the caller batches work so one exec does a lot.
+
+use std::io::{Read, Write};
+use std::net::{TcpStream, ToSocketAddrs};
+use std::path::PathBuf;
+
+use ssh2::{CheckResult, KnownHostFileKind, Session};
+
+use super::{ExecOutput, Transport, TransportError};
+use crate::model::{Host, HostKeyPolicy};
+
+/// An open SSH connection to one host.
+pub struct SshTransport {
+    name: String,
+    session: Session,
+    execs: usize,
+}
+
+impl std::fmt::Debug for SshTransport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SshTransport").field("host", &self.name).field("execs", &self.execs).finish()
+    }
+}
+
+fn default_known_hosts() -> PathBuf {
+    std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/root")).join(".ssh/known_hosts")
+}
+
+impl SshTransport {
+    /// Connects, checks the host key, authenticates.
+    pub fn connect(host: &Host) -> Result<SshTransport, TransportError> {
+        let name = host.name.clone();
+        let conn_err = |m: String| TransportError::Connect { host: name.clone(), message: m };
+        let addrs: Vec<_> = (host.address.as_str(), host.port)
+            .to_socket_addrs()
+            .map_err(|e| conn_err(format!("cannot resolve {}: {e}", host.address)))?
+            .collect();
+        let mut last = String::from("no address");
+        let mut tcp = None;
+        for a in addrs {
+            match TcpStream::connect_timeout(&a, host.connect_timeout) {
+                Ok(s) => {
+                    tcp = Some(s);
+                    break;
+                }
+                Err(e) => last = format!("{a}: {e}"),
+            }
+        }
+        let tcp = tcp.ok_or_else(|| conn_err(last))?;
+        let _ = tcp.set_nodelay(true);
+        let mut session = Session::new().map_err(|e| conn_err(e.to_string()))?;
+        session.set_tcp_stream(tcp);
+        session.set_timeout(u32::try_from(host.connect_timeout.as_millis()).unwrap_or(u32::MAX));
+        session.handshake().map_err(|e| conn_err(format!("SSH handshake: {e}")))?;
+        check_host_key(&session, host)?;
+        let auth = match &host.identity_file {
+            Some(key) => session
+                .userauth_pubkey_file(&host.user, None, key, None)
+                .map_err(|e| format!("key {}: {e}", key.display())),
+            None => session.userauth_agent(&host.user).map_err(|e| format!("ssh-agent: {e}")),
+        };
+        auth.map_err(|m| conn_err(format!("authentication as {} failed ({m})", host.user)))?;
+        if !session.authenticated() {
+            return Err(conn_err(format!("authentication as {} failed", host.user)));
+        }
+        // No timeout on execs: a clean shutdown may legitimately take minutes. Keepalives
+        // notice a dead peer instead.
+        session.set_timeout(0);
+        session.set_keepalive(true, 15);
+        Ok(SshTransport { name, session, execs: 0 })
+    }
+
+    /// The underlying session (for consoles and port forwards).
+    pub fn session(&self) -> &Session {
+        &self.session
+    }
+}
+
+fn check_host_key(session: &Session, host: &Host) -> Result<(), TransportError> {
+    let err = |m: String| TransportError::HostKey { host: host.name.clone(), message: m };
+    let (key, key_type) = session.host_key().ok_or_else(|| err("the server sent no host key".into()))?;
+    let path = host.known_hosts.clone().unwrap_or_else(default_known_hosts);
+    let mut kh = session.known_hosts().map_err(|e| err(e.to_string()))?;
+    if path.exists() {
+        kh.read_file(&path, KnownHostFileKind::OpenSSH)
+            .map_err(|e| err(format!("cannot read {}: {e}", path.display())))?;
+    }
+    let fingerprint = session
+        .host_key_hash(ssh2::HashType::Sha256)
+        .map(|h| h.iter().map(|b| format!("{b:02x}")).collect::<String>())
+        .unwrap_or_default();
+    match kh.check_port(&host.address, host.port, key) {
+        CheckResult::Match => Ok(()),
+        CheckResult::Mismatch => Err(err(format!(
+            "HOST KEY CHANGED for {}:{} (SHA256 {fingerprint}); it differs from {}. This may be an attack; refusing. If the host was reinstalled, remove its old line from known_hosts.",
+            host.address,
+            host.port,
+            path.display()
+        ))),
+        CheckResult::NotFound => match host.host_key_policy {
+            HostKeyPolicy::Strict => Err(err(format!(
+                "{}:{} is not in {} (key SHA256 {fingerprint}). Add it (ssh-keyscan, or ssh once by hand) or set `host_key_policy: accept-new`.",
+                host.address,
+                host.port,
+                path.display()
+            ))),
+            HostKeyPolicy::AcceptNew => {
+                let entry = if host.port == 22 { host.address.clone() } else { format!("[{}]:{}", host.address, host.port) };
+                kh.add(&entry, key, "added by domform (accept-new)", key_type.into()).map_err(|e| err(e.to_string()))?;
+                if let Some(dir) = path.parent() {
+                    let _ = std::fs::create_dir_all(dir);
+                }
+                kh.write_file(&path, KnownHostFileKind::OpenSSH).map_err(|e| err(format!("cannot write {}: {e}", path.display())))?;
+                tracing::warn!(host = %host.name, "accepted new host key SHA256 {fingerprint} into {}", path.display());
+                Ok(())
+            }
+        },
+        CheckResult::Failure => Err(err(format!("cannot check the key against {}", path.display()))),
+    }
+}
+
+impl Transport for SshTransport {
+    fn host(&self) -> &str {
+        &self.name
+    }
+
+    fn exec(&mut self, script: &str, stdin: &[u8]) -> Result<ExecOutput, TransportError> {
+        self.execs += 1;
+        let first_line: String = script.lines().next().unwrap_or_default().chars().take(80).collect();
+        let err = |m: String| TransportError::Exec { host: self.name.clone(), command: first_line.clone(), message: m };
+        let mut ch = self.session.channel_session().map_err(|e| err(format!("open channel: {e}")))?;
+        ch.exec(script).map_err(|e| err(format!("exec: {e}")))?;
+        if !stdin.is_empty() {
+            ch.write_all(stdin).map_err(|e| err(format!("stdin: {e}")))?;
+        }
+        ch.send_eof().map_err(|e| err(format!("eof: {e}")))?;
+        let mut stdout = Vec::new();
+        ch.read_to_end(&mut stdout).map_err(|e| err(format!("stdout: {e}")))?;
+        let mut stderr = Vec::new();
+        ch.stderr().read_to_end(&mut stderr).map_err(|e| err(format!("stderr: {e}")))?;
+        ch.wait_close().map_err(|e| err(format!("close: {e}")))?;
+        let status = ch.exit_status().map_err(|e| err(format!("exit status: {e}")))?;
+        Ok(ExecOutput { status, stdout, stderr })
+    }
+
+    fn exec_count(&self) -> usize {
+        self.execs
+    }
+}
+
+/// Opens the right transport for a host.
+pub fn open(host: &Host) -> Result<Box<dyn Transport>, TransportError> {
+    match host.transport {
+        crate::model::TransportKind::Ssh => Ok(Box::new(SshTransport::connect(host)?)),
+        crate::model::TransportKind::Local => Ok(Box::new(super::local::LocalTransport::new(host.name.clone()))),
+    }
+}

@@ -1,0 +1,129 @@
+//! Test hosts for end-to-end tests: real sshd in network namespaces (scripts/testhosts).
+//!
+//! Needs root. Outside CI a test without root skips with a loud message; under `CI=true` it
+//! fails instead, so CI can never pass by skipping. Hosts are torn down on drop, also when the
+//! test panics.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+static NEXT_NET: AtomicU32 = AtomicU32::new(0);
+
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn domform_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_domform"))
+}
+
+/// The simulator binary, built by `cargo build --workspace` next to domform.
+pub fn xm_bin() -> PathBuf {
+    let p = domform_bin().with_file_name("xm");
+    assert!(p.exists(), "{} is missing: run `cargo build --workspace` first (scripts/test does)", p.display());
+    p
+}
+
+fn is_root() -> bool {
+    Command::new("id").arg("-u").output().map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0").unwrap_or(false)
+}
+
+/// Whether root-only tests can run; panics under CI when they cannot.
+pub fn can_run(test: &str) -> bool {
+    if is_root() {
+        return true;
+    }
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("{test}: end-to-end tests need root under CI=true");
+    }
+    eprintln!("\n!!! SKIPPED {test}: needs root for network namespaces and loop mounts (runs under CI=true) !!!\n");
+    false
+}
+
+/// Running test hosts.
+pub struct TestHosts {
+    pub dir: tempfile::TempDir,
+}
+
+impl TestHosts {
+    /// Starts `n` hosts with extra `scripts/testhosts up` options.
+    pub fn up(n: usize, opts: &[&str]) -> TestHosts {
+        let dir = tempfile::Builder::new().prefix("domform-e2e-").tempdir().expect("tempdir");
+        // 100..=249, spread by pid so parallel test runs rarely meet (testhosts refuses a taken net).
+        let net = 100 + (std::process::id() * 7 + NEXT_NET.fetch_add(1, Ordering::SeqCst)) % 150;
+        let hosts = TestHosts { dir };
+        let out = Command::new(repo_root().join("scripts/testhosts"))
+            .args(["up", &n.to_string(), "--dir"])
+            .arg(hosts.dir.path())
+            .arg("--xm")
+            .arg(xm_bin())
+            .args(["--net", &net.to_string()])
+            .args(opts)
+            .output()
+            .expect("run scripts/testhosts");
+        assert!(out.status.success(), "testhosts up failed:\n{}", String::from_utf8_lossy(&out.stderr));
+        hosts
+    }
+
+    pub fn hosts_yaml(&self) -> PathBuf {
+        self.dir.path().join("hosts.yaml")
+    }
+
+    /// Runs a command on host `i` (1-based) over real ssh.
+    pub fn ssh(&self, i: usize, cmd: &str) -> Output {
+        Command::new(repo_root().join("scripts/testhosts"))
+            .args(["ssh", "--dir"])
+            .arg(self.dir.path())
+            .args([&i.to_string(), "--", cmd])
+            .output()
+            .expect("testhosts ssh")
+    }
+
+    /// Like [`ssh`](Self::ssh), asserting success; returns stdout.
+    pub fn ssh_ok(&self, i: usize, cmd: &str) -> String {
+        let out = self.ssh(i, cmd);
+        assert!(out.status.success(), "h{i}: `{cmd}` failed: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// The repository path of host `i`, from hosts.yaml.
+    pub fn repository(&self, i: usize) -> String {
+        let text = std::fs::read_to_string(self.hosts_yaml()).expect("hosts.yaml");
+        let mut in_host = false;
+        for line in text.lines() {
+            if line.trim_end() == format!("  h{i}:") {
+                in_host = true;
+            } else if in_host && line.trim_start().starts_with("repository:") {
+                return line.split_once(':').map(|x| x.1.trim().to_string()).expect("value");
+            }
+        }
+        panic!("no repository for h{i} in hosts.yaml")
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+impl Drop for TestHosts {
+    fn drop(&mut self) {
+        let out =
+            Command::new(repo_root().join("scripts/testhosts")).args(["down", "--dir"]).arg(self.dir.path()).output();
+        if let Ok(o) = out {
+            if !o.status.success() {
+                eprintln!("testhosts down failed: {}", String::from_utf8_lossy(&o.stderr));
+            }
+        }
+    }
+}
+
+/// Runs domform with args; returns (exit code, stdout, stderr).
+pub fn domform(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(domform_bin()).args(args).output().expect("run domform");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}

@@ -1,0 +1,5 @@
+//! End-to-end tests against real sshd test hosts running the xm simulator.
+//! One integration binary (ripgrep's and cargo's habit); each module is one feature.
+
+mod harness;
+mod list;
