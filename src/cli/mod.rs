@@ -92,7 +92,12 @@ fn init_logging(verbose: u8, quiet: bool) {
         (false, 1) => tracing::Level::INFO,
         _ => tracing::Level::DEBUG,
     };
-    let _ = tracing_subscriber::fmt().with_writer(std::io::stderr).with_max_level(level).with_target(false).try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_max_level(level)
+        .with_target(false)
+        .try_init();
 }
 
 /// Loads the desired state or prints every diagnostic.
