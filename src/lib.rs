@@ -13,11 +13,14 @@
 
 #![warn(missing_docs)]
 
+pub mod apply;
 pub mod cli;
 pub mod diag;
 pub mod manifest;
 pub mod model;
 pub mod observe;
+pub mod ops;
+pub mod plan;
 pub mod render;
 pub mod transport;
 pub mod xen;

@@ -10,7 +10,12 @@ use clap::{Parser, Subcommand};
 use crate::diag::Diagnostic;
 use crate::manifest;
 
+mod apply;
+mod demo;
+mod import;
 mod list;
+mod plan;
+mod power;
 
 /// Declarative, agentless reconciler for Xen / Oracle VM 3 hosts.
 #[derive(Debug, Parser)]
@@ -51,8 +56,102 @@ pub enum Command {
         #[arg(long, default_value_t = 16)]
         parallel: usize,
     },
+    /// Read every host, diff against the desired state, print the ordered plan. Changes nothing.
+    Plan {
+        /// Desired-state file or directory (repeatable).
+        #[arg(short = 'f', long = "file", default_value = manifest::DEFAULT_FILE)]
+        files: Vec<PathBuf>,
+        /// Only these hosts (repeatable).
+        #[arg(long = "limit")]
+        limit: Vec<String>,
+        /// Only changes of these VMs (repeatable).
+        #[arg(long = "target")]
+        target: Vec<String>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = PlanFormat::Human)]
+        format: PlanFormat,
+        /// Also save the plan (JSON) for `apply PLANFILE`.
+        #[arg(short = 'o', long = "out")]
+        out: Option<PathBuf>,
+        /// Exit 0 when nothing would change, 2 when something would, 1 on error.
+        #[arg(long)]
+        detailed_exitcode: bool,
+        /// Hosts read at the same time.
+        #[arg(long, default_value_t = 16)]
+        parallel: usize,
+    },
+    /// Execute a fresh plan (after confirmation) or a saved one, under each host's lock.
+    Apply {
+        /// A plan saved with `plan -o`; refused when a host changed since.
+        planfile: Option<PathBuf>,
+        /// Desired-state file or directory (repeatable).
+        #[arg(short = 'f', long = "file", default_value = manifest::DEFAULT_FILE)]
+        files: Vec<PathBuf>,
+        /// Only these hosts (repeatable).
+        #[arg(long = "limit")]
+        limit: Vec<String>,
+        /// Only changes of these VMs (repeatable).
+        #[arg(long = "target")]
+        target: Vec<String>,
+        /// Do not ask for confirmation (needed without a terminal).
+        #[arg(long)]
+        auto_approve: bool,
+        /// Hosts worked on at the same time.
+        #[arg(long, default_value_t = 16)]
+        parallel: usize,
+    },
+    /// Start a VM by its simple name (`xm create` on its vm.cfg).
+    Start(PowerArgs),
+    /// Stop a VM by its simple name (clean shutdown; `--force` destroys after the timeout).
+    Stop(PowerArgs),
+    /// Stop, then start a VM by its simple name.
+    Restart(PowerArgs),
+    /// Write YAML describing the VMs a host runs now (planning it shows no changes).
+    Import {
+        /// The host (declared in the desired state).
+        #[arg(long)]
+        host: String,
+        /// Desired-state file or directory with the host (repeatable).
+        #[arg(short = 'f', long = "file", default_value = manifest::DEFAULT_FILE)]
+        files: Vec<PathBuf>,
+        /// Write to this file instead of stdout.
+        #[arg(short = 'o', long = "out")]
+        out: Option<PathBuf>,
+    },
+    /// Run plan → apply → plan on a built-in simulated local host, in a temporary folder.
+    Demo,
     /// Print the JSON Schema of the desired-state files (for editors).
     Schema,
+}
+
+/// Arguments of start/stop/restart.
+#[derive(Debug, clap::Args)]
+pub struct PowerArgs {
+    /// The VM's simple name (OVM_simple_name).
+    pub name: String,
+    /// Desired-state file or directory with the hosts (repeatable).
+    #[arg(short = 'f', long = "file", default_value = manifest::DEFAULT_FILE)]
+    pub files: Vec<PathBuf>,
+    /// Only look on this host.
+    #[arg(long)]
+    pub host: Option<String>,
+    /// Seconds a clean shutdown may take.
+    #[arg(long, default_value_t = 120)]
+    pub timeout: u64,
+    /// Destroy the VM when the clean shutdown times out.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// Output formats of `plan`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PlanFormat {
+    /// For people (colour on a terminal).
+    Human,
+    /// Versioned JSON (docs/plan-format.md).
+    Json,
+    /// For a pull-request comment.
+    Markdown,
 }
 
 /// Output formats of `list`.
@@ -71,6 +170,17 @@ pub fn main() -> ExitCode {
     match cli.command {
         Command::Validate { files } => validate(&files),
         Command::List { files, hosts, format, parallel } => list::run(&files, &hosts, format, parallel),
+        Command::Plan { files, limit, target, format, out, detailed_exitcode, parallel } => {
+            plan::run(&files, &limit, &target, format, out.as_deref(), detailed_exitcode, parallel)
+        }
+        Command::Apply { planfile, files, limit, target, auto_approve, parallel } => {
+            apply::run(planfile.as_deref(), &files, &limit, &target, auto_approve, parallel)
+        }
+        Command::Start(a) => power::run(power::Verb::Start, &a),
+        Command::Stop(a) => power::run(power::Verb::Stop, &a),
+        Command::Restart(a) => power::run(power::Verb::Restart, &a),
+        Command::Import { host, files, out } => import::run(&host, &files, out.as_deref()),
+        Command::Demo => demo::run(),
         Command::Schema => {
             let mut out = std::io::stdout().lock();
             let _ = writeln!(out, "{}", schema_json());

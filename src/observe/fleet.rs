@@ -15,10 +15,13 @@ pub struct HostResult {
     /// Host name.
     pub host: String,
     /// The facts, or why they could not be read.
-    pub observed: Result<Observed, TransportError>,
+    pub observed: Result<Observed, ObserveError>,
     /// The connection, when it opened.
     pub transport: Option<Box<dyn Transport>>,
 }
+
+/// Why a host could not be observed.
+pub type ObserveError = crate::apply::LockError;
 
 /// Opens a transport for a host; tests and `demo` substitute their own.
 pub type Connector<'a> = dyn Fn(&Host) -> Result<Box<dyn Transport>, TransportError> + Sync + 'a;
@@ -45,8 +48,28 @@ pub fn extra_paths(model: &Model, host: &str) -> Vec<String> {
     paths
 }
 
+/// Read only, or under the host lock (for apply).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Observe only.
+    Read,
+    /// Take the host lock and observe in the same round trip; the lock is held by the returned transport.
+    Lock,
+}
+
 /// Observes `hosts` (names from the model), `parallel` at a time.
 pub fn observe_hosts(model: &Model, hosts: &[String], parallel: usize, connect: &Connector<'_>) -> Vec<HostResult> {
+    observe_hosts_with(model, hosts, parallel, connect, Mode::Read)
+}
+
+/// Like [`observe_hosts`], choosing the mode.
+pub fn observe_hosts_with(
+    model: &Model,
+    hosts: &[String],
+    parallel: usize,
+    connect: &Connector<'_>,
+    mode: Mode,
+) -> Vec<HostResult> {
     let queue = Mutex::new(hosts.iter().collect::<Vec<_>>().into_iter());
     let results = Mutex::new(Vec::new());
     std::thread::scope(|scope| {
@@ -54,7 +77,7 @@ pub fn observe_hosts(model: &Model, hosts: &[String], parallel: usize, connect: 
             scope.spawn(|| loop {
                 let next = queue.lock().ok().and_then(|mut q| q.next());
                 let Some(name) = next else { break };
-                let result = observe_one(model, name, connect);
+                let result = observe_one(model, name, connect, mode);
                 if let Ok(mut r) = results.lock() {
                     r.push(result);
                 }
@@ -66,14 +89,14 @@ pub fn observe_hosts(model: &Model, hosts: &[String], parallel: usize, connect: 
     out
 }
 
-fn observe_one(model: &Model, name: &str, connect: &Connector<'_>) -> HostResult {
+fn observe_one(model: &Model, name: &str, connect: &Connector<'_>, mode: Mode) -> HostResult {
     let Some(host) = model.hosts.get(name) else {
         return HostResult {
             host: name.to_string(),
-            observed: Err(TransportError::Connect {
+            observed: Err(ObserveError::Transport(TransportError::Connect {
                 host: name.to_string(),
                 message: "not declared in the desired state".into(),
-            }),
+            })),
             transport: None,
         };
     };
@@ -82,10 +105,13 @@ fn observe_one(model: &Model, name: &str, connect: &Connector<'_>) -> HostResult
     match connect(host) {
         Ok(mut t) => {
             let req = request_for(host, extra_paths(model, name));
-            let observed = observe(t.as_mut(), &req);
+            let observed = match mode {
+                Mode::Read => observe(t.as_mut(), &req).map_err(ObserveError::Transport),
+                Mode::Lock => crate::apply::lock_and_observe(t.as_mut(), host, &req),
+            };
             tracing::debug!(execs = t.exec_count(), "observed");
             HostResult { host: name.to_string(), observed, transport: Some(t) }
         }
-        Err(e) => HostResult { host: name.to_string(), observed: Err(e), transport: None },
+        Err(e) => HostResult { host: name.to_string(), observed: Err(ObserveError::Transport(e)), transport: None },
     }
 }

@@ -2,4 +2,5 @@
 //! results (diagnostics and logs go to stderr through `tracing` and [`crate::cli`]).
 
 pub mod list;
+pub mod plan;
 pub mod table;

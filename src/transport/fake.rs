@@ -5,7 +5,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use super::{ExecOutput, Transport, TransportError};
+use super::{Background, ExecOutput, Transport, TransportError};
 
 type Responder = dyn Fn(&str, &[u8]) -> ExecOutput + Send + Sync;
 
@@ -44,4 +44,17 @@ impl Transport for FakeTransport {
     fn exec_count(&self) -> usize {
         self.log.lock().map(|l| l.len()).unwrap_or_default()
     }
+
+    /// The responder answers the background script like any other; output up to the marker
+    /// is returned, and the script counts as still running when the marker was printed.
+    fn start_background(&mut self, script: &str, marker: &str) -> Result<Background, TransportError> {
+        let out = self.exec(script, &[])?;
+        let text = out.stdout_text();
+        match text.split_once(&format!("{marker}\n")) {
+            Some((before, _)) => Ok(Background { output: before.to_string(), ended: None }),
+            None => Ok(Background { output: text, ended: Some(out.status) }),
+        }
+    }
+
+    fn end_background(&mut self) {}
 }

@@ -1,23 +1,24 @@
 //! Running on this machine: for domform on dom0 itself, and for `demo`.
 
 use std::io::Write;
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 
-use super::{ExecOutput, Transport, TransportError};
+use super::{read_until_marker, Background, ExecOutput, Transport, TransportError};
 
 /// Runs scripts with `sh -c` on this machine, with optional extra environment (the demo puts
 /// the simulator on `PATH` and points it at its state folder).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Default)]
 pub struct LocalTransport {
     name: String,
     env: Vec<(String, String)>,
     execs: usize,
+    background: Option<Child>,
 }
 
 impl LocalTransport {
     /// A local host called `name`.
     pub fn new(name: impl Into<String>) -> Self {
-        LocalTransport { name: name.into(), env: Vec::new(), execs: 0 }
+        LocalTransport { name: name.into(), env: Vec::new(), execs: 0, background: None }
     }
 
     /// Adds an environment variable for every script.
@@ -64,6 +65,50 @@ impl Transport for LocalTransport {
 
     fn exec_count(&self) -> usize {
         self.execs
+    }
+
+    fn start_background(&mut self, script: &str, marker: &str) -> Result<Background, TransportError> {
+        self.end_background();
+        self.execs += 1;
+        let err = |m: String| TransportError::Exec {
+            host: self.name.clone(),
+            command: "background script".into(),
+            message: m,
+        };
+        let mut child = Command::new("sh")
+            .arg("-c")
+            .arg(script)
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| err(format!("cannot start sh: {e}")))?;
+        let mut output = String::new();
+        let found = match child.stdout.as_mut() {
+            Some(out) => read_until_marker(out, marker, &mut output).map_err(|e| err(e.to_string()))?,
+            None => false,
+        };
+        if found {
+            self.background = Some(child);
+            Ok(Background { output, ended: None })
+        } else {
+            let status = child.wait().map_err(|e| err(e.to_string()))?;
+            Ok(Background { output, ended: Some(status.code().unwrap_or(-1)) })
+        }
+    }
+
+    fn end_background(&mut self) {
+        if let Some(mut child) = self.background.take() {
+            drop(child.stdin.take());
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for LocalTransport {
+    fn drop(&mut self) {
+        self.end_background();
     }
 }
 

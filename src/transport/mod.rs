@@ -38,6 +38,42 @@ impl ExecOutput {
     }
 }
 
+/// What a background script printed before its marker.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Background {
+    /// Output (stdout) up to, not including, the marker line.
+    pub output: String,
+    /// `Some(status)` when the script ended before printing the marker.
+    pub ended: Option<i32>,
+}
+
+/// Reads from `r` until a line equal to `marker`; `Ok(true)` if found, `Ok(false)` at EOF.
+/// The script must print nothing after its marker line (it is not read).
+pub fn read_until_marker(r: &mut dyn std::io::Read, marker: &str, out: &mut String) -> std::io::Result<bool> {
+    let mut buf: Vec<u8> = Vec::new();
+    let mut chunk = [0u8; 16 * 1024];
+    let needle = format!("{marker}\n");
+    loop {
+        let n = r.read(&mut chunk)?;
+        if n == 0 {
+            out.push_str(&String::from_utf8_lossy(&buf));
+            return Ok(false);
+        }
+        let from = buf.len().saturating_sub(needle.len());
+        buf.extend_from_slice(&chunk[..n]);
+        let hit = buf[from..]
+            .windows(needle.len())
+            .enumerate()
+            .map(|(i, w)| (i + from, w))
+            .find(|&(p, w)| w == needle.as_bytes() && (p == 0 || buf[p - 1] == b'\n'))
+            .map(|(p, _)| p);
+        if let Some(p) = hit {
+            out.push_str(&String::from_utf8_lossy(&buf[..p]));
+            return Ok(true);
+        }
+    }
+}
+
 /// A failure to reach a host or to run something on it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TransportError {
@@ -77,8 +113,17 @@ pub trait Transport: Send {
     /// Runs `script` with `sh` semantics, feeding `stdin`. One call is one round trip.
     fn exec(&mut self, script: &str, stdin: &[u8]) -> Result<ExecOutput, TransportError>;
 
-    /// Round trips made so far (execs).
+    /// Round trips made so far (execs, background ones included).
     fn exec_count(&self) -> usize;
+
+    /// Starts `script` and keeps it running (its stdin stays open); returns what it printed up
+    /// to a line equal to `marker`, or everything and its exit status if it ended first.
+    /// Holds the host lock for a whole apply: when domform ends, or dies, stdin closes, the
+    /// script exits and the kernel releases the lock.
+    fn start_background(&mut self, script: &str, marker: &str) -> Result<Background, TransportError>;
+
+    /// Ends the background script (closes its stdin) and waits for it.
+    fn end_background(&mut self);
 
     /// Reads a file; `None` when it does not exist.
     fn read_file(&mut self, path: &str) -> Result<Option<Vec<u8>>, TransportError> {
@@ -129,5 +174,22 @@ pub fn write_atomic_script(path: &str, backup: bool) -> String {
 impl fmt::Display for ExecOutput {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "exit {}: {}", self.status, self.stderr_text())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::read_until_marker;
+
+    #[test]
+    fn marker_must_be_a_whole_line() {
+        let mut out = String::new();
+        let mut input: &[u8] = b"a\nx@@m\n@@m\nlater";
+        assert!(read_until_marker(&mut input, "@@m", &mut out).expect("read"));
+        assert_eq!(out, "a\nx@@m\n");
+        let mut out = String::new();
+        let mut input: &[u8] = b"no marker\n";
+        assert!(!read_until_marker(&mut input, "@@m", &mut out).expect("read"));
+        assert_eq!(out, "no marker\n");
     }
 }

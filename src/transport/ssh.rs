@@ -9,16 +9,20 @@ use std::io::{Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::path::PathBuf;
 
-use ssh2::{CheckResult, KnownHostFileKind, Session};
+use ssh2::{Channel, CheckResult, KnownHostFileKind, Session};
 
-use super::{ExecOutput, Transport, TransportError};
+use super::{read_until_marker, Background, ExecOutput, Transport, TransportError};
 use crate::model::{Host, HostKeyPolicy};
+
+/// Scripts longer than this are sent on stdin to `sh -s` instead of in the exec request.
+pub const MAX_COMMAND_BYTES: usize = 16 * 1024;
 
 /// An open SSH connection to one host.
 pub struct SshTransport {
     name: String,
     session: Session,
     execs: usize,
+    background: Option<Channel>,
 }
 
 impl std::fmt::Debug for SshTransport {
@@ -72,7 +76,7 @@ impl SshTransport {
         // notice a dead peer instead.
         session.set_timeout(0);
         session.set_keepalive(true, 15);
-        Ok(SshTransport { name, session, execs: 0 })
+        Ok(SshTransport { name, session, execs: 0, background: None })
     }
 
     /// The underlying session (for consoles and port forwards).
@@ -134,9 +138,19 @@ impl Transport for SshTransport {
         let first_line: String = script.lines().next().unwrap_or_default().chars().take(80).collect();
         let err = |m: String| TransportError::Exec { host: self.name.clone(), command: first_line.clone(), message: m };
         let mut ch = self.session.channel_session().map_err(|e| err(format!("open channel: {e}")))?;
-        ch.exec(script).map_err(|e| err(format!("exec: {e}")))?;
-        if !stdin.is_empty() {
-            ch.write_all(stdin).map_err(|e| err(format!("stdin: {e}")))?;
+        // An exec request carries the command in one SSH packet; servers refuse large ones
+        // (a batch that writes 100 vm.cfg files is large). Such scripts go through stdin.
+        let (command, input): (&str, Vec<u8>) = if script.len() > MAX_COMMAND_BYTES {
+            if !stdin.is_empty() {
+                return Err(err(format!("script of {} bytes cannot also take stdin", script.len())));
+            }
+            ("sh -s", script.as_bytes().to_vec())
+        } else {
+            (script, stdin.to_vec())
+        };
+        ch.exec(command).map_err(|e| err(format!("exec: {e}")))?;
+        if !input.is_empty() {
+            ch.write_all(&input).map_err(|e| err(format!("stdin: {e}")))?;
         }
         ch.send_eof().map_err(|e| err(format!("eof: {e}")))?;
         let mut stdout = Vec::new();
@@ -150,6 +164,38 @@ impl Transport for SshTransport {
 
     fn exec_count(&self) -> usize {
         self.execs
+    }
+
+    fn start_background(&mut self, script: &str, marker: &str) -> Result<Background, TransportError> {
+        self.end_background();
+        self.execs += 1;
+        let err = |m: String| TransportError::Exec {
+            host: self.name.clone(),
+            command: "background script".into(),
+            message: m,
+        };
+        let mut ch = self.session.channel_session().map_err(|e| err(format!("open channel: {e}")))?;
+        ch.exec(script).map_err(|e| err(format!("exec: {e}")))?;
+        let mut output = String::new();
+        if read_until_marker(&mut ch, marker, &mut output).map_err(|e| err(e.to_string()))? {
+            self.background = Some(ch);
+            return Ok(Background { output, ended: None });
+        }
+        let _ = ch.wait_close();
+        Ok(Background { output, ended: Some(ch.exit_status().unwrap_or(-1)) })
+    }
+
+    fn end_background(&mut self) {
+        if let Some(mut ch) = self.background.take() {
+            let _ = ch.send_eof();
+            let _ = ch.wait_close();
+        }
+    }
+}
+
+impl Drop for SshTransport {
+    fn drop(&mut self) {
+        self.end_background();
     }
 }
 

@@ -1,6 +1,7 @@
 //! End-to-end tests against real sshd test hosts running the xm simulator.
 //! One integration binary (ripgrep's and cargo's habit); each module is one feature.
 
+mod apply;
 mod harness;
 mod list;
 mod ssh;

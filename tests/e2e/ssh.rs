@@ -19,7 +19,8 @@ fn variant(h: &TestHosts, known_hosts: &std::path::Path, extra: &str) -> std::pa
             out.push('\n');
         }
     }
-    let path = h.path().join(format!("variant-{}.yaml", known_hosts.file_name().and_then(|f| f.to_str()).unwrap_or("x")));
+    let path =
+        h.path().join(format!("variant-{}.yaml", known_hosts.file_name().and_then(|f| f.to_str()).unwrap_or("x")));
     std::fs::write(&path, out).expect("write variant");
     path
 }
@@ -52,7 +53,11 @@ fn unknown_keys_are_refused_unless_accept_new_and_changed_keys_always() {
 
     // Changed key: refused even with accept-new.
     let other = h.path().join("other_key");
-    let gen = std::process::Command::new("ssh-keygen").args(["-q", "-t", "ed25519", "-N", "", "-f"]).arg(&other).output().expect("ssh-keygen");
+    let gen = std::process::Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+        .arg(&other)
+        .output()
+        .expect("ssh-keygen");
     assert!(gen.status.success());
     let other_pub = std::fs::read_to_string(other.with_extension("pub")).expect("pub");
     let addr = recorded.split_whitespace().next().expect("address").to_string();

@@ -1,0 +1,82 @@
+//! The host lock: one apply per host at a time, held for the whole apply.
+//!
+//! A background script takes `flock` on `<repository>/.domform.lock` (the repository, because
+//! vm.cfg files live there and a pool may share it), writes who holds it, prints the observe
+//! output, and then waits on its stdin. The kernel releases the lock when that script ends:
+//! when domform closes it, or when domform dies and sshd (or the pipe) closes it. So a killed
+//! run never leaves a lock behind to take over by hand; a second apply fails fast and names
+//! the holder (controller host, pid, start time).
+
+use crate::transport::quote;
+
+/// The lock file for a host with these repositories.
+pub fn lock_path(repositories: &[String]) -> String {
+    match repositories.first() {
+        Some(r) => format!("{r}/.domform.lock"),
+        None => "/var/lock/domform.lock".into(),
+    }
+}
+
+/// Who is applying: this machine, this process, now.
+pub fn holder_info() -> String {
+    let host =
+        std::fs::read_to_string("/etc/hostname").map(|h| h.trim().to_string()).unwrap_or_else(|_| "unknown".into());
+    format!("controller={host} pid={} started={}", std::process::id(), utc_now())
+}
+
+/// `YYYY-MM-DDTHH:MM:SSZ` for now.
+pub fn utc_now() -> String {
+    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    // Howard Hinnant's civil_from_days.
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+}
+
+/// Marker lines of the lock script.
+pub fn markers(marker: &str) -> (String, String) {
+    (format!("{marker} locked"), format!("{marker} observed"))
+}
+
+/// The lock script: busy → prints `<marker> busy` and the holder, exits 75; locked → prints
+/// `<marker> locked`, runs `observe`, prints `<marker> observed` and waits on stdin.
+pub fn script(lock: &str, holder: &str, marker: &str, observe: &str) -> String {
+    let l = quote(lock);
+    let h = quote(&format!("{lock}.holder"));
+    let m = quote(marker);
+    format!(
+        "exec 9>>{l} || exit 70\n\
+         if ! flock -n 9; then printf '%s busy\\n' {m}; cat {h} 2>/dev/null; exit 75; fi\n\
+         printf '%s\\n' {info} > {h}\n\
+         printf '%s locked\\n' {m}\n\
+         {observe}\n\
+         printf '%s observed\\n' {m}\n\
+         exec cat >/dev/null\n",
+        info = quote(holder)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn utc_format() {
+        let now = utc_now();
+        assert_eq!(now.len(), 20, "{now}");
+        assert!(now.starts_with("20") && now.ends_with('Z'));
+    }
+
+    #[test]
+    fn lock_lives_in_the_repository() {
+        assert_eq!(lock_path(&["/OVS/Repositories/r".into()]), "/OVS/Repositories/r/.domform.lock");
+    }
+}

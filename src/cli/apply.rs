@@ -1,0 +1,173 @@
+//! `domform apply [PLANFILE]`.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use super::{load_or_report, select_hosts};
+use crate::apply::{HostReport, StepStatus};
+use crate::observe::fleet::{default_connector, Connector, Mode};
+use crate::plan::Plan;
+use crate::render::plan as render;
+
+fn say(msg: &str) {
+    let _ = writeln!(std::io::stderr().lock(), "{msg}");
+}
+
+/// Reads a saved plan.
+fn read_plan(path: &Path) -> Result<Plan, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let plan: Plan = serde_json::from_str(&text)
+        .map_err(|e| format!("{}:{}:{}: not a domform plan: {e}", path.display(), e.line(), e.column()))?;
+    if plan.format_version != crate::plan::FORMAT_VERSION {
+        return Err(format!(
+            "{}: plan format {} is not {}; make the plan again with this domform",
+            path.display(),
+            plan.format_version,
+            crate::plan::FORMAT_VERSION
+        ));
+    }
+    Ok(plan)
+}
+
+/// Plans (or checks a saved plan) under the host locks, confirms, executes, reports.
+pub fn run(
+    planfile: Option<&Path>,
+    files: &[PathBuf],
+    limit: &[String],
+    target: &[String],
+    auto_approve: bool,
+    parallel: usize,
+) -> ExitCode {
+    let Some(model) = load_or_report(files) else { return ExitCode::FAILURE };
+    let saved = match planfile.map(read_plan).transpose() {
+        Ok(p) => p,
+        Err(e) => {
+            say(&format!("error: {e}"));
+            return ExitCode::FAILURE;
+        }
+    };
+    let wanted: Vec<String> = match &saved {
+        Some(p) => p.hosts.iter().map(|h| h.host.clone()).collect(),
+        None => limit.to_vec(),
+    };
+    let hosts = match select_hosts(&model, &wanted) {
+        Ok(h) => h,
+        Err(code) => return code,
+    };
+    apply_with(&model, &hosts, target, saved.as_ref(), auto_approve, parallel, &default_connector)
+}
+
+/// The apply flow with a given connector (used by `demo`).
+pub(crate) fn apply_with(
+    model: &crate::model::Model,
+    hosts: &[String],
+    target: &[String],
+    saved: Option<&Plan>,
+    auto_approve: bool,
+    parallel: usize,
+    connect: &Connector<'_>,
+) -> ExitCode {
+    let (mut plan, results) = crate::ops::observe_and_plan(model, hosts, parallel, connect, Mode::Lock);
+    plan.retain_targets(target);
+    if let Some(saved) = saved {
+        let stale: Vec<String> = saved
+            .hosts
+            .iter()
+            .filter_map(|s| {
+                let now = plan.hosts.iter().find(|h| h.host == s.host).map(|h| h.fingerprint.as_str()).unwrap_or("");
+                (now != s.fingerprint).then(|| {
+                    format!(
+                        "{} (planned at {}, now {})",
+                        s.host,
+                        s.fingerprint,
+                        if now.is_empty() { "unreadable" } else { now }
+                    )
+                })
+            })
+            .collect();
+        if !stale.is_empty() {
+            say(&format!("error: the saved plan is stale: these hosts changed since it was made: {}\nnothing was applied; run `domform plan` again", stale.join(", ")));
+            return ExitCode::FAILURE;
+        }
+        let as_json = |p: &Plan| serde_json::from_str::<serde_json::Value>(&render::json(p)).ok();
+        if as_json(&plan) != as_json(saved) {
+            say("error: the desired state changed since the plan was made (the hosts did not); nothing was applied; run `domform plan` again");
+            return ExitCode::FAILURE;
+        }
+    }
+    let _ = std::io::stdout().lock().write_all(render::human(&plan, std::io::stdout().is_terminal()).as_bytes());
+    if plan.has_errors() {
+        for e in plan.hosts.iter().flat_map(|h| &h.errors) {
+            say(&format!("error: {e}"));
+        }
+        say("error: the plan has errors; nothing was applied");
+        return ExitCode::FAILURE;
+    }
+    if plan.is_empty() {
+        return ExitCode::SUCCESS;
+    }
+    if saved.is_none() && !auto_approve {
+        if !std::io::stdin().is_terminal() {
+            say("error: no terminal to confirm on; pass --auto-approve, or save a plan with `plan -o` and apply that");
+            return ExitCode::FAILURE;
+        }
+        say("\nDo you want to perform these actions? Only 'yes' will be accepted.");
+        let _ = write!(std::io::stderr(), "  Enter a value: ");
+        let mut answer = String::new();
+        let _ = std::io::stdin().lock().read_line(&mut answer);
+        if answer.trim() != "yes" {
+            say("Apply cancelled; nothing was changed.");
+            return ExitCode::FAILURE;
+        }
+    }
+    let reports = crate::ops::execute(model, &plan, results, parallel);
+    let (text, ok) = report_text(&reports);
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
+    if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+/// The apply report for people; `true` when everything succeeded.
+pub(crate) fn report_text(reports: &[HostReport]) -> (String, bool) {
+    let (mut done, mut failed, mut not_run) = (0, 0, 0);
+    let mut s = String::from("\n");
+    for r in reports {
+        if r.steps.is_empty() && r.error.is_none() {
+            continue;
+        }
+        s.push_str(&format!("Host {} ({} exec{}):\n", r.host, r.execs, if r.execs == 1 { "" } else { "s" }));
+        for step in &r.steps {
+            match &step.status {
+                StepStatus::Done => {
+                    done += 1;
+                    s.push_str(&format!("  ✓ {}\n", step.id));
+                }
+                StepStatus::Failed { exit_status, output } => {
+                    failed += 1;
+                    let code = exit_status.map(|c| c.to_string()).unwrap_or_else(|| "?".into());
+                    s.push_str(&format!("  ✗ {} failed (exit {code})\n", step.id));
+                    for line in render::redact(output).lines() {
+                        s.push_str(&format!("      {line}\n"));
+                    }
+                }
+                StepStatus::NotRun => {
+                    not_run += 1;
+                    s.push_str(&format!("  · {} not run\n", step.id));
+                }
+            }
+        }
+        if let Some(e) = &r.error {
+            s.push_str(&format!("  error: {e}\n"));
+        }
+    }
+    let ok = failed == 0 && not_run == 0 && reports.iter().all(|r| r.error.is_none());
+    s.push_str(&format!(
+        "Apply {}: {done} done, {failed} failed, {not_run} not run.\n",
+        if ok { "complete" } else { "FAILED" }
+    ));
+    (s, ok)
+}

@@ -1,0 +1,56 @@
+//! `domform plan`.
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use super::{load_or_report, select_hosts, PlanFormat};
+use crate::observe::fleet::{default_connector, Mode};
+use crate::render::plan as render;
+
+/// Observes, plans, prints; writes the plan file when asked.
+pub fn run(
+    files: &[PathBuf],
+    limit: &[String],
+    target: &[String],
+    format: PlanFormat,
+    out: Option<&Path>,
+    detailed: bool,
+    parallel: usize,
+) -> ExitCode {
+    let Some(model) = load_or_report(files) else { return ExitCode::FAILURE };
+    let hosts = match select_hosts(&model, limit) {
+        Ok(h) => h,
+        Err(code) => return code,
+    };
+    let (mut plan, _results) = crate::ops::observe_and_plan(&model, &hosts, parallel, &default_connector, Mode::Read);
+    plan.retain_targets(target);
+    let text = match format {
+        PlanFormat::Human => render::human(&plan, std::io::stdout().is_terminal()),
+        PlanFormat::Json => render::json(&plan) + "\n",
+        PlanFormat::Markdown => render::markdown(&plan),
+    };
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
+    if let Some(path) = out {
+        if let Err(e) = std::fs::write(path, render::json(&plan) + "\n") {
+            let _ = writeln!(std::io::stderr(), "error: cannot write the plan to {}: {e}", path.display());
+            return ExitCode::FAILURE;
+        }
+        let _ = writeln!(
+            std::io::stderr(),
+            "Saved the plan to {}; apply it with: domform apply {}",
+            path.display(),
+            path.display()
+        );
+    }
+    if plan.has_errors() {
+        for e in plan.hosts.iter().flat_map(|h| &h.errors) {
+            let _ = writeln!(std::io::stderr(), "error: {e}");
+        }
+        ExitCode::FAILURE
+    } else if detailed && !plan.is_empty() {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    }
+}

@@ -1,0 +1,253 @@
+//! The desired vm.cfg of a VM, built as a minimal edit of the one on the host.
+//!
+//! OVM Manager owns vm.cfg and rewrites it; domform changes only the keys it owns, and only
+//! when their *meaning* differs (`memory = '4096'` equals `memory: 4GiB`; `file:///x` equals
+//! `file:/x`), so an imported estate plans as "no changes" and Manager's formatting survives.
+//! A key the desired state does not mention is left as it is.
+
+use vmcfg::{parse_kv_stanza, render_kv_stanza, DiskSpec, Value, VmCfg};
+
+use super::fingerprint::{fnv1a, FNV_OFFSET};
+use super::{FieldChange, Impact};
+use crate::model::{CpuSet, Disk, DiskSource, ExtraValue, Nic, Pinning, Vm, VmType};
+
+/// Where a domform-made VM lives and what Xen calls it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Naming {
+    /// Xen domain name: the VM id, 32 hex digits, as OVM names its VMs.
+    pub xen_name: String,
+    /// The same id, dashed.
+    pub uuid: String,
+    /// `<repo>/VirtualMachines/<id>`.
+    pub dir: String,
+    /// `<dir>/vm.cfg`.
+    pub cfg_path: String,
+}
+
+/// The id of a VM domform creates: derived from host and name, so a retried apply after a
+/// crash finds the same folder instead of making a second VM.
+pub fn naming(vm: &Vm) -> Naming {
+    let a = fnv1a(format!("{}\0{}", vm.host, vm.name).as_bytes(), FNV_OFFSET);
+    let b = fnv1a(format!("{}\0{}\0domform", vm.name, vm.host).as_bytes(), FNV_OFFSET ^ 0x5bd1_e995);
+    // 0004fb00 0006 0000 + 16 hex: OVM's VM id shape (object type 0006 = VM).
+    let id = format!("0004fb000006{:04x}{:016x}", (a >> 48) as u16, b);
+    let uuid = format!("{}-{}-{}-{}-{}", &id[0..8], &id[8..12], &id[12..16], &id[16..20], &id[20..32]);
+    let dir = format!("{}/VirtualMachines/{id}", vm.repository);
+    Naming { xen_name: id, uuid, cfg_path: format!("{dir}/vm.cfg"), dir }
+}
+
+/// Path of a disk domform creates.
+pub fn disk_path(vm: &Vm, disk: &Disk) -> Option<String> {
+    match &disk.source {
+        DiskSource::New { name, .. } => Some(format!("{}/VirtualDisks/{}_{}.img", vm.repository, vm.name, name)),
+        DiskSource::Existing { path } => Some(path.clone()),
+    }
+}
+
+fn disk_spec(vm: &Vm, d: &Disk) -> DiskSpec {
+    let path = disk_path(vm, d).unwrap_or_default();
+    let backend = if path.starts_with("/dev/") { "phy" } else { "file" };
+    DiskSpec { backend: backend.into(), path, frontend: d.device.clone(), cdrom: d.cdrom, mode: d.mode.as_str().into() }
+}
+
+fn norm_disk(mut d: DiskSpec) -> DiskSpec {
+    d.mode = match d.mode.as_str() {
+        "rw" => "w".into(),
+        "ro" => "r".into(),
+        m => m.into(),
+    };
+    d
+}
+
+/// Per-vCPU CPU sets of a vm.cfg `cpus` value (`None` = not pinned or unreadable).
+pub fn cfg_pinning(v: &Value, n: usize) -> Option<Vec<CpuSet>> {
+    match v {
+        Value::Str(s) if s.trim().is_empty() => None,
+        Value::Str(s) => CpuSet::parse(s).ok().map(|set| vec![set; n]),
+        Value::List(items) | Value::Tuple(items) => {
+            items.iter().map(|i| i.as_str().and_then(|s| CpuSet::parse(s).ok())).collect::<Option<Vec<_>>>()
+        }
+        _ => None,
+    }
+}
+
+/// Per-vCPU sets of a model pinning, `n` vCPUs.
+pub fn model_pinning(p: &Pinning, n: usize) -> Vec<CpuSet> {
+    match p {
+        Pinning::All(s) => vec![s.clone(); n],
+        Pinning::PerVcpu(v) => v.clone(),
+    }
+}
+
+fn pinning_value(p: &Pinning) -> Value {
+    match p {
+        Pinning::All(s) => Value::Str(s.to_string()),
+        // xend calls .split(',') on each item: strings, never ints (facts §2.4).
+        Pinning::PerVcpu(v) => Value::List(v.iter().map(|s| Value::Str(s.to_string())).collect()),
+    }
+}
+
+fn extra_value(e: &ExtraValue) -> Value {
+    match e {
+        ExtraValue::Bool(b) => Value::Bool(*b),
+        ExtraValue::Int(i) => Value::Int(*i),
+        ExtraValue::Text(t) => Value::Str(t.clone()),
+        ExtraValue::List(l) => Value::List(l.iter().map(|s| Value::Str(s.clone())).collect()),
+    }
+}
+
+/// Meaning-level equality of two scalar vm.cfg values: `4096` = `'4096'`, `True` = `1`.
+fn same_scalar(a: &Value, b: &Value) -> bool {
+    if let (Some(x), Some(y)) = (a.as_int(), b.as_int()) {
+        return x == y;
+    }
+    match (a, b) {
+        (Value::Bool(x), other) | (other, Value::Bool(x)) => other.as_bool() == Some(*x),
+        _ => a == b,
+    }
+}
+
+fn vif_stanza(nic: &Nic, existing: Option<&str>) -> String {
+    let mut kv = existing.map(parse_kv_stanza).unwrap_or_default();
+    let mut put = |k: &str, v: Option<&String>| {
+        if let Some(v) = v {
+            match kv.iter_mut().find(|(key, _)| key == k) {
+                Some(slot) => slot.1 = v.clone(),
+                None => kv.push((k.to_string(), v.clone())),
+            }
+        }
+    };
+    put("mac", nic.mac.as_ref());
+    put("bridge", Some(&nic.bridge));
+    put("model", nic.model.as_ref());
+    put("type", nic.vif_type.as_ref());
+    render_kv_stanza(&kv)
+}
+
+fn vif_matches(nic: &Nic, stanza: &str) -> bool {
+    let kv = parse_kv_stanza(stanza);
+    let get = |k: &str| kv.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str());
+    get("bridge") == Some(nic.bridge.as_str())
+        && nic.mac.as_deref().is_none_or(|m| get("mac").map(str::to_ascii_lowercase).as_deref() == Some(m))
+        && nic.model.as_deref().is_none_or(|m| get("model") == Some(m))
+        && nic.vif_type.as_deref().is_none_or(|t| get("type") == Some(t))
+}
+
+fn show(v: Option<&Value>) -> Option<String> {
+    v.map(|v| match v {
+        Value::Str(s) => s.clone(),
+        other => other.to_python(),
+    })
+}
+
+struct Editor<'a> {
+    cfg: VmCfg,
+    fields: Vec<FieldChange>,
+    old: Option<&'a VmCfg>,
+}
+
+impl Editor<'_> {
+    fn set(&mut self, key: &str, value: Value, same: impl Fn(&Value) -> bool, impact: Impact) {
+        let old = self.old.and_then(|o| o.get(key));
+        if old.is_some_and(same) {
+            return;
+        }
+        self.fields.push(FieldChange { field: key.into(), old: show(old), new: show(Some(&value)), impact });
+        self.cfg.set(key, value);
+    }
+}
+
+/// The desired vm.cfg (a minimal edit of `existing`, or a new file) and the fields that change.
+/// Impacts here assume a running VM: the caller downgrades them to `Live` for a stopped one.
+pub fn desired_cfg(vm: &Vm, existing: Option<&VmCfg>, naming: &Naming) -> (VmCfg, Vec<FieldChange>) {
+    let base = existing.cloned().unwrap_or_else(|| new_cfg_skeleton(vm, naming));
+    let mut ed = Editor { cfg: base, fields: Vec::new(), old: existing };
+    let mem = i64::try_from(vm.memory_mib).unwrap_or(i64::MAX);
+    ed.set("memory", Value::Int(mem), |o| o.as_int() == Some(mem), Impact::Live);
+    let maxmem = i64::try_from(vm.maxmem_mib).unwrap_or(i64::MAX);
+    let old_maxmem = existing.and_then(|c| c.get("maxmem").or_else(|| c.get("memory"))).and_then(Value::as_int);
+    if old_maxmem != Some(maxmem) && (maxmem != mem || existing.is_some_and(|c| c.get("maxmem").is_some())) {
+        ed.set("maxmem", Value::Int(maxmem), |o| o.as_int() == Some(maxmem), Impact::NeedsRestart);
+    }
+    let vcpus = i64::from(vm.vcpus);
+    ed.set("vcpus", Value::Int(vcpus), |o| o.as_int() == Some(vcpus), Impact::Live);
+    if let Some(max) = vm.maxvcpus {
+        let max = i64::from(max);
+        ed.set("maxvcpus", Value::Int(max), |o| o.as_int() == Some(max), Impact::NeedsRestart);
+    }
+    if let Some(p) = &vm.cpus {
+        let n = vm.maxvcpus.unwrap_or(vm.vcpus) as usize;
+        let want = model_pinning(p, n);
+        ed.set("cpus", pinning_value(p), |o| cfg_pinning(o, n).as_ref() == Some(&want), Impact::Live);
+    }
+    if !vm.disks.is_empty() || existing.is_none() {
+        let want: Vec<DiskSpec> = vm.disks.iter().map(|d| disk_spec(vm, d)).collect();
+        let value = Value::List(want.iter().map(|d| Value::Str(d.to_stanza())).collect());
+        let same = |o: &Value| {
+            o.as_list().is_some_and(|items| {
+                items.len() == want.len()
+                    && items.iter().zip(&want).all(|(i, w)| {
+                        i.as_str().and_then(|s| DiskSpec::parse(s).ok()).map(norm_disk) == Some(norm_disk(w.clone()))
+                    })
+            })
+        };
+        ed.set("disk", value, same, Impact::NeedsRestart);
+    }
+    if !vm.networks.is_empty() || existing.is_none() {
+        let old_vifs: Vec<String> = existing
+            .and_then(|c| c.get("vif"))
+            .and_then(Value::as_list)
+            .map(|l| l.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
+            .unwrap_or_default();
+        let value = Value::List(
+            vm.networks
+                .iter()
+                .enumerate()
+                .map(|(i, n)| Value::Str(vif_stanza(n, old_vifs.get(i).map(String::as_str))))
+                .collect(),
+        );
+        let same = |o: &Value| {
+            o.as_list().is_some_and(|items| {
+                items.len() == vm.networks.len()
+                    && items.iter().zip(&vm.networks).all(|(i, n)| i.as_str().is_some_and(|s| vif_matches(n, s)))
+            })
+        };
+        ed.set("vif", value, same, Impact::NeedsRestart);
+    }
+    if vm.console.serial {
+        ed.set("serial", Value::Str("pty".into()), |o| o.as_str() == Some("pty"), Impact::NeedsRestart);
+    }
+    for (key, v) in &vm.extra_config {
+        let want = extra_value(v);
+        let same = |o: &Value| match (&want, o) {
+            (Value::List(a), _) => o.as_list() == Some(a.as_slice()),
+            _ => same_scalar(&want, o),
+        };
+        ed.set(key, want.clone(), same, Impact::NeedsRestart);
+    }
+    (ed.cfg, ed.fields)
+}
+
+/// A new VM's vm.cfg before the owned keys are set: identity and OVM's defaults.
+fn new_cfg_skeleton(vm: &Vm, naming: &Naming) -> VmCfg {
+    let s = |v: &str| Value::Str(v.into());
+    let mut entries: Vec<(&str, Value)> = vec![
+        ("name", s(&naming.xen_name)),
+        ("uuid", s(&naming.uuid)),
+        ("OVM_simple_name", s(&vm.name)),
+        ("OVM_description", s("managed by domform")),
+    ];
+    match vm.vm_type {
+        VmType::Hvm => {
+            entries.push(("builder", s("hvm")));
+            entries.push(("OVM_domain_type", s("xen_hvm")));
+            entries.push(("boot", s("c")));
+        }
+        VmType::Pv => {
+            entries.push(("bootloader", s("/usr/bin/pygrub")));
+            entries.push(("OVM_domain_type", s("xen_pvm")));
+        }
+    }
+    entries.extend([("on_poweroff", s("destroy")), ("on_reboot", s("restart")), ("on_crash", s("restart"))]);
+    VmCfg::from_entries(&entries)
+}

@@ -1,0 +1,262 @@
+//! The plan: a value computed by a pure function from the desired state and what was observed.
+//!
+//! `plan` prints this value and `apply` executes the same value (cargo's `BuildContext` habit):
+//! nothing here does I/O. Steps, per host:
+//! 1. [`vm::plan_vm`] diffs each declared VM against the host (its vm.cfg semantically, key by
+//!    key, and its running domain) and emits [`Change`]s made of concrete [`Op`]s;
+//!    [`disk`] does the same for disk files.
+//! 2. [`graph::order`] sorts the changes with petgraph: disks before the VM that uses them,
+//!    config before start, stop before delete; ties broken by id; cycles are errors.
+//! 3. A per-host fingerprint of the observed facts lets a saved plan be refused as stale.
+
+pub mod desired;
+pub mod disk;
+pub mod fingerprint;
+pub mod graph;
+pub mod vm;
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::Model;
+use crate::observe::Observed;
+
+/// Version of the plan JSON (`--format json` and `plan -o`); see docs/plan-format.md.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// What kind of resource a change is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Resource {
+    /// A VM's definition (vm.cfg).
+    Vm,
+    /// A VM's power state.
+    Power,
+    /// A disk file.
+    Disk,
+}
+
+/// What happens to the resource.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Action {
+    /// Made new.
+    Create,
+    /// Changed in place.
+    Update,
+    /// Removed.
+    Delete,
+    /// Started (`xm create`).
+    Start,
+    /// Stopped (clean shutdown, or destroy with `force_stop`).
+    Stop,
+    /// Paused.
+    Pause,
+    /// Unpaused.
+    Unpause,
+}
+
+/// How a change reaches a running VM.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Impact {
+    /// Takes effect now (or the VM is not running).
+    Live,
+    /// Written to vm.cfg; the running VM sees it after its next restart.
+    NeedsRestart,
+    /// The resource is removed and made again.
+    Replace,
+}
+
+/// One field's old and new value, for people.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FieldChange {
+    /// Field name (`memory`, `cpus`, …).
+    pub field: String,
+    /// Before (`None`: not set).
+    pub old: Option<String>,
+    /// After (`None`: removed).
+    pub new: Option<String>,
+    /// How this field reaches the running VM.
+    pub impact: Impact,
+}
+
+/// A concrete step on a host. Rendered to shell by `apply::script`, every value quoted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "kebab-case")]
+pub enum Op {
+    /// A new sparse file; fails if something is already there.
+    CreateDisk {
+        /// Path.
+        path: String,
+        /// Bytes.
+        size: u64,
+    },
+    /// Make a sparse file larger (never smaller).
+    GrowDisk {
+        /// Path.
+        path: String,
+        /// Bytes now.
+        from: u64,
+        /// Bytes after.
+        to: u64,
+    },
+    /// Write a file atomically, keeping a backup of the old one.
+    WriteFile {
+        /// Path.
+        path: String,
+        /// Content.
+        content: String,
+        /// Keep `<path>.domform-bak`.
+        backup: bool,
+    },
+    /// Run the toolstack (`xm …`): argv without the program name.
+    Xen {
+        /// Arguments.
+        args: Vec<String>,
+    },
+    /// Clean shutdown with a timeout, then `destroy` when `force`.
+    Shutdown {
+        /// Domain name.
+        domain: String,
+        /// Seconds to wait.
+        timeout_secs: u64,
+        /// Destroy after the timeout.
+        force: bool,
+    },
+    /// Remove a VM's folder (vm.cfg and backups), kept aside as `<dir>.domform-deleted`.
+    RemoveVmDir {
+        /// The folder holding vm.cfg.
+        dir: String,
+    },
+    /// Delete a disk file (only with `allow_destroy`, never one another VM uses).
+    DeleteFile {
+        /// Path.
+        path: String,
+    },
+}
+
+/// A whole vm.cfg before and after, for the unified diff.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileDiff {
+    /// Path on the host.
+    pub path: String,
+    /// Before (empty for a new file).
+    pub old: String,
+    /// After.
+    pub new: String,
+}
+
+/// One change to one resource.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Change {
+    /// Stable id, e.g. `vm/db01`, `disk/db01/data01`, `power/db01`.
+    pub id: String,
+    /// Resource kind.
+    pub resource: Resource,
+    /// The VM (or disk) name people know.
+    pub name: String,
+    /// What happens.
+    pub action: Action,
+    /// How it reaches a running VM (the strongest of its fields).
+    pub impact: Impact,
+    /// Field-level changes.
+    pub fields: Vec<FieldChange>,
+    /// vm.cfg diff, when a vm.cfg is written.
+    pub file: Option<FileDiff>,
+    /// Steps, in order.
+    pub ops: Vec<Op>,
+    /// Ids of changes that must run first.
+    pub depends_on: Vec<String>,
+}
+
+/// Everything for one host.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HostPlan {
+    /// Host name.
+    pub host: String,
+    /// Fingerprint of the observed state the plan was made from.
+    pub fingerprint: String,
+    /// Changes in execution order.
+    pub changes: Vec<Change>,
+    /// Why this host cannot be planned (a refused destroy, a shrink, a broken vm.cfg, …).
+    pub errors: Vec<String>,
+    /// Things to know that are not changes (a restart pending, drift OVM Manager made, …).
+    pub notes: Vec<String>,
+}
+
+/// The whole plan.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Plan {
+    /// [`FORMAT_VERSION`].
+    pub format_version: u32,
+    /// Hosts, by name.
+    pub hosts: Vec<HostPlan>,
+}
+
+impl Plan {
+    /// True when nothing would change.
+    pub fn is_empty(&self) -> bool {
+        self.hosts.iter().all(|h| h.changes.is_empty())
+    }
+
+    /// True when some host could not be planned.
+    pub fn has_errors(&self) -> bool {
+        self.hosts.iter().any(|h| !h.errors.is_empty())
+    }
+
+    /// Counts by action, for the summary line.
+    pub fn counts(&self) -> BTreeMap<Action, usize> {
+        let mut m = BTreeMap::new();
+        for c in self.hosts.iter().flat_map(|h| &h.changes) {
+            *m.entry(c.action).or_insert(0) += 1;
+        }
+        m
+    }
+}
+
+/// Plans every host in `observed` (pure).
+pub fn plan(model: &Model, observed: &[&Observed]) -> Plan {
+    let hosts = observed.iter().map(|obs| plan_host(model, obs)).collect();
+    Plan { format_version: FORMAT_VERSION, hosts }
+}
+
+/// Plans one host (pure).
+pub fn plan_host(model: &Model, obs: &Observed) -> HostPlan {
+    let mut hp = HostPlan {
+        host: obs.host.clone(),
+        fingerprint: fingerprint::of(obs),
+        changes: Vec::new(),
+        errors: Vec::new(),
+        notes: Vec::new(),
+    };
+    for p in obs.problems.iter().filter(|p| p.is_error()) {
+        hp.errors.push(p.to_string());
+    }
+    if obs.info.is_none() {
+        hp.errors.push(format!("{}: the host could not be read completely; nothing is planned for it", obs.host));
+        return hp;
+    }
+    let mut changes = Vec::new();
+    for vm in model.vms.values().filter(|v| v.host == obs.host) {
+        vm::plan_vm(vm, obs, &mut changes, &mut hp.errors, &mut hp.notes);
+    }
+    match graph::order(changes) {
+        Ok(sorted) => hp.changes = sorted,
+        Err(e) => hp.errors.push(e),
+    }
+    hp
+}
+
+impl Plan {
+    /// Keeps only the changes of the named VMs (`--target`); dependencies inside a VM stay whole.
+    pub fn retain_targets(&mut self, targets: &[String]) {
+        if targets.is_empty() {
+            return;
+        }
+        for h in &mut self.hosts {
+            h.changes.retain(|c| targets.iter().any(|t| c.name == *t || c.name.starts_with(&format!("{t}/"))));
+        }
+    }
+}

@@ -1,0 +1,331 @@
+//! A VM: its vm.cfg (create or minimal edit), its live settings, and its power state.
+//!
+//! Matching: a declared VM is the host's VM whose `OVM_simple_name` equals its name (VMs made
+//! by OVM Manager are edited in place, never recreated), or whose Xen name equals its name or
+//! the id domform gives it. Each field is marked `live` or `needs restart` for a running VM;
+//! a needed restart is reported, never done behind the user's back.
+
+use vmcfg::{DiskSpec, Value};
+
+use super::desired::{self, cfg_pinning, model_pinning};
+use super::{Action, Change, FieldChange, FileDiff, Impact, Op, Resource};
+use crate::model::{CpuSet, Vm, VmState};
+use crate::observe::{CfgFile, Observed, VmView};
+use crate::xen::Domain;
+
+/// Plans one declared VM on its host.
+pub fn plan_vm(vm: &Vm, obs: &Observed, changes: &mut Vec<Change>, errors: &mut Vec<String>, notes: &mut Vec<String>) {
+    let naming = desired::naming(vm);
+    let views = obs.vms();
+    let matches: Vec<&VmView> = views
+        .iter()
+        .filter(|v| v.simple_name == vm.name || v.xen_name == vm.name || v.xen_name == naming.xen_name)
+        .collect();
+    if matches.len() > 1 {
+        let places: Vec<String> = matches
+            .iter()
+            .map(|v| v.cfg.map(|c| c.path.clone()).unwrap_or_else(|| format!("domain {}", v.xen_name)))
+            .collect();
+        errors.push(format!(
+            "VM `{}` matches several VMs on {}: {}; rename one in OVM Manager",
+            vm.name,
+            obs.host,
+            places.join(", ")
+        ));
+        return;
+    }
+    let view = matches.first().copied();
+    if let Some(v) = view {
+        if v.cfg.is_none() {
+            errors.push(format!(
+                "VM `{}` runs on {} as domain {} but its vm.cfg is not under the host's repositories ({}); declare the repository",
+                vm.name,
+                obs.host,
+                v.xen_name,
+                obs.repos.iter().map(|r| r.path.as_str()).collect::<Vec<_>>().join(", ")
+            ));
+            return;
+        }
+    }
+    let cfg = view.and_then(|v| v.cfg);
+    let dom = view.and_then(|v| v.domain).filter(|d| !d.state.dying && !d.state.crashed);
+    if vm.state == VmState::Absent {
+        plan_absent(vm, obs, cfg, dom, changes, errors);
+        return;
+    }
+    let running = dom.is_some();
+    let disk_ids = super::disk::plan_disks(vm, obs, running, changes, errors);
+    let vm_id = format!("vm/{}", vm.name);
+    let path = cfg.map(|c| c.path.clone()).unwrap_or_else(|| naming.cfg_path.clone());
+    let (new_cfg, mut fields) = desired::desired_cfg(vm, cfg.map(|c| &c.cfg), &naming);
+    let new_text = new_cfg.render();
+    let mut vm_changed = false;
+    match cfg {
+        None => {
+            for f in &mut fields {
+                f.impact = Impact::Live;
+            }
+            changes.push(Change {
+                id: vm_id.clone(),
+                resource: Resource::Vm,
+                name: vm.name.clone(),
+                action: Action::Create,
+                impact: Impact::Live,
+                fields,
+                file: Some(FileDiff { path: path.clone(), old: String::new(), new: new_text.clone() }),
+                ops: vec![Op::WriteFile { path: path.clone(), content: new_text, backup: false }],
+                depends_on: disk_ids.clone(),
+            });
+            vm_changed = true;
+        }
+        Some(c) => {
+            let mut ops = Vec::new();
+            if new_text != c.text {
+                ops.push(Op::WriteFile { path: path.clone(), content: new_text.clone(), backup: true });
+                match dom {
+                    Some(d) => live_ops(vm, d, &c.cfg, &mut fields, &mut ops),
+                    None => fields.iter_mut().for_each(|f| f.impact = Impact::Live),
+                }
+            }
+            if let Some(d) = dom {
+                pin_drift(vm, d, obs, &mut fields, &mut ops);
+            }
+            if !ops.is_empty() {
+                let restart: Vec<&str> =
+                    fields.iter().filter(|f| f.impact == Impact::NeedsRestart).map(|f| f.field.as_str()).collect();
+                if !restart.is_empty() {
+                    notes.push(format!("VM `{}`: {} take effect at its next restart", vm.name, restart.join(", ")));
+                }
+                let impact = fields.iter().map(|f| f.impact).max().unwrap_or(Impact::Live);
+                let file =
+                    (new_text != c.text).then(|| FileDiff { path: path.clone(), old: c.text.clone(), new: new_text });
+                changes.push(Change {
+                    id: vm_id.clone(),
+                    resource: Resource::Vm,
+                    name: vm.name.clone(),
+                    action: Action::Update,
+                    impact,
+                    fields,
+                    file,
+                    ops,
+                    depends_on: disk_ids.clone(),
+                });
+                vm_changed = true;
+            }
+        }
+    }
+    plan_power(vm, dom, &path, vm_changed.then_some(vm_id), changes);
+}
+
+/// Live changes for a running domain, and each field's impact.
+fn live_ops(vm: &Vm, d: &Domain, old: &vmcfg::VmCfg, fields: &mut [FieldChange], ops: &mut Vec<Op>) {
+    let dom = d.name.clone();
+    let xen = |args: Vec<String>| Op::Xen { args };
+    for f in fields.iter_mut() {
+        match f.field.as_str() {
+            "memory" if vm.memory_mib <= d.maxmem_mib => {
+                f.impact = Impact::Live;
+                ops.push(xen(vec!["mem-set".into(), dom.clone(), vm.memory_mib.to_string()]));
+            }
+            "memory" => f.impact = Impact::NeedsRestart,
+            "vcpus" if vm.vcpus <= d.vcpus.max(d.online_vcpus) => {
+                f.impact = Impact::Live;
+                ops.push(xen(vec!["vcpu-set".into(), dom.clone(), vm.vcpus.to_string()]));
+            }
+            "vcpus" => f.impact = Impact::NeedsRestart,
+            "cpus" => {
+                f.impact = Impact::Live;
+                if let Some(p) = &vm.cpus {
+                    ops.extend(pin_ops(&dom, &model_pinning(p, d.vcpus as usize)));
+                }
+            }
+            "disk" => {
+                let old_specs: Vec<DiskSpec> = old
+                    .get("disk")
+                    .and_then(Value::as_list)
+                    .map(|l| l.iter().filter_map(|v| v.as_str().and_then(|s| DiskSpec::parse(s).ok())).collect())
+                    .unwrap_or_default();
+                let new_specs: Vec<DiskSpec> = vm
+                    .disks
+                    .iter()
+                    .filter_map(|disk| desired::disk_path(vm, disk).map(|p| (p, disk)))
+                    .map(|(path, disk)| DiskSpec {
+                        backend: if path.starts_with("/dev/") { "phy".into() } else { "file".into() },
+                        path,
+                        frontend: disk.device.clone(),
+                        cdrom: disk.cdrom,
+                        mode: disk.mode.as_str().into(),
+                    })
+                    .collect();
+                let kept =
+                    old_specs.iter().all(|o| new_specs.iter().any(|n| n.path == o.path && n.frontend == o.frontend));
+                if kept {
+                    f.impact = Impact::Live;
+                    for n in new_specs.iter().filter(|n| !old_specs.iter().any(|o| o.path == n.path)) {
+                        ops.push(xen(vec![
+                            "block-attach".into(),
+                            dom.clone(),
+                            format!("{}:{}", n.backend, n.path),
+                            n.frontend.clone(),
+                            n.mode.clone(),
+                        ]));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+fn pin_ops(dom: &str, sets: &[CpuSet]) -> Vec<Op> {
+    let first = sets.first();
+    if first.is_some_and(|f| sets.iter().all(|s| s == f)) {
+        let set = first.map(|s| s.to_string()).unwrap_or_default();
+        return vec![Op::Xen { args: vec!["vcpu-pin".into(), dom.into(), "all".into(), set] }];
+    }
+    sets.iter()
+        .enumerate()
+        .map(|(i, s)| Op::Xen { args: vec!["vcpu-pin".into(), dom.into(), i.to_string(), s.to_string()] })
+        .collect()
+}
+
+/// Live pinning that differs from the declared one (someone ran `xm vcpu-pin` by hand).
+fn pin_drift(vm: &Vm, d: &Domain, obs: &Observed, fields: &mut Vec<FieldChange>, ops: &mut Vec<Op>) {
+    let Some(p) = &vm.cpus else { return };
+    if fields.iter().any(|f| f.field == "cpus") {
+        return; // the vm.cfg change already re-pins live
+    }
+    let nr = obs.info.as_ref().map(|i| i.nr_cpus).unwrap_or(0);
+    let all = CpuSet::from_cpus(0..nr);
+    let n = d.vcpus as usize;
+    let want = model_pinning(p, n);
+    let live: Vec<CpuSet> = d.affinity.iter().map(|a| a.clone().unwrap_or_else(|| all.clone())).collect();
+    if live.len() == want.len() && live == want {
+        return;
+    }
+    let show = |s: &[CpuSet]| s.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(" | ");
+    fields.push(FieldChange {
+        field: "cpus (live)".into(),
+        old: Some(show(&live)),
+        new: Some(show(&want)),
+        impact: Impact::Live,
+    });
+    ops.extend(pin_ops(&d.name, &want));
+}
+
+fn plan_power(vm: &Vm, dom: Option<&Domain>, cfg_path: &str, after: Option<String>, changes: &mut Vec<Change>) {
+    let paused = dom.is_some_and(|d| d.state.paused);
+    let xen = |args: &[&str]| Op::Xen { args: args.iter().map(|a| a.to_string()).collect() };
+    let name = dom.map(|d| d.name.as_str()).unwrap_or_default();
+    let (action, ops) = match (vm.state, dom) {
+        (VmState::Running, None) => (Action::Start, vec![xen(&["create", cfg_path])]),
+        (VmState::Running, Some(_)) if paused => (Action::Unpause, vec![xen(&["unpause", name])]),
+        (VmState::Paused, None) => (Action::Start, vec![xen(&["create", "-p", cfg_path])]),
+        (VmState::Paused, Some(_)) if !paused => (Action::Pause, vec![xen(&["pause", name])]),
+        (VmState::Stopped, Some(_)) => {
+            let mut ops = Vec::new();
+            if paused {
+                ops.push(xen(&["unpause", name]));
+            }
+            ops.push(Op::Shutdown {
+                domain: name.into(),
+                timeout_secs: vm.shutdown_timeout.as_secs(),
+                force: vm.force_stop,
+            });
+            (Action::Stop, ops)
+        }
+        _ => return,
+    };
+    changes.push(Change {
+        id: format!("power/{}", vm.name),
+        resource: Resource::Power,
+        name: vm.name.clone(),
+        action,
+        impact: Impact::Live,
+        fields: vec![FieldChange {
+            field: "state".into(),
+            old: Some(dom.map(|d| d.state.word().to_string()).unwrap_or_else(|| "stopped".into())),
+            new: Some(format!("{:?}", vm.state).to_lowercase()),
+            impact: Impact::Live,
+        }],
+        file: None,
+        ops,
+        depends_on: after.into_iter().collect(),
+    });
+}
+
+fn plan_absent(
+    vm: &Vm,
+    obs: &Observed,
+    cfg: Option<&CfgFile>,
+    dom: Option<&Domain>,
+    changes: &mut Vec<Change>,
+    errors: &mut Vec<String>,
+) {
+    let Some(cfg) = cfg else { return };
+    if !vm.allow_destroy {
+        errors.push(format!(
+            "VM `{}` is declared `state: absent`, which destroys it and deletes its vm.cfg ({}); set `allow_destroy: true` on it to allow that",
+            vm.name, cfg.path
+        ));
+        return;
+    }
+    let mut ops = Vec::new();
+    if let Some(d) = dom {
+        ops.push(Op::Shutdown {
+            domain: d.name.clone(),
+            timeout_secs: vm.shutdown_timeout.as_secs(),
+            force: vm.force_stop,
+        });
+    }
+    let dir = cfg.path.trim_end_matches("/vm.cfg").to_string();
+    ops.push(Op::RemoveVmDir { dir });
+    let mut fields =
+        vec![FieldChange { field: "vm.cfg".into(), old: Some(cfg.path.clone()), new: None, impact: Impact::Live }];
+    // Its disk files go too (allow_destroy), except those another vm.cfg on the host still uses.
+    let mine: Vec<String> = disk_paths(&cfg.cfg);
+    for path in mine {
+        let shared = obs.cfgs.iter().filter(|c| c.path != cfg.path).any(|c| disk_paths(&c.cfg).contains(&path));
+        if shared {
+            fields.push(FieldChange {
+                field: "disk (kept: shared)".into(),
+                old: Some(path),
+                new: None,
+                impact: Impact::Live,
+            });
+        } else if obs.files.contains_key(&path) {
+            fields.push(FieldChange { field: "disk".into(), old: Some(path.clone()), new: None, impact: Impact::Live });
+            ops.push(Op::DeleteFile { path });
+        }
+    }
+    changes.push(Change {
+        id: format!("vm/{}", vm.name),
+        resource: Resource::Vm,
+        name: vm.name.clone(),
+        action: Action::Delete,
+        impact: Impact::Replace,
+        fields,
+        file: Some(FileDiff { path: cfg.path.clone(), old: cfg.text.clone(), new: String::new() }),
+        ops,
+        depends_on: Vec::new(),
+    });
+}
+
+fn disk_paths(cfg: &vmcfg::VmCfg) -> Vec<String> {
+    cfg.get("disk")
+        .and_then(Value::as_list)
+        .map(|l| {
+            l.iter()
+                .filter_map(|v| v.as_str().and_then(|s| DiskSpec::parse(s).ok()))
+                .filter(|d| !d.cdrom && d.backend != "phy")
+                .map(|d| d.path)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// vm.cfg `cpus` of a config as per-vCPU sets (used by `list` and the licence report).
+pub fn configured_pinning(cfg: &vmcfg::VmCfg) -> Option<Vec<CpuSet>> {
+    let n = cfg.get("maxvcpus").or_else(|| cfg.get("vcpus")).and_then(Value::as_int).unwrap_or(1).max(1) as usize;
+    cfg.get("cpus").and_then(|v| cfg_pinning(v, n))
+}

@@ -1,0 +1,490 @@
+//! `domform plan`: the plan for people (terminal, pull-request comment) and for programs (JSON).
+//!
+//! People review a plan before they approve it, so it reads like Terraform's: one line per change
+//! with its symbol, the fields that move, and the unified diff of every vm.cfg written. vm.cfg
+//! holds the VNC password, and plans end up in CI logs and PR comments, so every text that leaves
+//! this module goes through [`redact`] first.
+
+use similar::TextDiff;
+
+use crate::plan::{Action, Change, FieldChange, HostPlan, Impact, Op, Plan, Resource};
+
+/// What replaces a secret value in every output.
+pub const REDACTED: &str = "(redacted)";
+
+const NO_CHANGES: &str = "No changes. The hosts match the desired state.";
+/// Runs of identical disk creates longer than this are folded into one line.
+const FOLD_AFTER: usize = 5;
+const RED: &str = "31";
+const GREEN: &str = "32";
+const YELLOW: &str = "33";
+const CYAN: &str = "36";
+
+/// Hides VNC passwords in vm.cfg text (or any text quoting it).
+///
+/// Replaces the value of `vncpasswd=<value>` inside a string (up to `,`, `'`, `"` or the end of
+/// the line) and of a top-level `vncpasswd = '<value>'` assignment with [`REDACTED`].
+pub fn redact(text: &str) -> String {
+    const KEY: &str = "vncpasswd";
+    let lower = text.to_ascii_lowercase(); // same byte offsets: only ASCII bytes change
+    let b = text.as_bytes();
+    let blank = |mut i: usize| {
+        while matches!(b.get(i), Some(b' ' | b'\t')) {
+            i += 1;
+        }
+        i
+    };
+    let (mut out, mut copied, mut from) = (String::with_capacity(text.len()), 0, 0);
+    while let Some(found) = lower[from..].find(KEY) {
+        let start = from + found;
+        from = start + KEY.len();
+        let eq = blank(from);
+        if b.get(eq) != Some(&b'=') {
+            continue;
+        }
+        let i = blank(eq + 1);
+        let before = text[text[..start].rfind('\n').map_or(0, |n| n + 1)..start].trim_end();
+        // A quoted value is an assignment's (line start, after `;`, or spaced `=`); inside a
+        // string (`'type=vnc,vncpasswd=x'`) the value is unquoted and a quote ends it.
+        let quoted_ok = before.is_empty() || before.ends_with(';') || eq > from || i > eq + 1;
+        let (vstart, vend) = match b.get(i) {
+            Some(&q @ (b'\'' | b'"')) if quoted_ok => {
+                let end = text[i + 1..].find([q as char, '\n']).map_or(text.len(), |n| i + 1 + n);
+                (i + 1, end)
+            }
+            _ => (i, text[i..].find([',', '\'', '"', '\n', '\r']).map_or(text.len(), |n| i + n)),
+        };
+        if vend > vstart {
+            out.push_str(&text[copied..vstart]);
+            out.push_str(REDACTED);
+            copied = vend;
+            from = vend;
+        }
+    }
+    out.push_str(&text[copied..]);
+    out
+}
+
+/// A field's values with secrets hidden: whole values of password fields, embedded ones elsewhere.
+fn redact_field(f: &FieldChange) -> FieldChange {
+    let secret = ["vncpasswd", "password"].iter().any(|k| f.field.eq_ignore_ascii_case(k));
+    let hide = |v: &Option<String>| v.as_ref().map(|v| if secret { REDACTED.to_string() } else { redact(v) });
+    FieldChange { field: f.field.clone(), old: hide(&f.old), new: hide(&f.new), impact: f.impact }
+}
+
+/// The `Plan: …` line: create, update and delete always, other actions when they occur.
+pub fn summary(plan: &Plan) -> String {
+    let counts = plan.counts();
+    let n = |a: Action| counts.get(&a).copied().unwrap_or(0);
+    use Action::*;
+    let parts: Vec<String> = [Create, Update, Delete, Start, Stop, Pause, Unpause]
+        .into_iter()
+        .enumerate()
+        .filter(|&(i, a)| i < 3 || n(a) > 0)
+        .map(|(_, a)| format!("{} to {}", n(a), style(a).0))
+        .collect();
+    format!("Plan: {}.", parts.join(", "))
+}
+
+/// The terminal form, Terraform-like; `color` adds ANSI colors.
+///
+/// A plan without changes or errors prints only `No changes. The hosts match the desired
+/// state.` (and the notes, if any).
+pub fn human(plan: &Plan, color: bool) -> String {
+    let mut out = String::new();
+    if plan.is_empty() && !plan.has_errors() {
+        out.push_str(NO_CHANGES);
+        out.push('\n');
+        for h in &plan.hosts {
+            for n in &h.notes {
+                out.push_str(&format!("note: {}: {}\n", h.host, redact(n)));
+            }
+        }
+        return out;
+    }
+    if !plan.is_empty() {
+        out.push_str("domform will perform these actions:\n");
+    }
+    for h in plan.hosts.iter().filter(|h| shown(h)) {
+        out.push_str(&format!("\nHost {}:\n", h.host));
+        for line in change_lines(h, color) {
+            out.push_str(&format!("  {line}\n"));
+        }
+        for (title, prefix, items) in [("Errors", "error", &h.errors), ("Notes", "note", &h.notes)] {
+            if !items.is_empty() {
+                out.push_str(&format!("  {title}:\n"));
+            }
+            for item in items {
+                out.push_str(&format!("    {prefix}: {}\n", redact(item)));
+            }
+        }
+    }
+    out.push_str(&format!("\n{}\n", summary(plan)));
+    out
+}
+
+/// The form for a pull-request comment: the summary in bold, then a collapsed `diff` block per
+/// host (errors as ⛔ bullets, notes as ℹ️ bullets).
+pub fn markdown(plan: &Plan) -> String {
+    let bold = if plan.is_empty() && !plan.has_errors() { NO_CHANGES.to_string() } else { summary(plan) };
+    let mut out = format!("### domform plan\n\n**{bold}**\n");
+    for h in plan.hosts.iter().filter(|h| shown(h)) {
+        let n = h.changes.len();
+        let host = h.host.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;");
+        out.push_str(&format!(
+            "\n<details><summary>Host {host}: {n} change{}</summary>\n\n",
+            if n == 1 { "" } else { "s" }
+        ));
+        if n > 0 {
+            let body = change_lines(h, false).join("\n");
+            let fence = "`".repeat(longest_backtick_run(&body).max(2) + 1);
+            out.push_str(&format!("{fence}diff\n{body}\n{fence}\n\n"));
+        }
+        for (mark, items) in [("⛔", &h.errors), ("ℹ️", &h.notes)] {
+            for item in items {
+                out.push_str(&format!("- {mark} {}\n", redact(item)));
+            }
+        }
+        if !h.errors.is_empty() || !h.notes.is_empty() {
+            out.push('\n');
+        }
+        out.push_str("</details>\n");
+    }
+    out
+}
+
+/// The JSON form (`--format json`), also what `plan -o FILE` saves and `apply` reads back.
+///
+/// The shape is `{"format_version":1,"hosts":[…]}` as serde gives it for [`Plan`], and nothing is
+/// lost except secrets: file diffs, field values, error and note texts, and the content of
+/// [`Op::WriteFile`] go through [`redact`]. An op whose content contains [`REDACTED`] cannot be
+/// executed as saved; apply re-plans against the host, compares, and re-derives such ops there.
+pub fn json(plan: &Plan) -> String {
+    let mut p = plan.clone();
+    for h in &mut p.hosts {
+        for text in h.errors.iter_mut().chain(h.notes.iter_mut()) {
+            *text = redact(text);
+        }
+        for c in &mut h.changes {
+            c.fields = c.fields.iter().map(redact_field).collect();
+            if let Some(fd) = &mut c.file {
+                fd.old = redact(&fd.old);
+                fd.new = redact(&fd.new);
+            }
+            for op in &mut c.ops {
+                if let Op::WriteFile { content, .. } = op {
+                    *content = redact(content);
+                }
+            }
+        }
+    }
+    serde_json::to_string_pretty(&p).unwrap_or_default()
+}
+
+/// Hosts worth a section: something changes, or something is to be said.
+fn shown(h: &HostPlan) -> bool {
+    !h.changes.is_empty() || !h.errors.is_empty() || !h.notes.is_empty()
+}
+
+fn longest_backtick_run(s: &str) -> usize {
+    s.split(|c| c != '`').map(str::len).max().unwrap_or(0)
+}
+
+fn paint(color: bool, code: &str, s: &str) -> String {
+    if color {
+        format!("\x1b[{code}m{s}\x1b[0m")
+    } else {
+        s.to_string()
+    }
+}
+
+/// An action's word, symbol and color.
+fn style(a: Action) -> (&'static str, &'static str, &'static str) {
+    match a {
+        Action::Create => ("create", "+", GREEN),
+        Action::Update => ("update", "~", YELLOW),
+        Action::Delete => ("delete", "-", RED),
+        Action::Start => ("start", ">", GREEN),
+        Action::Unpause => ("unpause", ">", GREEN),
+        Action::Stop => ("stop", "<", YELLOW),
+        Action::Pause => ("pause", "<", YELLOW),
+    }
+}
+
+fn kind(r: Resource) -> &'static str {
+    match r {
+        Resource::Vm => "vm",
+        Resource::Power => "power",
+        Resource::Disk => "disk",
+    }
+}
+
+fn impact_word(i: Impact) -> &'static str {
+    match i {
+        Impact::Live => "live",
+        Impact::NeedsRestart => "needs restart",
+        Impact::Replace => "replace",
+    }
+}
+
+/// The VM and size of a plain disk create, the only changes that fold.
+fn fold_key(c: &Change) -> Option<(&str, &str)> {
+    if c.resource != Resource::Disk || c.action != Action::Create {
+        return None;
+    }
+    let [f] = c.fields.as_slice() else { return None };
+    Some((c.name.split_once('/')?.0, f.new.as_deref()?))
+}
+
+/// A host's change lines, relative to the host's indentation.
+fn change_lines(h: &HostPlan, color: bool) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while let Some(c) = h.changes.get(i) {
+        let key = fold_key(c);
+        let run = h.changes[i..].iter().take_while(|d| key.is_some() && fold_key(d) == key).count();
+        match key {
+            Some((_, size)) if run > FOLD_AFTER => {
+                let last = &h.changes[i + run - 1].name;
+                let last = last.split_once('/').map_or(last.as_str(), |(_, d)| d);
+                let rest = format!(" disk {} … {last} (create ×{run}, {} each)", c.name, redact(size));
+                out.push(format!("{}{rest}", paint(color, GREEN, "+")));
+                i += run;
+            }
+            _ => {
+                one_change(c, color, &mut out);
+                i += 1;
+            }
+        }
+    }
+    out
+}
+
+fn one_change(c: &Change, color: bool, out: &mut Vec<String>) {
+    let (word, sym, code) = style(c.action);
+    let restart = match (c.action, c.impact) {
+        (Action::Update, Impact::NeedsRestart | Impact::Replace) => format!(", {}", impact_word(c.impact)),
+        _ => String::new(),
+    };
+    let rest = format!(" {} {} ({word}{restart})", kind(c.resource), c.name);
+    if c.action == Action::Delete {
+        out.push(paint(color, RED, &format!("{sym}{rest}")));
+        let what = if c.resource == Resource::Disk {
+            "deletes the disk file"
+        } else {
+            "destroys the VM and deletes its disks"
+        };
+        out.push(paint(color, RED, &format!("    ! {what} (allow_destroy is set)")));
+    } else {
+        out.push(format!("{}{rest}", paint(color, code, sym)));
+    }
+    for f in c.fields.iter().map(redact_field) {
+        let new = f.new.unwrap_or_else(|| "(removed)".into());
+        let mut line = match (c.action, f.old) {
+            (Action::Create, None) => format!("    {}: {new}", f.field),
+            (_, old) => format!("    {}: {} → {new}", f.field, old.as_deref().unwrap_or("(none)")),
+        };
+        if c.action == Action::Update {
+            line.push_str(&format!(" ({})", impact_word(f.impact)));
+        }
+        out.push(line);
+    }
+    if let Some(fd) = &c.file {
+        out.push(format!("    vm.cfg {}:", fd.path));
+        let (old, new) = (redact(&fd.old), redact(&fd.new));
+        let diff = TextDiff::from_lines(&old, &new);
+        let text = diff
+            .unified_diff()
+            .context_radius(3)
+            .header(&format!("a{}", fd.path), &format!("b{}", fd.path))
+            .to_string();
+        if text.is_empty() {
+            out.push("      (only redacted values differ)".into());
+        }
+        for line in text.lines() {
+            let code = match line.as_bytes().first() {
+                _ if line.starts_with("+++") || line.starts_with("---") => None,
+                Some(b'+') => Some(GREEN),
+                Some(b'-') => Some(RED),
+                Some(b'@') => Some(CYAN),
+                _ => None,
+            };
+            out.push(format!("      {}", code.map_or_else(|| line.to_string(), |c| paint(color, c, line))));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::{Action::*, FileDiff, Impact::*};
+
+    fn f(name: &str, old: Option<&str>, new: Option<&str>, impact: Impact) -> FieldChange {
+        FieldChange { field: name.into(), old: old.map(Into::into), new: new.map(Into::into), impact }
+    }
+
+    /// A change whose impact is the strongest of its fields'.
+    fn ch(resource: Resource, name: &str, action: Action, fields: Vec<FieldChange>) -> Change {
+        let (id, impact) =
+            (format!("{}/{name}", kind(resource)), fields.iter().map(|f| f.impact).max().unwrap_or(Live));
+        let (name, file, ops, depends_on) = (name.into(), None, vec![], vec![]);
+        Change { id, resource, name, action, impact, fields, file, ops, depends_on }
+    }
+
+    fn host(name: &str, changes: Vec<Change>) -> HostPlan {
+        HostPlan { host: name.into(), fingerprint: "fp".into(), changes, errors: vec![], notes: vec![] }
+    }
+
+    fn plan(hosts: Vec<HostPlan>) -> Plan {
+        Plan { format_version: crate::plan::FORMAT_VERSION, hosts }
+    }
+
+    const P: &str = "/OVS/Repositories/r/VirtualMachines/0004fb01/vm.cfg";
+
+    fn small() -> Plan {
+        let fields = vec![f("memory", None, Some("8192"), Live), f("vcpus", None, Some("4"), Live)];
+        let mut create = ch(Resource::Vm, "db01", Create, fields);
+        let new = "name = 'db01'\nmemory = 8192\nvcpus = 4\n";
+        create.file = Some(FileDiff { path: P.into(), old: String::new(), new: new.into() });
+        create.ops = vec![Op::WriteFile { path: P.into(), content: new.into(), backup: false }];
+        let fields = vec![f("memory", Some("4096"), Some("8192"), Live), f("vif", Some("a"), Some("b"), NeedsRestart)];
+        let mut update = ch(Resource::Vm, "web01", Update, fields);
+        let (old, new) = ("a = 1\nb = 2\nc = 3\nd = 4\ne = 5\nf = 6\n", "a = 1\nb = 2\nc = 3\nd = 40\ne = 5\nf = 6\n");
+        update.file = Some(FileDiff { path: "/w/vm.cfg".into(), old: old.into(), new: new.into() });
+        let start = ch(Resource::Power, "db01", Start, vec![f("state", Some("stopped"), Some("running"), Live)]);
+        let delete = ch(Resource::Vm, "old01", Delete, vec![f("vm.cfg", Some("/o/vm.cfg"), None, Live)]);
+        let mut h = host("h1", vec![create, update, start, delete]);
+        h.errors.push("disk `x` is missing".into());
+        h.notes.push("web01 restarts later".into());
+        plan(vec![h])
+    }
+
+    #[test]
+    fn human_small_plan_exact() {
+        let want = "\
+domform will perform these actions:
+
+Host h1:
+  + vm db01 (create)
+      memory: 8192
+      vcpus: 4
+      vm.cfg /OVS/Repositories/r/VirtualMachines/0004fb01/vm.cfg:
+        --- a/OVS/Repositories/r/VirtualMachines/0004fb01/vm.cfg
+        +++ b/OVS/Repositories/r/VirtualMachines/0004fb01/vm.cfg
+        @@ -0,0 +1,3 @@
+        +name = 'db01'
+        +memory = 8192
+        +vcpus = 4
+  ~ vm web01 (update, needs restart)
+      memory: 4096 → 8192 (live)
+      vif: a → b (needs restart)
+      vm.cfg /w/vm.cfg:
+        --- a/w/vm.cfg
+        +++ b/w/vm.cfg
+        @@ -1,6 +1,6 @@
+         a = 1
+         b = 2
+         c = 3
+        -d = 4
+        +d = 40
+         e = 5
+         f = 6
+  > power db01 (start)
+      state: stopped → running
+  - vm old01 (delete)
+      ! destroys the VM and deletes its disks (allow_destroy is set)
+      vm.cfg: /o/vm.cfg → (removed)
+  Errors:
+    error: disk `x` is missing
+  Notes:
+    note: web01 restarts later
+
+Plan: 1 to create, 1 to update, 1 to delete, 1 to start.
+";
+        assert_eq!(human(&small(), false), want);
+        let colored = human(&small(), true);
+        assert!(colored.contains("\x1b[31m- vm old01 (delete)\x1b[0m"));
+        assert!(colored.contains("\x1b[32m+d = 40\x1b[0m") && colored.contains("\x1b[36m@@ -1,6 +1,6 @@\x1b[0m"));
+    }
+
+    #[test]
+    fn no_changes() {
+        let mut p = plan(vec![host("h1", vec![]), host("h2", vec![])]);
+        assert_eq!(human(&p, true), "No changes. The hosts match the desired state.\n");
+        p.hosts[1].notes.push("drift".into());
+        assert_eq!(human(&p, false), "No changes. The hosts match the desired state.\nnote: h2: drift\n");
+        assert_eq!(summary(&p), "Plan: 0 to create, 0 to update, 0 to delete.");
+    }
+
+    #[test]
+    fn folds_many_disk_creates() {
+        let disk = |i: usize| {
+            let name = format!("storage01/lun{i:03}");
+            let mut c = ch(Resource::Disk, &name, Create, vec![f("size", None, Some("1GiB"), Live)]);
+            c.ops = vec![Op::CreateDisk { path: format!("/r/{name}.img"), size: 1 << 30 }];
+            c
+        };
+        let p = plan(vec![host("h1", (1..=100).map(disk).collect())]);
+        let text = human(&p, false);
+        assert!(text.contains("\n  + disk storage01/lun001 … lun100 (create ×100, 1GiB each)\n"), "{text}");
+        assert_eq!(text.matches("disk").count(), 1);
+        assert!(text.ends_with("Plan: 100 to create, 0 to update, 0 to delete.\n"));
+        assert!(json(&p).contains("\"disk/storage01/lun057\"") && json(&p).contains("/r/storage01/lun100.img"));
+        let few = human(&plan(vec![host("h1", (1..=5).map(disk).collect())]), false);
+        assert_eq!(few.matches("+ disk").count(), 5, "{few}");
+    }
+
+    #[test]
+    fn redact_text() {
+        let cfg = "vfb = ['type=vnc,vncpasswd=s3cr3t-VNC,keymap=en-us']\nvncpasswd = 's3cr3t-VNC'\nx = 'vncpasswd='\n";
+        let want = "vfb = ['type=vnc,vncpasswd=(redacted),keymap=en-us']\nvncpasswd = '(redacted)'\nx = 'vncpasswd='\n";
+        assert_eq!(redact(cfg), want);
+        assert_eq!(
+            redact("  VNCPASSWD=\"a b\"; vfb = [\"vncpasswd=q\"]"),
+            "  VNCPASSWD=\"(redacted)\"; vfb = [\"vncpasswd=(redacted)\"]"
+        );
+        assert_eq!(redact("no secret: vncpasswd"), "no secret: vncpasswd");
+    }
+
+    #[test]
+    fn secrets_in_no_output() {
+        let s = "s3cr3t-VNC";
+        let old = format!("vfb = ['type=vnc,vncpasswd={s}']\n");
+        let new = format!("vfb = ['type=vnc,vncpasswd={s}2,keymap=en-us']\nvncpasswd = '{s}'\n");
+        let vfb = f("vfb", Some(old.trim_end()), new.lines().next(), Live);
+        let mut c = ch(Resource::Vm, "web01", Update, vec![f("vncpasswd", Some(s), Some("x"), NeedsRestart), vfb]);
+        c.file = Some(FileDiff { path: P.into(), old: old.clone(), new: new.clone() });
+        c.ops = vec![Op::WriteFile { path: P.into(), content: new, backup: true }];
+        let mut h = host("h1", vec![c]);
+        h.errors.push(format!("bad line: vncpasswd = '{s}'"));
+        let p = plan(vec![h]);
+        for out in [human(&p, false), human(&p, true), markdown(&p), json(&p)] {
+            assert!(!out.contains(s), "{out}");
+            assert!(out.contains(REDACTED));
+        }
+        assert!(human(&p, false).contains("vncpasswd: (redacted) → (redacted) (needs restart)"));
+    }
+
+    #[test]
+    fn markdown_details_per_host() {
+        let mut p = small();
+        p.hosts.push(host("h2", vec![ch(Resource::Power, "x", Stop, vec![])]));
+        let md = markdown(&p);
+        assert!(md.starts_with(
+            "### domform plan\n\n**Plan: 1 to create, 1 to update, 1 to delete, 1 to start, 1 to stop.**\n"
+        ));
+        assert!(md.contains("<details><summary>Host h1: 4 changes</summary>\n\n```diff\n+ vm db01 (create)\n"));
+        assert!(md.contains("<details><summary>Host h2: 1 change</summary>\n\n```diff\n< power x (stop)\n```\n"));
+        assert!(md.contains("- ⛔ disk `x` is missing\n- ℹ️ web01 restarts later\n"));
+        assert_eq!(md.matches("</details>").count(), 2);
+        assert!(!md.contains('\x1b'));
+    }
+
+    #[test]
+    fn json_round_trips() {
+        let p = small();
+        let text = json(&p);
+        assert!(text.starts_with("{\n  \"format_version\": 1,\n  \"hosts\": ["));
+        assert_eq!(serde_json::from_str::<Plan>(&text).ok(), Some(p));
+    }
+}
