@@ -101,8 +101,14 @@ impl Observed {
     /// VMs on this host: every vm.cfg joined with its domain by name, then domains without a
     /// vm.cfg under the observed repositories. Domain-0 is not included.
     pub fn vms(&self) -> Vec<VmView<'_>> {
-        let mut out = Vec::new();
-        let mut joined = std::collections::BTreeSet::new();
+        let by_name: std::collections::HashMap<&str, &Domain> = self
+            .domains
+            .iter()
+            .filter(|d| d.id != Some(0) && d.name != "Domain-0")
+            .map(|d| (d.name.as_str(), d))
+            .collect();
+        let mut out = Vec::with_capacity(self.cfgs.len());
+        let mut joined = std::collections::HashSet::new();
         for cfg in &self.cfgs {
             let xen_name = cfg.cfg.get("name").and_then(|v| v.as_str()).unwrap_or_default().to_string();
             let simple = cfg
@@ -111,17 +117,18 @@ impl Observed {
                 .and_then(|v| v.as_str())
                 .map(str::to_string)
                 .unwrap_or_else(|| xen_name.clone());
-            let domain = self.domains.iter().find(|d| d.name == xen_name && d.id != Some(0));
+            let domain = by_name.get(xen_name.as_str()).copied();
             if domain.is_some() {
                 joined.insert(xen_name.clone());
             }
             out.push(VmView { simple_name: simple, xen_name, cfg: Some(cfg), domain });
         }
-        for d in &self.domains {
-            if d.id != Some(0) && d.name != "Domain-0" && !joined.contains(&d.name) {
+        for d in by_name.values() {
+            if !joined.contains(&d.name) {
                 out.push(VmView { simple_name: d.name.clone(), xen_name: d.name.clone(), cfg: None, domain: Some(d) });
             }
         }
+        out.sort_by(|a, b| a.simple_name.cmp(&b.simple_name).then_with(|| a.xen_name.cmp(&b.xen_name)));
         out
     }
 

@@ -239,8 +239,9 @@ pub fn plan_host(model: &Model, obs: &Observed) -> HostPlan {
         return hp;
     }
     let mut changes = Vec::new();
+    let views = vm::Views::new(obs);
     for vm in model.vms.values().filter(|v| v.host == obs.host) {
-        vm::plan_vm(vm, obs, &mut changes, &mut hp.errors, &mut hp.notes);
+        vm::plan_vm(vm, obs, &views, &mut changes, &mut hp.errors, &mut hp.notes);
     }
     match graph::order(changes) {
         Ok(sorted) => hp.changes = sorted,

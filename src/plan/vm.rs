@@ -5,6 +5,8 @@
 //! the id domform gives it. Each field is marked `live` or `needs restart` for a running VM;
 //! a needed restart is reported, never done behind the user's back.
 
+use std::collections::HashMap;
+
 use vmcfg::{DiskSpec, Value};
 
 use super::desired::{self, cfg_pinning, model_pinning};
@@ -13,14 +15,46 @@ use crate::model::{CpuSet, Vm, VmState};
 use crate::observe::{CfgFile, Observed, VmView};
 use crate::xen::Domain;
 
+/// The host's VMs, indexed by simple name and Xen name (planning 10,000 VMs stays linear).
+pub struct Views<'a> {
+    all: Vec<VmView<'a>>,
+    by_name: HashMap<String, Vec<usize>>,
+}
+
+impl<'a> Views<'a> {
+    /// Indexes the host's VMs.
+    pub fn new(obs: &'a Observed) -> Views<'a> {
+        let all = obs.vms();
+        let mut by_name: HashMap<String, Vec<usize>> = HashMap::new();
+        for (i, v) in all.iter().enumerate() {
+            by_name.entry(v.simple_name.clone()).or_default().push(i);
+            if v.xen_name != v.simple_name {
+                by_name.entry(v.xen_name.clone()).or_default().push(i);
+            }
+        }
+        Views { all, by_name }
+    }
+
+    /// VMs whose simple or Xen name is one of `names`, each once.
+    fn find(&self, names: &[&str]) -> Vec<&VmView<'a>> {
+        let mut idx: Vec<usize> = names.iter().filter_map(|n| self.by_name.get(*n)).flatten().copied().collect();
+        idx.sort_unstable();
+        idx.dedup();
+        idx.into_iter().map(|i| &self.all[i]).collect()
+    }
+}
+
 /// Plans one declared VM on its host.
-pub fn plan_vm(vm: &Vm, obs: &Observed, changes: &mut Vec<Change>, errors: &mut Vec<String>, notes: &mut Vec<String>) {
+pub fn plan_vm(
+    vm: &Vm,
+    obs: &Observed,
+    views: &Views<'_>,
+    changes: &mut Vec<Change>,
+    errors: &mut Vec<String>,
+    notes: &mut Vec<String>,
+) {
     let naming = desired::naming(vm);
-    let views = obs.vms();
-    let matches: Vec<&VmView> = views
-        .iter()
-        .filter(|v| v.simple_name == vm.name || v.xen_name == vm.name || v.xen_name == naming.xen_name)
-        .collect();
+    let matches = views.find(&[vm.name.as_str(), naming.xen_name.as_str()]);
     if matches.len() > 1 {
         let places: Vec<String> = matches
             .iter()

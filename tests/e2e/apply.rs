@@ -126,7 +126,8 @@ fn killed_apply_converges_and_concurrent_apply_names_the_holder() {
     // Kill the first one in the middle of its shutdown step.
     first.kill().expect("kill -9");
     let _ = first.wait();
-    let cfgs = h.ssh_ok(1, &format!("for f in {}/VirtualMachines/*/vm.cfg; do echo '@@file'; cat $f; done", h.repository(1)));
+    let cfgs =
+        h.ssh_ok(1, &format!("for f in {}/VirtualMachines/*/vm.cfg; do echo '@@file'; cat $f; done", h.repository(1)));
     for text in cfgs.split("@@file\n").skip(1) {
         let cfg = vmcfg::VmCfg::parse(text).unwrap_or_else(|e| panic!("a vm.cfg was left broken: {e}\n{text}"));
         assert!(cfg.get("memory").is_some() && cfg.get("name").is_some(), "a vm.cfg was left partial: {text}");
