@@ -238,10 +238,23 @@ pub fn plan_host(model: &Model, obs: &Observed) -> HostPlan {
         hp.errors.push(format!("{}: the host could not be read completely; nothing is planned for it", obs.host));
         return hp;
     }
+    if !hp.errors.is_empty() {
+        // A vm.cfg that does not parse may be any declared VM: planning around it could create
+        // a duplicate or delete the wrong thing. The host waits until the file is fixed.
+        hp.errors.push(format!("{}: nothing is planned for this host until the problems above are fixed", obs.host));
+        return hp;
+    }
     let mut changes = Vec::new();
     let views = vm::Views::new(obs);
+    // Disk files that declared (not absent) VMs use: never deleted, whoever else goes.
+    let in_use: std::collections::HashSet<String> = model
+        .vms
+        .values()
+        .filter(|v| v.host == obs.host && v.state != crate::model::VmState::Absent)
+        .flat_map(|v| v.disks.iter().filter_map(|d| desired::disk_path(v, d)))
+        .collect();
     for vm in model.vms.values().filter(|v| v.host == obs.host) {
-        vm::plan_vm(vm, obs, &views, &mut changes, &mut hp.errors, &mut hp.notes);
+        vm::plan_vm(vm, obs, &views, &in_use, &mut changes, &mut hp.errors, &mut hp.notes);
     }
     match graph::order(changes) {
         Ok(sorted) => hp.changes = sorted,

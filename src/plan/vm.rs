@@ -5,7 +5,7 @@
 //! the id domform gives it. Each field is marked `live` or `needs restart` for a running VM;
 //! a needed restart is reported, never done behind the user's back.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use vmcfg::{DiskSpec, Value};
 
@@ -49,6 +49,7 @@ pub fn plan_vm(
     vm: &Vm,
     obs: &Observed,
     views: &Views<'_>,
+    in_use: &HashSet<String>,
     changes: &mut Vec<Change>,
     errors: &mut Vec<String>,
     notes: &mut Vec<String>,
@@ -84,7 +85,7 @@ pub fn plan_vm(
     let cfg = view.and_then(|v| v.cfg);
     let dom = view.and_then(|v| v.domain).filter(|d| !d.state.dying && !d.state.crashed);
     if vm.state == VmState::Absent {
-        plan_absent(vm, obs, cfg, dom, changes, errors);
+        plan_absent(vm, obs, in_use, cfg, dom, changes, errors);
         return;
     }
     let running = dom.is_some();
@@ -291,6 +292,7 @@ fn plan_power(vm: &Vm, dom: Option<&Domain>, cfg_path: &str, after: Option<Strin
 fn plan_absent(
     vm: &Vm,
     obs: &Observed,
+    in_use: &HashSet<String>,
     cfg: Option<&CfgFile>,
     dom: Option<&Domain>,
     changes: &mut Vec<Change>,
@@ -306,6 +308,10 @@ fn plan_absent(
     }
     let mut ops = Vec::new();
     if let Some(d) = dom {
+        if d.state.paused {
+            // A paused guest cannot answer a shutdown request.
+            ops.push(Op::Xen { args: vec!["unpause".into(), d.name.clone()] });
+        }
         ops.push(Op::Shutdown {
             domain: d.name.clone(),
             timeout_secs: vm.shutdown_timeout.as_secs(),
@@ -319,7 +325,8 @@ fn plan_absent(
     // Its disk files go too (allow_destroy), except those another vm.cfg on the host still uses.
     let mine: Vec<String> = disk_paths(&cfg.cfg);
     for path in mine {
-        let shared = obs.cfgs.iter().filter(|c| c.path != cfg.path).any(|c| disk_paths(&c.cfg).contains(&path));
+        let shared = in_use.contains(&path)
+            || obs.cfgs.iter().filter(|c| c.path != cfg.path).any(|c| disk_paths(&c.cfg).contains(&path));
         if shared {
             fields.push(FieldChange {
                 field: "disk (kept: shared)".into(),
