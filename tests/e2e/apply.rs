@@ -49,31 +49,79 @@ fn s(p: &Path) -> &str {
     p.to_str().expect("utf-8 path")
 }
 
-#[test]
-fn every_example_applies_then_plans_empty() {
-    if !can_run("every_example_applies_then_plans_empty") {
-        return;
+/// Applies an example on a fresh test host, then asserts the next plan is empty.
+fn example_converges(example: &str) -> Option<TestHosts> {
+    if !can_run(example) {
+        return None;
     }
     let h = TestHosts::up(1, &["--cpus", "16", "--dom0-cpus", "0-3", "--memory", "262144"]);
-    for example in ["basic.yaml", "pinned-database.yaml", "bulk-disks.yaml"] {
-        let file = retarget(example, &h, h.path());
-        let (code, out, err) = domform(&["plan", "-f", s(&file), "--detailed-exitcode"]);
-        assert_eq!(code, 2, "{example}: changes pending\n{out}\n{err}");
-        let (code, out, err) = domform(&["apply", "-f", s(&file), "--auto-approve"]);
-        assert_eq!(code, 0, "{example}: apply\n{out}\n{err}");
-        assert!(out.contains("Apply complete"), "{out}");
-        let (code, out, err) = domform(&["plan", "-f", s(&file), "--detailed-exitcode"]);
-        assert_eq!(code, 0, "{example}: plan after apply must be empty\n{out}\n{err}");
-        assert!(out.contains("No changes"), "{out}");
-    }
-    // What apply made is real: running VMs with the declared pinning, disks as sparse files.
-    let list = h.ssh_ok(1, "xm list; xm vcpu-list");
-    assert!(list.contains("2-3") || list.contains("4-11"), "{list}");
+    let file = retarget(example, &h, h.path());
+    let (code, out, err) = domform(&["plan", "-f", s(&file), "--detailed-exitcode"]);
+    assert_eq!(code, 2, "{example}: changes pending\n{out}\n{err}");
+    let (code, out, err) = domform(&["apply", "-f", s(&file), "--auto-approve"]);
+    assert_eq!(code, 0, "{example}: apply\n{out}\n{err}");
+    assert!(out.contains("Apply complete"), "{out}");
+    let (code, out, err) = domform(&["plan", "-f", s(&file), "--detailed-exitcode"]);
+    assert_eq!(code, 0, "{example}: plan after apply must be empty\n{out}\n{err}");
+    assert!(out.contains("No changes"), "{out}");
+    Some(h)
+}
+
+#[test]
+fn example_basic_converges() {
+    let Some(h) = example_converges("basic.yaml") else { return };
+    let list = h.ssh_ok(1, "xm list");
+    assert_eq!(list.lines().count(), 3, "header, Domain-0 and web01 (app01 is declared stopped): {list}");
+}
+
+#[test]
+fn example_pinned_database_converges() {
+    let Some(h) = example_converges("pinned-database.yaml") else { return };
+    let vcpus = h.ssh_ok(1, "xm vcpu-list");
+    assert!(
+        vcpus.lines().filter(|l| l.trim_end().ends_with("4-11")).count() == 8,
+        "db01's 8 vCPUs pinned to 4-11: {vcpus}"
+    );
+    assert!(vcpus.lines().filter(|l| l.trim_end().ends_with("12-13")).count() == 2, "db02 per-vCPU pins: {vcpus}");
+}
+
+#[test]
+fn example_bulk_disks_converges() {
+    let Some(h) = example_converges("bulk-disks.yaml") else { return };
     let repo = h.repository(1);
     let n = h.ssh_ok(1, &format!("ls {repo}/VirtualDisks | grep -c '^storage01_lun'"));
     assert_eq!(n.trim(), "100", "100 bulk disks");
     let du = h.ssh_ok(1, &format!("du -sk {repo}/VirtualDisks | cut -f1"));
-    assert!(du.trim().parse::<u64>().expect("number") < 10_240, "sparse: {du}");
+    assert!(du.trim().parse::<u64>().expect("number") < 10_240, "sparse files: {du} KiB");
+    let shared =
+        h.ssh_ok(1, &format!("grep -l 'shared-quorum.img,xvd[a-z]*,w!' {repo}/VirtualMachines/*/vm.cfg | wc -l"));
+    assert_eq!(shared.trim(), "2", "the quorum disk is attached to both VMs");
+}
+
+#[test]
+fn a_failing_host_does_not_stop_the_others() {
+    if !can_run("a_failing_host_does_not_stop_the_others") {
+        return;
+    }
+    let h = TestHosts::up(2, &["--cpus", "8"]);
+    // Host 2 has too little memory for the VM: its `xm create` step fails.
+    h.ssh_ok(2, "sed -i 's/^total_memory_mib.*/total_memory_mib = 3072/' /var/lib/xmsim/topology.conf");
+    let vms = "vms:\n  a1:\n    host: h1\n    memory: 2GiB\n    vcpus: 1\n    disks: [{ name: s, size: 1GiB }]\n  a2:\n    host: h2\n    memory: 2GiB\n    vcpus: 1\n    disks: [{ name: s, size: 1GiB }]\n";
+    let dir = h.path().join("estate");
+    std::fs::create_dir(&dir).expect("mkdir");
+    std::fs::copy(h.hosts_yaml(), dir.join("hosts.yaml")).expect("copy");
+    std::fs::write(dir.join("vms.yaml"), vms).expect("write");
+    let (code, out, err) = domform(&["apply", "-f", s(&dir), "--auto-approve"]);
+    assert_eq!(code, 1, "{out}\n{err}");
+    assert!(out.contains("✗ power/a2 failed"), "the failed step is named: {out}");
+    assert!(out.contains("memory"), "with the simulator's message: {out}");
+    assert!(out.contains("✓ power/a1"), "host 1 finished: {out}");
+    assert!(h.ssh_ok(1, "xm list").lines().count() == 3, "a1 runs on h1");
+    // After fixing host 2, the next apply converges.
+    h.ssh_ok(2, "sed -i 's/^total_memory_mib.*/total_memory_mib = 65536/' /var/lib/xmsim/topology.conf");
+    let (code, out, err) = domform(&["apply", "-f", s(&dir), "--auto-approve"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("✓ power/a2") && !out.contains("vm/a1"), "only what was missing: {out}");
 }
 
 #[test]
