@@ -16,6 +16,7 @@
 pub mod apply;
 pub mod cli;
 pub mod diag;
+pub mod licence;
 pub mod manifest;
 pub mod model;
 pub mod observe;

@@ -28,6 +28,7 @@ pub fn observe_and_plan(
                 changes: Vec::new(),
                 errors: vec![e.to_string()],
                 notes: Vec::new(),
+                warnings: Vec::new(),
             },
         })
         .collect();

@@ -7,6 +7,7 @@
 
 pub mod lock;
 pub mod script;
+pub mod verify;
 
 use serde::Serialize;
 
@@ -144,6 +145,16 @@ pub fn apply_host(t: &mut dyn Transport, hp: &HostPlan, toolstack: Toolstack) ->
     }
     if report.error.is_none() && ran.iter().any(|s| s.status.is_none()) {
         report.error = Some(format!("{}: the connection ended during a step", hp.host));
+    }
+    let pins = verify::expected(&hp.changes);
+    if report.ok() && !pins.is_empty() {
+        let status = match verify::verify(t, toolstack, &pins) {
+            Ok(bad) if bad.is_empty() => StepStatus::Done,
+            Ok(bad) => StepStatus::Failed { exit_status: None, output: bad.join("\n") },
+            Err(e) => StepStatus::Failed { exit_status: None, output: e },
+        };
+        report.execs += 1;
+        report.steps.push(StepReport { id: "verify/pinning".into(), status });
     }
     report
 }

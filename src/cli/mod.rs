@@ -13,6 +13,7 @@ use crate::manifest;
 mod apply;
 mod demo;
 mod import;
+mod licence;
 mod list;
 mod plan;
 mod power;
@@ -118,6 +119,21 @@ pub enum Command {
         #[arg(short = 'o', long = "out")]
         out: Option<PathBuf>,
     },
+    /// Hard partitioning: physical cores in scope and licences per host and licence group.
+    Licence {
+        /// Desired-state file or directory (repeatable).
+        #[arg(short = 'f', long = "file", default_value = manifest::DEFAULT_FILE)]
+        files: Vec<PathBuf>,
+        /// Only these hosts (repeatable).
+        #[arg(long = "host")]
+        hosts: Vec<String>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = LicenceFormat::Table)]
+        format: LicenceFormat,
+        /// Hosts read at the same time.
+        #[arg(long, default_value_t = 16)]
+        parallel: usize,
+    },
     /// Run plan → apply → plan on a built-in simulated local host, in a temporary folder.
     Demo,
     /// Print the JSON Schema of the desired-state files (for editors).
@@ -141,6 +157,17 @@ pub struct PowerArgs {
     /// Destroy the VM when the clean shutdown times out.
     #[arg(long)]
     pub force: bool,
+}
+
+/// Output formats of `licence`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LicenceFormat {
+    /// Aligned text.
+    Table,
+    /// JSON document.
+    Json,
+    /// Comma-separated values.
+    Csv,
 }
 
 /// Output formats of `plan`.
@@ -180,6 +207,7 @@ pub fn main() -> ExitCode {
         Command::Stop(a) => power::run(power::Verb::Stop, &a),
         Command::Restart(a) => power::run(power::Verb::Restart, &a),
         Command::Import { host, files, out } => import::run(&host, &files, out.as_deref()),
+        Command::Licence { files, hosts, format, parallel } => licence::run(&files, &hosts, format, parallel),
         Command::Demo => demo::run(),
         Command::Schema => {
             let mut out = std::io::stdout().lock();

@@ -96,9 +96,11 @@ pub fn run(verb: Verb, a: &PowerArgs) -> ExitCode {
             file: None,
             ops,
             depends_on: vec![],
+            verify_pins: Vec::new(),
         }],
         errors: vec![],
         notes: vec![],
+        warnings: vec![],
     };
     let toolstack = model.hosts.get(&r.host).map(|h| h.toolstack).unwrap_or_default();
     let Some(t) = r.transport.as_mut() else { return fail(format!("{} is not connected", r.host)) };

@@ -100,7 +100,7 @@ impl CpuSet {
     }
 
     /// The highest CPU number.
-    pub fn max(&self) -> Option<u32> {
+    pub fn highest(&self) -> Option<u32> {
         self.0.iter().next_back().copied()
     }
 }

@@ -76,5 +76,6 @@ fn change(
         file: None,
         ops,
         depends_on: Vec::new(),
+        verify_pins: Vec::new(),
     }
 }

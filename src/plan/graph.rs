@@ -74,6 +74,7 @@ mod tests {
             file: None,
             ops: vec![],
             depends_on: deps.iter().map(|d| d.to_string()).collect(),
+            verify_pins: Vec::new(),
         }
     }
 

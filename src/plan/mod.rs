@@ -13,6 +13,7 @@ pub mod desired;
 pub mod disk;
 pub mod fingerprint;
 pub mod graph;
+pub mod pinning;
 pub mod vm;
 
 use std::collections::BTreeMap;
@@ -169,6 +170,20 @@ pub struct Change {
     pub ops: Vec<Op>,
     /// Ids of changes that must run first.
     pub depends_on: Vec<String>,
+    /// Pinning `xm vcpu-list` must show once this change ran (checked after apply).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub verify_pins: Vec<PinCheck>,
+}
+
+/// One expected affinity, checked from `xm vcpu-list` after apply.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PinCheck {
+    /// Xen domain name.
+    pub domain: String,
+    /// vCPU number; `None` for every vCPU.
+    pub vcpu: Option<u32>,
+    /// The CPU set, xm syntax.
+    pub cpus: String,
 }
 
 /// Everything for one host.
@@ -184,6 +199,9 @@ pub struct HostPlan {
     pub errors: Vec<String>,
     /// Things to know that are not changes (a restart pending, drift OVM Manager made, …).
     pub notes: Vec<String>,
+    /// Risks that do not stop the plan (half a core pinned, a pinned VM with HA, overlapping pins).
+    #[serde(default)]
+    pub warnings: Vec<String>,
 }
 
 /// The whole plan.
@@ -230,6 +248,7 @@ pub fn plan_host(model: &Model, obs: &Observed) -> HostPlan {
         changes: Vec::new(),
         errors: Vec::new(),
         notes: Vec::new(),
+        warnings: Vec::new(),
     };
     for p in obs.problems.iter().filter(|p| p.is_error()) {
         hp.errors.push(p.to_string());
@@ -256,6 +275,7 @@ pub fn plan_host(model: &Model, obs: &Observed) -> HostPlan {
     for vm in model.vms.values().filter(|v| v.host == obs.host) {
         vm::plan_vm(vm, obs, &views, &in_use, &mut changes, &mut hp.errors, &mut hp.notes);
     }
+    pinning::check(model, obs, &mut hp.errors, &mut hp.warnings);
     match graph::order(changes) {
         Ok(sorted) => hp.changes = sorted,
         Err(e) => hp.errors.push(e),

@@ -10,7 +10,7 @@ use std::collections::{HashMap, HashSet};
 use vmcfg::{DiskSpec, Value};
 
 use super::desired::{self, cfg_pinning, model_pinning};
-use super::{Action, Change, FieldChange, FileDiff, Impact, Op, Resource};
+use super::{Action, Change, FieldChange, FileDiff, Impact, Op, PinCheck, Resource};
 use crate::model::{CpuSet, Vm, VmState};
 use crate::observe::{CfgFile, Observed, VmView};
 use crate::xen::Domain;
@@ -110,6 +110,7 @@ pub fn plan_vm(
                 file: Some(FileDiff { path: path.clone(), old: String::new(), new: new_text.clone() }),
                 ops: vec![Op::WriteFile { path: path.clone(), content: new_text, backup: false }],
                 depends_on: disk_ids.clone(),
+                verify_pins: Vec::new(),
             });
             vm_changed = true;
         }
@@ -132,6 +133,11 @@ pub fn plan_vm(
                     notes.push(format!("VM `{}`: {} take effect at its next restart", vm.name, restart.join(", ")));
                 }
                 let impact = fields.iter().map(|f| f.impact).max().unwrap_or(Impact::Live);
+                let repinned = fields.iter().any(|f| f.field.starts_with("cpus"));
+                let verify_pins = match (dom, &vm.cpus) {
+                    (Some(d), Some(p)) if repinned => pin_checks(&d.name, p),
+                    _ => Vec::new(),
+                };
                 let file =
                     (new_text != c.text).then(|| FileDiff { path: path.clone(), old: c.text.clone(), new: new_text });
                 changes.push(Change {
@@ -144,12 +150,14 @@ pub fn plan_vm(
                     file,
                     ops,
                     depends_on: disk_ids.clone(),
+                    verify_pins,
                 });
                 vm_changed = true;
             }
         }
     }
-    plan_power(vm, dom, &path, vm_changed.then_some(vm_id), changes);
+    let xen_name = cfg.and_then(|c| c.cfg.get("name").and_then(Value::as_str)).unwrap_or(&naming.xen_name).to_string();
+    plan_power(vm, dom, &path, &xen_name, vm_changed.then_some(vm_id), changes);
 }
 
 /// Live changes for a running domain, and each field's impact.
@@ -248,7 +256,26 @@ fn pin_drift(vm: &Vm, d: &Domain, obs: &Observed, fields: &mut Vec<FieldChange>,
     ops.extend(pin_ops(&d.name, &want));
 }
 
-fn plan_power(vm: &Vm, dom: Option<&Domain>, cfg_path: &str, after: Option<String>, changes: &mut Vec<Change>) {
+/// What `vcpu-list` must show for a pinning.
+fn pin_checks(domain: &str, p: &crate::model::Pinning) -> Vec<PinCheck> {
+    match p {
+        crate::model::Pinning::All(s) => vec![PinCheck { domain: domain.into(), vcpu: None, cpus: s.to_string() }],
+        crate::model::Pinning::PerVcpu(v) => v
+            .iter()
+            .enumerate()
+            .map(|(i, s)| PinCheck { domain: domain.into(), vcpu: u32::try_from(i).ok(), cpus: s.to_string() })
+            .collect(),
+    }
+}
+
+fn plan_power(
+    vm: &Vm,
+    dom: Option<&Domain>,
+    cfg_path: &str,
+    xen_name: &str,
+    after: Option<String>,
+    changes: &mut Vec<Change>,
+) {
     let paused = dom.is_some_and(|d| d.state.paused);
     let xen = |args: &[&str]| Op::Xen { args: args.iter().map(|a| a.to_string()).collect() };
     let name = dom.map(|d| d.name.as_str()).unwrap_or_default();
@@ -286,6 +313,10 @@ fn plan_power(vm: &Vm, dom: Option<&Domain>, cfg_path: &str, after: Option<Strin
         file: None,
         ops,
         depends_on: after.into_iter().collect(),
+        verify_pins: match (&vm.cpus, action) {
+            (Some(p), Action::Start | Action::Unpause) => pin_checks(xen_name, p),
+            _ => Vec::new(),
+        },
     });
 }
 
@@ -349,6 +380,7 @@ fn plan_absent(
         file: Some(FileDiff { path: cfg.path.clone(), old: cfg.text.clone(), new: String::new() }),
         ops,
         depends_on: Vec::new(),
+        verify_pins: Vec::new(),
     });
 }
 

@@ -96,6 +96,9 @@ pub fn human(plan: &Plan, color: bool) -> String {
         out.push_str(NO_CHANGES);
         out.push('\n');
         for h in &plan.hosts {
+            for w in &h.warnings {
+                out.push_str(&format!("warning: {}: {}\n", h.host, redact(w)));
+            }
             for n in &h.notes {
                 out.push_str(&format!("note: {}: {}\n", h.host, redact(n)));
             }
@@ -110,7 +113,9 @@ pub fn human(plan: &Plan, color: bool) -> String {
         for line in change_lines(h, color) {
             out.push_str(&format!("  {line}\n"));
         }
-        for (title, prefix, items) in [("Errors", "error", &h.errors), ("Notes", "note", &h.notes)] {
+        for (title, prefix, items) in
+            [("Errors", "error", &h.errors), ("Warnings", "warning", &h.warnings), ("Notes", "note", &h.notes)]
+        {
             if !items.is_empty() {
                 out.push_str(&format!("  {title}:\n"));
             }
@@ -140,12 +145,12 @@ pub fn markdown(plan: &Plan) -> String {
             let fence = "`".repeat(longest_backtick_run(&body).max(2) + 1);
             out.push_str(&format!("{fence}diff\n{body}\n{fence}\n\n"));
         }
-        for (mark, items) in [("⛔", &h.errors), ("ℹ️", &h.notes)] {
+        for (mark, items) in [("⛔", &h.errors), ("⚠️", &h.warnings), ("ℹ️", &h.notes)] {
             for item in items {
                 out.push_str(&format!("- {mark} {}\n", redact(item)));
             }
         }
-        if !h.errors.is_empty() || !h.notes.is_empty() {
+        if !h.errors.is_empty() || !h.warnings.is_empty() || !h.notes.is_empty() {
             out.push('\n');
         }
         out.push_str("</details>\n");
@@ -162,7 +167,7 @@ pub fn markdown(plan: &Plan) -> String {
 pub fn json(plan: &Plan) -> String {
     let mut p = plan.clone();
     for h in &mut p.hosts {
-        for text in h.errors.iter_mut().chain(h.notes.iter_mut()) {
+        for text in h.errors.iter_mut().chain(h.warnings.iter_mut()).chain(h.notes.iter_mut()) {
             *text = redact(text);
         }
         for c in &mut h.changes {
@@ -183,7 +188,7 @@ pub fn json(plan: &Plan) -> String {
 
 /// Hosts worth a section: something changes, or something is to be said.
 fn shown(h: &HostPlan) -> bool {
-    !h.changes.is_empty() || !h.errors.is_empty() || !h.notes.is_empty()
+    !h.changes.is_empty() || !h.errors.is_empty() || !h.warnings.is_empty() || !h.notes.is_empty()
 }
 
 fn longest_backtick_run(s: &str) -> usize {
@@ -328,11 +333,18 @@ mod tests {
         let (id, impact) =
             (format!("{}/{name}", kind(resource)), fields.iter().map(|f| f.impact).max().unwrap_or(Live));
         let (name, file, ops, depends_on) = (name.into(), None, vec![], vec![]);
-        Change { id, resource, name, action, impact, fields, file, ops, depends_on }
+        Change { id, resource, name, action, impact, fields, file, ops, depends_on, verify_pins: vec![] }
     }
 
     fn host(name: &str, changes: Vec<Change>) -> HostPlan {
-        HostPlan { host: name.into(), fingerprint: "fp".into(), changes, errors: vec![], notes: vec![] }
+        HostPlan {
+            host: name.into(),
+            fingerprint: "fp".into(),
+            changes,
+            errors: vec![],
+            notes: vec![],
+            warnings: vec![],
+        }
     }
 
     fn plan(hosts: Vec<HostPlan>) -> Plan {

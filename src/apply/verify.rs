@@ -1,0 +1,53 @@
+//! After live pinning, read `xm vcpu-list` back and check every vCPU landed where asked.
+//!
+//! `xm vcpu-pin` can succeed and still leave a vCPU elsewhere (a racing `xm vcpu-pin` by hand, a
+//! toolstack that ignores an offline vCPU); a hard partition that is not in place is a licence
+//! problem, so apply says so instead of trusting the exit code. Costs one exec, only when
+//! something was pinned.
+
+use crate::model::{CpuSet, Toolstack};
+use crate::plan::Change;
+use crate::transport::{quote, Transport};
+use crate::xen::parse_vcpu_list;
+
+/// `(domain, vcpu or all, set)` the changes promise (`Change::verify_pins`).
+pub fn expected(changes: &[Change]) -> Vec<(String, Option<u32>, CpuSet)> {
+    changes
+        .iter()
+        .flat_map(|c| &c.verify_pins)
+        .filter_map(|p| CpuSet::parse(&p.cpus).ok().map(|set| (p.domain.clone(), p.vcpu, set)))
+        .collect()
+}
+
+/// Mismatches between what was pinned and what `vcpu-list` shows; `Err` when it cannot be read.
+pub fn verify(
+    t: &mut dyn Transport,
+    toolstack: Toolstack,
+    want: &[(String, Option<u32>, CpuSet)],
+) -> Result<Vec<String>, String> {
+    let tool = match toolstack {
+        Toolstack::Xm => "xm",
+        Toolstack::Xl => "xl",
+    };
+    let mut doms: Vec<&str> = want.iter().map(|w| w.0.as_str()).collect();
+    doms.sort_unstable();
+    doms.dedup();
+    let args: Vec<String> = doms.iter().map(|d| quote(d)).collect();
+    let out = t.exec(&format!("{tool} vcpu-list {}", args.join(" ")), &[]).map_err(|e| e.to_string())?;
+    if out.status != 0 {
+        return Err(format!("`{tool} vcpu-list` failed: {}", out.stderr_text()));
+    }
+    let rows = parse_vcpu_list(&out.stdout_text(), crate::model::cpuset::MAX_CPU + 1).map_err(|e| e.to_string())?;
+    let mut bad = Vec::new();
+    for (dom, vcpu, set) in want {
+        for r in rows.iter().filter(|r| &r.name == dom && vcpu.is_none_or(|v| v == r.vcpu)) {
+            if &r.affinity != set {
+                bad.push(format!("{dom} vCPU {} has affinity {} instead of {set}", r.vcpu, r.affinity));
+            }
+        }
+        if !rows.iter().any(|r| &r.name == dom) {
+            bad.push(format!("{dom} is not in `{tool} vcpu-list`"));
+        }
+    }
+    Ok(bad)
+}
