@@ -4,4 +4,5 @@
 mod apply;
 mod harness;
 mod list;
+mod pinning;
 mod ssh;
