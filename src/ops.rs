@@ -8,6 +8,21 @@ use crate::model::Model;
 use crate::observe::fleet::{observe_hosts_with, Connector, HostResult, Mode};
 use crate::plan::{self, HostPlan, Plan};
 
+/// Reads every declared VNC password (environment variable or file) into the model, before
+/// planning: the planner is pure, so secrets are I/O done here, at the edge. A source that
+/// cannot be read becomes an error the planner reports for that VM (naming the variable or
+/// file, never a value); nothing is printed here.
+pub fn resolve_secrets(model: &mut Model) {
+    for vm in model.vms.values_mut() {
+        let name = vm.name.clone();
+        if let Some(vnc) = vm.console.vnc.as_mut() {
+            vnc.password_value = vnc.password.as_ref().map(|src| {
+                crate::model::secret::read_vnc_password(src).map_err(|e| format!("VM `{name}`: VNC password: {e}"))
+            });
+        }
+    }
+}
+
 /// Observes (or locks and observes) and plans. Hosts that could not be read become host plans
 /// with an error, so the plan says why and `apply` refuses.
 pub fn observe_and_plan(

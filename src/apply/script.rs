@@ -75,12 +75,129 @@ pub fn op_to_shell(op: &Op, toolstack: Toolstack) -> String {
             )
         }
         Op::DeleteFile { path } => format!("rm -f -- {}", quote(path)),
+        Op::Snapshot { parent, name, vm, cfg_path, disks, pause, memory, allow_full_copy, running } => snapshot_shell(
+            tool,
+            parent,
+            name.as_deref(),
+            vm,
+            cfg_path,
+            disks,
+            pause.as_deref(),
+            memory.as_deref(),
+            *allow_full_copy,
+            *running,
+        ),
+        Op::Revert { dir, cfg_path, disks } => revert_shell(dir, cfg_path, disks),
+        Op::DeleteSnapshot { dir } => {
+            let d = quote(dir);
+            format!("{{ [ -f {d}/manifest ] && grep -qx 'made_by=domform' {d}/manifest && rm -rf -- {d}; }}")
+        }
     }
+}
+
+/// The name a disk gets inside a snapshot folder.
+pub fn snapshot_file(index: usize, path: &str) -> String {
+    format!("disks/{index:02}-{}", path.rsplit('/').next().unwrap_or("disk"))
+}
+
+/// Shell helper defined once per script: `cl SRC DST FULL` makes DST a copy-on-write clone of
+/// SRC (`reflink` on OCFS2, else `cp --reflink=always`), a full sparse copy only when FULL is 1,
+/// and never writes into something already at DST.
+pub const CLONE_FN: &str = "cl() { [ ! -e \"$2\" ] || { echo \"$2 is in the way\" >&2; return 1; }; \
+if command -v reflink >/dev/null 2>&1 && reflink \"$1\" \"$2\" 2>/dev/null; then return 0; fi; \
+rm -f -- \"$2\"; if cp --reflink=always -T -- \"$1\" \"$2\" 2>/dev/null; then return 0; fi; rm -f -- \"$2\"; \
+if [ \"$3\" = 1 ]; then cp --sparse=always -T -- \"$1\" \"$2\"; return; fi; \
+echo \"cannot reflink $1: its file system does not support reflinks (OCFS2 and XFS with reflink=1 do); set snapshots.allow_full_copy: true to allow a full sparse copy\" >&2; return 1; }\n";
+
+#[allow(clippy::too_many_arguments)]
+fn snapshot_shell(
+    tool: &str,
+    parent: &str,
+    name: Option<&str>,
+    vm: &str,
+    cfg_path: &str,
+    disks: &[String],
+    pause: Option<&str>,
+    memory: Option<&str>,
+    allow_full: bool,
+    running: bool,
+) -> String {
+    let full = if allow_full { "1" } else { "0" };
+    let n = match name {
+        Some(n) => quote(n),
+        None => "auto-$(date -u +%Y%m%dT%H%M%SZ)".into(),
+    };
+    let mut copies: Vec<String> = disks
+        .iter()
+        .enumerate()
+        .map(|(i, d)| format!("cl {} \"$t\"/{} {full}", quote(d), quote(&snapshot_file(i, d))))
+        .collect();
+    copies.push(format!("cp -p -- {} \"$t/vm.cfg\"", quote(cfg_path)));
+    if let Some(m) = memory {
+        copies.push(format!("{tool} save -c {} \"$t/memory.save\"", quote(m)));
+    }
+    let mut manifest = vec![
+        quote("format=1"),
+        quote("made_by=domform"),
+        quote(&format!("vm={vm}")),
+        "\"name=$n\"".to_string(),
+        "\"created=$(date -u +%Y-%m-%dT%H:%M:%SZ)\"".to_string(),
+        quote(&format!("running={running}")),
+        quote(&format!("cfg={cfg_path}")),
+    ];
+    if memory.is_some() {
+        manifest.push(quote("memory=memory.save"));
+    }
+    for (i, d) in disks.iter().enumerate() {
+        manifest.push(format!(
+            "{}\"$(stat -c %s -- {})\"",
+            quote(&format!("disk={d}|{}|", snapshot_file(i, d))),
+            quote(d)
+        ));
+    }
+    let (pause_cmd, unpause_cmd) = match pause {
+        Some(d) => (
+            format!("{tool} pause {} || rc=$?", quote(d)),
+            format!("{tool} unpause {} || {{ [ \"$rc\" -ne 0 ] || rc=1; }}", quote(d)),
+        ),
+        None => (":".into(), ":".into()),
+    };
+    format!(
+        "{{ n={n}; d={p}/\"$n\"; t=\"$d.domform-tmp\"; rc=0; \
+if [ -e \"$d\" ]; then echo \"snapshot $d already exists\" >&2; false; else \
+mkdir -p \"$t/disks\" && {{ {pause_cmd}; \
+if [ $rc -eq 0 ]; then {{ {copies}; }} || rc=$?; fi; \
+{unpause_cmd}; \
+if [ $rc -eq 0 ]; then {{ printf '%s\\n' {manifest} > \"$t/manifest\" && mv -T -- \"$t\" \"$d\"; }} || rc=$?; fi; \
+[ $rc -eq 0 ] || rm -rf -- \"$t\"; echo \"snapshot $d\"; [ $rc -eq 0 ]; }}; fi; }}",
+        p = quote(parent),
+        copies = copies.join(" && "),
+        manifest = manifest.join(" ")
+    )
+}
+
+fn revert_shell(dir: &str, cfg_path: &str, disks: &[(String, String)]) -> String {
+    let tmp = |orig: &str| quote(&format!("{orig}.domform-revert"));
+    let clones: Vec<String> = disks.iter().map(|(snap, orig)| format!("cl {} {} 0", quote(snap), tmp(orig))).collect();
+    let cleanup: Vec<String> =
+        disks.iter().map(|(_, orig)| format!("{{ [ ! -f {t} ] || rm -f -- {t}; }}", t = tmp(orig))).collect();
+    let renames: Vec<String> =
+        disks.iter().map(|(_, orig)| format!("mv -f -T -- {} {}", tmp(orig), quote(orig))).collect();
+    let cfg_tmp = quote(&format!("{cfg_path}.domform-revert"));
+    format!(
+        "{{ if {clones}; then {renames} && cp -p -- {snapcfg} {cfg_tmp} && mv -f -T -- {cfg_tmp} {cfg}; \
+else {cleanup}; echo 'revert stopped before touching any original disk' >&2; false; fi; }}",
+        clones = clones.join(" && "),
+        renames = renames.join(" && "),
+        cleanup = cleanup.join("; "),
+        snapcfg = quote(&format!("{dir}/vm.cfg")),
+        cfg = quote(cfg_path)
+    )
 }
 
 /// The batch script for a host's changes.
 pub fn build(changes: &[Change], toolstack: Toolstack, marker: &str) -> String {
-    let mut s = format!("M={}\nLC_ALL=C; export LC_ALL\n", quote(marker));
+    let mut s = format!("M={}\nLC_ALL=C; export LC_ALL\n{CLONE_FN}", quote(marker));
     for c in changes {
         let ops: Vec<String> = c.ops.iter().map(|o| op_to_shell(o, toolstack)).collect();
         let body = if ops.is_empty() { "true".to_string() } else { ops.join(" &&\n  ") };

@@ -39,7 +39,8 @@ pub fn run(
     auto_approve: bool,
     parallel: usize,
 ) -> ExitCode {
-    let Some(model) = load_or_report(files) else { return ExitCode::FAILURE };
+    let Some(mut model) = load_or_report(files) else { return ExitCode::FAILURE };
+    crate::ops::resolve_secrets(&mut model);
     let saved = match planfile.map(read_plan).transpose() {
         Ok(p) => p,
         Err(e) => {
@@ -161,7 +162,7 @@ pub(crate) fn report_text(reports: &[HostReport]) -> (String, bool) {
             }
         }
         if let Some(e) = &r.error {
-            s.push_str(&format!("  error: {e}\n"));
+            s.push_str(&format!("  error: {}\n", render::redact(e)));
         }
     }
     let ok = failed == 0 && not_run == 0 && reports.iter().all(|r| r.error.is_none());
@@ -170,4 +171,29 @@ pub(crate) fn report_text(reports: &[HostReport]) -> (String, bool) {
         if ok { "complete" } else { "FAILED" }
     ));
     (s, ok)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::report_text;
+    use crate::apply::{HostReport, StepReport, StepStatus};
+
+    #[test]
+    fn failed_step_output_and_errors_are_redacted() {
+        let pw = "Pw-7f3a9";
+        let output = format!("cannot write vm.cfg: vncpasswd = '{pw}'\nvfb = ['type=vnc,vncpasswd={pw}']\n");
+        let report = HostReport {
+            host: "h1".into(),
+            steps: vec![StepReport {
+                id: "vm/web01".into(),
+                status: StepStatus::Failed { exit_status: Some(1), output },
+            }],
+            error: Some(format!("h1: bad line vncpasswd = '{pw}'")),
+            execs: 1,
+        };
+        let (text, ok) = report_text(&[report]);
+        assert!(!ok);
+        assert!(!text.contains(pw), "{text}");
+        assert!(text.contains("vncpasswd = '(redacted)'") && text.contains("vncpasswd=(redacted)"), "{text}");
+    }
 }

@@ -11,12 +11,16 @@ use crate::diag::Diagnostic;
 use crate::manifest;
 
 mod apply;
+mod console;
 mod demo;
 mod import;
 mod licence;
 mod list;
+mod locate;
 mod plan;
 mod power;
+mod snapshot;
+mod vnc;
 
 /// Declarative, agentless reconciler for Xen / Oracle VM 3 hosts.
 #[derive(Debug, Parser)]
@@ -134,6 +138,13 @@ pub enum Command {
         #[arg(long, default_value_t = 16)]
         parallel: usize,
     },
+    /// Reflink snapshots of a VM's disks (and vm.cfg, and optionally memory).
+    #[command(subcommand)]
+    Snapshot(SnapshotCmd),
+    /// Attach this terminal to a VM's Xen text console (`xm console` over SSH); Ctrl-] detaches.
+    Console(ConsoleArgs),
+    /// Forward a local port (127.0.0.1) through SSH to a VM's VNC console.
+    Vnc(VncArgs),
     /// Run plan → apply → plan on a built-in simulated local host, in a temporary folder.
     Demo,
     /// Print the JSON Schema of the desired-state files (for editors).
@@ -157,6 +168,81 @@ pub struct PowerArgs {
     /// Destroy the VM when the clean shutdown times out.
     #[arg(long)]
     pub force: bool,
+}
+
+/// `domform snapshot …`.
+#[derive(Debug, Subcommand)]
+pub enum SnapshotCmd {
+    /// Take a snapshot now (a running VM is paused for the copies).
+    Create(SnapshotArgs),
+    /// List a VM's snapshots.
+    List(SnapshotArgs),
+    /// Put a VM's disks and vm.cfg back from a snapshot (stops it, takes a safety snapshot first).
+    Revert(SnapshotArgs),
+    /// Delete a domform-made snapshot.
+    Delete(SnapshotArgs),
+}
+
+/// Arguments of the snapshot subcommands.
+#[derive(Debug, clap::Args)]
+pub struct SnapshotArgs {
+    /// The VM's simple name.
+    pub vm: String,
+    /// The snapshot's name (create: default `auto-<UTC time>`).
+    pub name: Option<String>,
+    /// Desired-state file or directory with the hosts (repeatable).
+    #[arg(short = 'f', long = "file", default_value = manifest::DEFAULT_FILE)]
+    pub files: Vec<PathBuf>,
+    /// Only look on this host.
+    #[arg(long)]
+    pub host: Option<String>,
+    /// create: also checkpoint the VM's memory (`xm save -c`); revert restores it.
+    #[arg(long)]
+    pub memory: bool,
+    /// create: allow a full sparse copy where the file system cannot reflink.
+    #[arg(long)]
+    pub allow_full_copy: bool,
+    /// revert: do not ask for confirmation.
+    #[arg(long)]
+    pub auto_approve: bool,
+    /// revert: seconds the clean shutdown may take.
+    #[arg(long, default_value_t = 120)]
+    pub timeout: u64,
+    /// revert: destroy the VM when the clean shutdown times out.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// Arguments of `console`.
+#[derive(Debug, clap::Args)]
+pub struct ConsoleArgs {
+    /// The VM's simple name (OVM_simple_name).
+    pub name: String,
+    /// Desired-state file or directory with the hosts (repeatable).
+    #[arg(short = 'f', long = "file", default_value = manifest::DEFAULT_FILE)]
+    pub files: Vec<PathBuf>,
+    /// Only look on this host.
+    #[arg(long)]
+    pub host: Option<String>,
+}
+
+/// Arguments of `vnc`.
+#[derive(Debug, clap::Args)]
+pub struct VncArgs {
+    /// The VM's simple name (OVM_simple_name).
+    pub name: String,
+    /// Desired-state file or directory with the hosts (repeatable).
+    #[arg(short = 'f', long = "file", default_value = manifest::DEFAULT_FILE)]
+    pub files: Vec<PathBuf>,
+    /// Only look on this host.
+    #[arg(long)]
+    pub host: Option<String>,
+    /// Local port on 127.0.0.1 (default: a free one).
+    #[arg(long)]
+    pub local_port: Option<u16>,
+    /// Exit when the first connection closes (for scripts and tests).
+    #[arg(long)]
+    pub once: bool,
 }
 
 /// Output formats of `licence`.
@@ -208,6 +294,9 @@ pub fn main() -> ExitCode {
         Command::Restart(a) => power::run(power::Verb::Restart, &a),
         Command::Import { host, files, out } => import::run(&host, &files, out.as_deref()),
         Command::Licence { files, hosts, format, parallel } => licence::run(&files, &hosts, format, parallel),
+        Command::Snapshot(cmd) => snapshot::run(&cmd),
+        Command::Console(a) => console::run(&a),
+        Command::Vnc(a) => vnc::run(&a),
         Command::Demo => demo::run(),
         Command::Schema => {
             let mut out = std::io::stdout().lock();

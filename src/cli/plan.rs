@@ -18,7 +18,8 @@ pub fn run(
     detailed: bool,
     parallel: usize,
 ) -> ExitCode {
-    let Some(model) = load_or_report(files) else { return ExitCode::FAILURE };
+    let Some(mut model) = load_or_report(files) else { return ExitCode::FAILURE };
+    crate::ops::resolve_secrets(&mut model);
     let hosts = match select_hosts(&model, limit) {
         Ok(h) => h,
         Err(code) => return code,

@@ -5,6 +5,7 @@
 //! destroy.
 
 pub mod cpuset;
+pub mod secret;
 pub mod units;
 pub mod validate;
 
@@ -14,6 +15,7 @@ use std::time::Duration;
 
 pub use crate::manifest::raw::{HostKeyPolicy, RawExtraValue as ExtraValue, Toolstack, TransportKind, VmState, VmType};
 pub use cpuset::CpuSet;
+pub use secret::Secret;
 
 use crate::diag::{Diagnostic, Location};
 
@@ -167,6 +169,9 @@ pub struct Vnc {
     pub password: Option<SecretRef>,
     /// Keyboard map.
     pub keymap: Option<String>,
+    /// The password itself, read at the edge (`ops::resolve_secrets`), never by the planner:
+    /// `None` until read, `Err` naming the VM and the variable or file when it could not be.
+    pub password_value: Option<Result<Secret, String>>,
 }
 
 /// Consoles.

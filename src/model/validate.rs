@@ -600,7 +600,7 @@ fn console(cx: &mut Ctx, e: &Entry<RawVm>) -> Console {
                 );
             }
         }
-        Vnc { listen, port: v.port, password, keymap: v.keymap.clone() }
+        Vnc { listen, port: v.port, password, keymap: v.keymap.clone(), password_value: None }
     });
     Console { serial: c.serial, pv_console, vnc }
 }

@@ -61,6 +61,65 @@ pub struct Repository {
     pub snapshots: Vec<String>,
 }
 
+/// A snapshot found on a host (`<repo>/Snapshots/<vm>/<name>/manifest`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SnapshotInfo {
+    /// The snapshot folder.
+    pub dir: String,
+    /// VM simple name.
+    pub vm: String,
+    /// Snapshot name.
+    pub name: String,
+    /// UTC time it was taken (`YYYY-MM-DDTHH:MM:SSZ`).
+    pub created: String,
+    /// Made by domform (so retention may prune it).
+    pub made_by_domform: bool,
+    /// The VM was running when it was taken.
+    pub running: bool,
+    /// The original vm.cfg path.
+    pub cfg: String,
+    /// Memory checkpoint file inside the folder, if any.
+    pub memory: Option<String>,
+    /// (original path, file inside the folder, size).
+    pub disks: Vec<(String, String, u64)>,
+}
+
+impl SnapshotInfo {
+    /// Parses a manifest (`key=value` lines; `disk=orig|file|size`).
+    pub fn parse(dir: &str, text: &str) -> Result<SnapshotInfo, String> {
+        let mut s = SnapshotInfo { dir: dir.trim_end_matches('/').to_string(), ..SnapshotInfo::default() };
+        for (i, line) in text.lines().enumerate() {
+            let Some((k, v)) = line.split_once('=') else {
+                if line.trim().is_empty() {
+                    continue;
+                }
+                return Err(format!("line {}: not key=value", i + 1));
+            };
+            match k {
+                "vm" => s.vm = v.into(),
+                "name" => s.name = v.into(),
+                "created" => s.created = v.into(),
+                "made_by" => s.made_by_domform = v == "domform",
+                "running" => s.running = v == "true",
+                "cfg" => s.cfg = v.into(),
+                "memory" if !v.is_empty() => s.memory = Some(v.into()),
+                "disk" => {
+                    let mut it = v.splitn(3, '|');
+                    match (it.next(), it.next(), it.next().and_then(|n| n.parse().ok())) {
+                        (Some(o), Some(f), Some(n)) => s.disks.push((o.into(), f.into(), n)),
+                        _ => return Err(format!("line {}: a disk line is `disk=original|file|size`", i + 1)),
+                    }
+                }
+                _ => {}
+            }
+        }
+        if s.name.is_empty() {
+            s.name = s.dir.rsplit('/').next().unwrap_or_default().to_string();
+        }
+        Ok(s)
+    }
+}
+
 /// Everything read from one host.
 #[derive(Debug, Clone, Default)]
 pub struct Observed {
@@ -74,6 +133,8 @@ pub struct Observed {
     pub cfgs: Vec<CfgFile>,
     /// Repositories.
     pub repos: Vec<Repository>,
+    /// Snapshots with a manifest, in every repository.
+    pub snapshots: Vec<SnapshotInfo>,
     /// Files by path: VirtualDisks contents and the extra paths asked for.
     pub files: BTreeMap<String, FileSize>,
     /// What could not be read or parsed, located.
@@ -196,6 +257,15 @@ pub fn parse(host: &str, stdout: &str, marker: &str, req: &ObserveRequest) -> Ob
             },
             "vcpus" if !failed => vcpus = Some(sec.body.clone()),
             "cfg" => cfg_section(host, &sec, &mut obs),
+            "snapmanifest" if !failed => {
+                let dir = sec.arg.trim_end_matches("/manifest");
+                match SnapshotInfo::parse(dir, &sec.body) {
+                    Ok(s) => obs.snapshots.push(s),
+                    Err(e) => {
+                        obs.problems.push(Diagnostic::warning(None, host, format!("{host}: snapshot {dir}: {e}")))
+                    }
+                }
+            }
             "fs" | "ovsrepo" | "disks" | "snapshots" => {
                 let Some(repo) = repos.get_mut(&sec.arg) else { continue };
                 repo_section(&sec, repo, &mut obs.files);

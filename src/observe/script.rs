@@ -57,6 +57,9 @@ pub fn build(req: &ObserveRequest, marker: &str) -> String {
         s.push_str(&format!("s disks {r} find {r}/VirtualDisks -maxdepth 1 -type f -printf '%s %b %p\\n'\n"));
         s.push_str(&format!("s snapshots {r} find {r}/Snapshots -mindepth 2 -maxdepth 2 -type d\n"));
         s.push_str(&format!(
+            "for f in {r}/Snapshots/*/*/manifest; do [ -f \"$f\" ] || continue; s snapmanifest \"$f\" cat -- \"$f\"; done\n"
+        ));
+        s.push_str(&format!(
             "for f in {r}/VirtualMachines/*/vm.cfg; do [ -f \"$f\" ] || continue; s cfg \"$f\" cat -- \"$f\"; done\n"
         ));
     }

@@ -140,14 +140,29 @@ fn show(v: Option<&Value>) -> Option<String> {
     })
 }
 
-struct Editor<'a> {
+/// The vm.cfg being edited and the fields that changed (shared with `console.rs`).
+pub(super) struct Editor<'a> {
     cfg: VmCfg,
     fields: Vec<FieldChange>,
     old: Option<&'a VmCfg>,
 }
 
 impl Editor<'_> {
-    fn set(&mut self, key: &str, value: Value, same: impl Fn(&Value) -> bool, impact: Impact) {
+    /// A key's value in the file being edited.
+    pub(super) fn current(&self, key: &str) -> Option<&Value> {
+        self.cfg.get(key)
+    }
+
+    /// Removes a key the desired state excludes (a `vncdisplay` once the port is free).
+    pub(super) fn remove(&mut self, key: &str, impact: Impact) {
+        if let Some(old) = self.cfg.get(key) {
+            self.fields.push(FieldChange { field: key.into(), old: show(Some(old)), new: None, impact });
+            self.cfg.remove(key);
+        }
+    }
+
+    /// Sets `key` unless its old value already means the same (`same`).
+    pub(super) fn set(&mut self, key: &str, value: Value, same: impl Fn(&Value) -> bool, impact: Impact) {
         let old = self.old.and_then(|o| o.get(key));
         if old.is_some_and(same) {
             return;
@@ -217,7 +232,13 @@ pub fn desired_cfg(vm: &Vm, existing: Option<&VmCfg>, naming: &Naming) -> (VmCfg
     if vm.console.serial {
         ed.set("serial", Value::Str("pty".into()), |o| o.as_str() == Some("pty"), Impact::NeedsRestart);
     }
-    for (key, v) in &vm.extra_config {
+    let declared_extra = match vm.extra_config.get("extra") {
+        Some(ExtraValue::Text(t)) => Some(t.as_str()),
+        _ => None,
+    };
+    super::console::edit(&mut ed, vm, declared_extra);
+    // A PV text console owns `extra` (extra_config's value is its base): set once, above.
+    for (key, v) in vm.extra_config.iter().filter(|(k, _)| !(k.as_str() == "extra" && super::console::owns_extra(vm))) {
         let want = extra_value(v);
         let same = |o: &Value| match (&want, o) {
             (Value::List(a), _) => o.as_list() == Some(a.as_slice()),

@@ -9,11 +9,13 @@
 //!    config before start, stop before delete; ties broken by id; cycles are errors.
 //! 3. A per-host fingerprint of the observed facts lets a saved plan be refused as stale.
 
+pub mod console;
 pub mod desired;
 pub mod disk;
 pub mod fingerprint;
 pub mod graph;
 pub mod pinning;
+pub mod snapshot;
 pub mod vm;
 
 use std::collections::BTreeMap;
@@ -36,6 +38,8 @@ pub enum Resource {
     Power,
     /// A disk file.
     Disk,
+    /// A reflink snapshot of a VM's disks (and vm.cfg, and optionally its memory).
+    Snapshot,
 }
 
 /// What happens to the resource.
@@ -56,6 +60,8 @@ pub enum Action {
     Pause,
     /// Unpaused.
     Unpause,
+    /// Disks and vm.cfg put back from a snapshot.
+    Revert,
 }
 
 /// How a change reaches a running VM.
@@ -135,6 +141,43 @@ pub enum Op {
     DeleteFile {
         /// Path.
         path: String,
+    },
+    /// Reflink a VM's disks and vm.cfg into `<parent>/<name>/` (built in a temp folder, renamed
+    /// when complete), pausing the VM around the copies and unpausing it also on failure.
+    Snapshot {
+        /// `<repo>/Snapshots/<vm>`.
+        parent: String,
+        /// Snapshot name; `None`: `auto-<UTC time>` chosen on the host.
+        name: Option<String>,
+        /// The VM's simple name (for the manifest).
+        vm: String,
+        /// The vm.cfg to copy.
+        cfg_path: String,
+        /// Disk files to copy.
+        disks: Vec<String>,
+        /// Domain to pause while copying (a running, unpaused VM).
+        pause: Option<String>,
+        /// Domain whose memory to checkpoint (`xm save -c`).
+        memory: Option<String>,
+        /// A full sparse copy is allowed where the file system cannot reflink.
+        allow_full_copy: bool,
+        /// Whether the VM was running (for the manifest).
+        running: bool,
+    },
+    /// Put disks and vm.cfg back from a snapshot: every disk is first reflinked to a temp name
+    /// next to the original; only when all copies succeeded are they renamed over the originals.
+    Revert {
+        /// Snapshot folder.
+        dir: String,
+        /// vm.cfg to restore.
+        cfg_path: String,
+        /// (file in the snapshot, original path).
+        disks: Vec<(String, String)>,
+    },
+    /// Remove a domform-made snapshot folder.
+    DeleteSnapshot {
+        /// Snapshot folder.
+        dir: String,
     },
 }
 

@@ -88,6 +88,10 @@ pub fn plan_vm(
         plan_absent(vm, obs, in_use, cfg, dom, changes, errors);
         return;
     }
+    if let Some(e) = super::console::password_problem(vm) {
+        errors.push(e);
+        return;
+    }
     let running = dom.is_some();
     let disk_ids = super::disk::plan_disks(vm, obs, running, changes, errors);
     let vm_id = format!("vm/{}", vm.name);
@@ -157,7 +161,21 @@ pub fn plan_vm(
         }
     }
     let xen_name = cfg.and_then(|c| c.cfg.get("name").and_then(Value::as_str)).unwrap_or(&naming.xen_name).to_string();
-    plan_power(vm, dom, &path, &xen_name, vm_changed.then_some(vm_id), changes);
+    let before = changes.len();
+    plan_power(vm, dom, &path, &xen_name, vm_changed.then_some(vm_id.clone()), changes);
+    if !vm.snapshots.present.is_empty() || vm.snapshots.keep.is_some() {
+        // Snapshots run after the VM exists in its final shape and power state.
+        let mut after: Vec<String> = changes[before..].iter().map(|c| c.id.clone()).collect();
+        if vm_changed {
+            after.push(vm_id);
+        }
+        let future = match vm.state {
+            VmState::Running => Some((xen_name.as_str(), false)),
+            VmState::Paused => Some((xen_name.as_str(), true)),
+            VmState::Stopped | VmState::Absent => None,
+        };
+        super::snapshot::plan_declared(vm, obs, &path, &new_cfg, future, &after, changes, errors);
+    }
 }
 
 /// Live changes for a running domain, and each field's impact.

@@ -77,7 +77,7 @@ pub fn summary(plan: &Plan) -> String {
     let counts = plan.counts();
     let n = |a: Action| counts.get(&a).copied().unwrap_or(0);
     use Action::*;
-    let parts: Vec<String> = [Create, Update, Delete, Start, Stop, Pause, Unpause]
+    let parts: Vec<String> = [Create, Update, Delete, Start, Stop, Pause, Unpause, Revert]
         .into_iter()
         .enumerate()
         .filter(|&(i, a)| i < 3 || n(a) > 0)
@@ -213,6 +213,7 @@ fn style(a: Action) -> (&'static str, &'static str, &'static str) {
         Action::Unpause => ("unpause", ">", GREEN),
         Action::Stop => ("stop", "<", YELLOW),
         Action::Pause => ("pause", "<", YELLOW),
+        Action::Revert => ("revert", "↺", YELLOW),
     }
 }
 
@@ -221,6 +222,7 @@ fn kind(r: Resource) -> &'static str {
         Resource::Vm => "vm",
         Resource::Power => "power",
         Resource::Disk => "disk",
+        Resource::Snapshot => "snapshot",
     }
 }
 
@@ -274,12 +276,13 @@ fn one_change(c: &Change, color: bool, out: &mut Vec<String>) {
     let rest = format!(" {} {} ({word}{restart})", kind(c.resource), c.name);
     if c.action == Action::Delete {
         out.push(paint(color, RED, &format!("{sym}{rest}")));
-        let what = if c.resource == Resource::Disk {
-            "deletes the disk file"
-        } else {
-            "destroys the VM and deletes its disks"
+        let what = match c.resource {
+            Resource::Disk => "deletes the disk file",
+            Resource::Snapshot => "deletes the snapshot (retention: snapshots.keep)",
+            _ => "destroys the VM and deletes its disks",
         };
-        out.push(paint(color, RED, &format!("    ! {what} (allow_destroy is set)")));
+        let why = if c.resource == Resource::Snapshot { "" } else { " (allow_destroy is set)" };
+        out.push(paint(color, RED, &format!("    ! {what}{why}")));
     } else {
         out.push(format!("{}{rest}", paint(color, code, sym)));
     }

@@ -119,8 +119,15 @@ impl Drop for TestHosts {
 }
 
 /// Runs domform with args; returns (exit code, stdout, stderr).
+/// The examples' secrets come from the environment, as in real use (examples/bulk-disks.yaml).
+pub const EXAMPLE_VNC_PASSWORD: &str = "e2e-example-vnc-pw";
+
 pub fn domform(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(domform_bin()).args(args).output().expect("run domform");
+    let out = Command::new(domform_bin())
+        .args(args)
+        .env("STORAGE01_VNC", EXAMPLE_VNC_PASSWORD)
+        .output()
+        .expect("run domform");
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into_owned(),

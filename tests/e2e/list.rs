@@ -133,8 +133,22 @@ fn unreachable_host_is_reported_and_others_complete() {
     let pid = std::fs::read_to_string(h.path().join("h2/sshd.pid")).expect("sshd.pid");
     let out = std::process::Command::new("kill").arg(pid.trim()).output().expect("kill");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // SIGTERM is asynchronous: wait until nothing answers on h2's port 22.
+    let yaml = std::fs::read_to_string(h.hosts_yaml()).expect("hosts.yaml");
+    let addr = yaml
+        .split("  h2:")
+        .nth(1)
+        .and_then(|t| t.lines().find_map(|l| l.trim().strip_prefix("address: ")))
+        .expect("h2 address")
+        .to_string();
+    let target: std::net::SocketAddr = format!("{addr}:22").parse().expect("socket address");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while std::net::TcpStream::connect_timeout(&target, std::time::Duration::from_millis(200)).is_ok() {
+        assert!(std::time::Instant::now() < deadline, "sshd on h2 did not stop");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
     let (code, out, err) = domform(&["list", "-f", h.hosts_yaml().to_str().expect("utf-8"), "--format", "json"]);
-    assert_eq!(code, 1);
+    assert_eq!(code, 1, "{out}\n{err}");
     assert!(err.contains("cannot connect to h2"), "{err}");
     let doc: serde_json::Value = serde_json::from_str(&out).expect("json");
     assert!(doc["vms"].as_array().expect("vms").iter().any(|v| v["host"] == "h1"), "h1 still listed: {out}");

@@ -2,7 +2,9 @@
 //! One integration binary (ripgrep's and cargo's habit); each module is one feature.
 
 mod apply;
+mod console;
 mod harness;
 mod list;
 mod pinning;
+mod snapshot;
 mod ssh;

@@ -127,6 +127,7 @@ fn vfb_of(cfg: &VmCfg, doms: &[Domain], base: u32) -> Option<Vfb> {
     let mut keymap = str_of(cfg, "keymap").unwrap_or("en-us").to_string();
     let mut display: Option<u32> = int_of(cfg, "vncdisplay").ok().flatten().and_then(|n| u32::try_from(n).ok());
     let mut enabled = cfg.get("vnc").and_then(Value::as_bool).unwrap_or(false);
+    let mut unused = cfg.get("vncunused").and_then(Value::as_bool);
     if let Some(first) = cfg.get("vfb").and_then(Value::as_list).and_then(|l| l.first()) {
         let kv = vmcfg::parse_kv_stanza(first.as_str().unwrap_or(""));
         for (k, v) in &kv {
@@ -136,6 +137,7 @@ fn vfb_of(cfg: &VmCfg, doms: &[Domain], base: u32) -> Option<Vfb> {
                 "vnclisten" => vnclisten = v.clone(),
                 "keymap" => keymap = v.clone(),
                 "vncdisplay" => display = v.parse().ok(),
+                "vncunused" => unused = v.parse::<u8>().ok().map(|n| n != 0),
                 _ => {}
             }
         }
@@ -145,8 +147,9 @@ fn vfb_of(cfg: &VmCfg, doms: &[Domain], base: u32) -> Option<Vfb> {
     }
     let used: Vec<u32> = doms.iter().filter_map(|d| d.vfb.as_ref().map(|v| v.port)).collect();
     let port = match display {
-        Some(n) if cfg.get("vncunused").and_then(Value::as_bool) == Some(false) => base.saturating_add(n),
-        _ => lowest_free(&used, base),
+        Some(n) if unused == Some(false) => base.saturating_add(n),
+        // The first port no domain uses and (when serving, see vnc.rs) nothing else holds.
+        _ => (base..).find(|p| !used.contains(p) && crate::vnc::bindable(&vnclisten, *p)).unwrap_or(base),
     };
     Some(Vfb { vnclisten, port, keymap })
 }
@@ -279,6 +282,7 @@ pub fn create(s: &mut Session, args: &[String]) -> CmdResult {
     d.domid = s.store.alloc_domid().map_err(error)?;
     d.paused = o.has("paused");
     s.save(&d)?;
+    crate::vnc::spawn(s.store.root(), s.prog, &d);
     if !quiet {
         s.out(&format!("Started domain {} (id={})\n", d.name, d.domid))?;
     }
@@ -326,7 +330,9 @@ pub fn restore(s: &mut Session, args: &[String]) -> CmdResult {
     d.domid = s.store.alloc_domid().map_err(error)?;
     d.paused = o.has("paused");
     d.shutdown = None;
-    s.save(&d)
+    s.save(&d)?;
+    crate::vnc::spawn(s.store.root(), s.prog, &d);
+    Ok(())
 }
 
 /// Linux device number of a frontend name (`xvdb` → 51728), as xend shows.

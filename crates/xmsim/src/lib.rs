@@ -19,6 +19,7 @@ pub mod opts;
 pub mod state;
 pub mod sxp;
 pub mod topology;
+pub mod vnc;
 
 use std::io::{IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
@@ -44,6 +45,11 @@ pub fn run(argv0: &str, args: &[String], env_root: Option<PathBuf>) -> i32 {
     let root = env_root
         .or_else(|| std::env::var_os("XMSIM_ROOT").map(PathBuf::from))
         .unwrap_or_else(|| PathBuf::from(DEFAULT_ROOT));
+    if let Some(rest) = args.strip_prefix(&[vnc::SERVE_CMD.to_string()]) {
+        return vnc::serve(&root, rest);
+    }
+    // A real process: domains with a framebuffer get a VNC port that answers.
+    vnc::enable();
     let stdin = std::io::stdin();
     let tty = stdin.is_terminal();
     let mut inp = stdin.lock();

@@ -1,0 +1,135 @@
+//! `domform snapshot create|list|revert|delete VM [NAME]`: the imperative face of the same
+//! snapshot engine the declarative `snapshots:` uses, under the host lock.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::process::ExitCode;
+
+use super::locate::{fail, locate, run_changes};
+use super::{load_or_report, SnapshotCmd};
+use crate::observe::fleet::Mode;
+use crate::plan::snapshot;
+use crate::render::plan as render;
+
+/// Runs one snapshot subcommand.
+pub fn run(cmd: &SnapshotCmd) -> ExitCode {
+    let a = match cmd {
+        SnapshotCmd::Create(a) | SnapshotCmd::List(a) | SnapshotCmd::Revert(a) | SnapshotCmd::Delete(a) => a,
+    };
+    let Some(model) = load_or_report(&a.files) else { return ExitCode::FAILURE };
+    let mode = if matches!(cmd, SnapshotCmd::List(_)) { Mode::Read } else { Mode::Lock };
+    let mut loc = match locate(&model, a.host.as_deref(), &a.vm, mode) {
+        Ok(l) => l,
+        Err(code) => return code,
+    };
+    let Some(obs) = loc.observed() else { return fail(format!("{} could not be read", loc.host())) };
+    let mut mine: Vec<_> = obs.snapshots.iter().filter(|s| s.vm == loc.name).cloned().collect();
+    mine.sort_by(|a, b| a.created.cmp(&b.created).then_with(|| a.name.cmp(&b.name)));
+    let Some(cfg) = loc.cfg.clone() else {
+        return fail(format!("`{}` has no vm.cfg under the host's repositories", a.vm));
+    };
+    let find = |name: &Option<String>| -> Result<crate::observe::SnapshotInfo, ExitCode> {
+        let Some(n) = name else { return Err(fail("name the snapshot")) };
+        mine.iter().find(|s| &s.name == n).cloned().ok_or_else(|| {
+            let names: Vec<&str> = mine.iter().map(|s| s.name.as_str()).collect();
+            fail(format!(
+                "VM `{}` has no snapshot `{n}` (it has: {})",
+                a.vm,
+                if names.is_empty() { "none".into() } else { names.join(", ") }
+            ))
+        })
+    };
+    let changes = match cmd {
+        SnapshotCmd::List(_) => {
+            let rows: Vec<Vec<String>> = mine
+                .iter()
+                .map(|s| {
+                    let size: u64 = s.disks.iter().map(|d| d.2).sum();
+                    vec![
+                        s.vm.clone(),
+                        s.name.clone(),
+                        s.created.clone(),
+                        if s.running { "running" } else { "stopped" }.into(),
+                        if s.memory.is_some() { "yes" } else { "no" }.into(),
+                        s.disks.len().to_string(),
+                        crate::model::units::format_size(size.max(1)),
+                        if s.made_by_domform { "domform" } else { "other" }.into(),
+                        s.dir.clone(),
+                    ]
+                })
+                .collect();
+            let text = crate::render::table::render(
+                &["VM", "SNAPSHOT", "CREATED", "VM WAS", "MEMORY", "DISKS", "SIZE", "MADE BY", "FOLDER"],
+                &rows,
+            );
+            let _ = std::io::stdout().lock().write_all(text.as_bytes());
+            return ExitCode::SUCCESS;
+        }
+        SnapshotCmd::Create(a) => {
+            if let Some(n) = &a.name {
+                if let Err(e) = crate::model::units::check_name(n) {
+                    return fail(format!("snapshot name: {e}"));
+                }
+            }
+            let dom = loc.domain.as_ref().map(|d| (d.name.as_str(), d.state.paused));
+            match snapshot::create_change(
+                &loc.name,
+                &cfg.path,
+                &cfg.cfg,
+                dom,
+                a.name.as_deref(),
+                a.memory,
+                a.allow_full_copy,
+            ) {
+                Ok(c) => vec![c],
+                Err(e) => return fail(e),
+            }
+        }
+        SnapshotCmd::Delete(a) => {
+            let s = match find(&a.name) {
+                Ok(s) => s,
+                Err(code) => return code,
+            };
+            if !s.made_by_domform {
+                return fail(format!("{} was not made by domform; delete it by hand if you are sure", s.dir));
+            }
+            vec![snapshot::delete_change(&s, "deleted on request")]
+        }
+        SnapshotCmd::Revert(a) => {
+            let s = match find(&a.name) {
+                Ok(s) => s,
+                Err(code) => return code,
+            };
+            match snapshot::revert_changes(&loc.name, &cfg.path, &cfg.cfg, loc.domain.as_ref(), &s, a.timeout, a.force)
+            {
+                Ok(c) => c,
+                Err(e) => return fail(e),
+            }
+        }
+    };
+    let plan = crate::plan::Plan {
+        format_version: crate::plan::FORMAT_VERSION,
+        hosts: vec![crate::plan::HostPlan {
+            host: loc.host().to_string(),
+            fingerprint: String::new(),
+            changes: changes.clone(),
+            errors: vec![],
+            notes: vec![],
+            warnings: vec![],
+        }],
+    };
+    let _ = std::io::stdout().lock().write_all(render::human(&plan, std::io::stdout().is_terminal()).as_bytes());
+    if matches!(cmd, SnapshotCmd::Revert(_)) && !a.auto_approve {
+        if !std::io::stdin().is_terminal() {
+            return fail(
+                "a revert replaces the VM's disks: pass --auto-approve when there is no terminal to confirm on",
+            );
+        }
+        let _ = write!(std::io::stderr(), "\nRevert? Only 'yes' will be accepted: ");
+        let mut answer = String::new();
+        let _ = std::io::stdin().lock().read_line(&mut answer);
+        if answer.trim() != "yes" {
+            return fail("revert cancelled; nothing was changed");
+        }
+    }
+    run_changes(&model, &mut loc, changes)
+}

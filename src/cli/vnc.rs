@@ -1,0 +1,70 @@
+//! `domform vnc VM`: a local port tunnelled through SSH to the VM's VNC console.
+//!
+//! OVM binds VNC to 127.0.0.1 on dom0 (facts §6), so a viewer cannot reach it directly. The live
+//! port comes from `xm list -l` (`(device (vfb … (location 127.0.0.1:5900)))`), read by the
+//! same observe as every command; the forward listens on 127.0.0.1 only.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use super::console::{fail, find_running};
+use super::{load_or_report, VncArgs};
+use crate::model::TransportKind;
+use crate::transport::forward;
+
+/// `host:port` of a vfb location; a wildcard listen address is reached on the host's loopback.
+fn target(location: &str) -> Option<(String, u16)> {
+    let (addr, port) = location.trim().rsplit_once(':')?;
+    let port = port.parse().ok()?;
+    let addr = addr.trim_start_matches('[').trim_end_matches(']');
+    let addr = match addr {
+        "" | "0.0.0.0" | "::" => "127.0.0.1",
+        a => a,
+    };
+    Some((addr.to_string(), port))
+}
+
+/// Finds the VNC port, forwards a local port to it, serves until interrupted (or `--once`).
+pub fn run(a: &VncArgs) -> ExitCode {
+    let Some(model) = load_or_report(&a.files) else { return ExitCode::FAILURE };
+    let (host, dom) = match find_running(&model, &a.name, a.host.as_deref()) {
+        Ok(x) => x,
+        Err(e) => return fail(&e),
+    };
+    let Some(h) = model.hosts.get(&host) else { return fail(&format!("unknown host `{host}`")) };
+    let Some((addr, port)) = dom.vnc_location.as_deref().and_then(target) else {
+        return fail(&format!(
+            "`{}` has no VNC console on {host} (no vfb location in `xm list -l`); declare `console.vnc` and restart the VM",
+            a.name
+        ));
+    };
+    if h.transport == TransportKind::Local {
+        let _ = writeln!(std::io::stdout(), "VNC for {}: connect your viewer to {addr}:{port}", a.name);
+        return ExitCode::SUCCESS;
+    }
+    let listener = match forward::bind_local(a.local_port.unwrap_or(0)) {
+        Ok(l) => l,
+        Err(e) => return fail(&format!("cannot listen on 127.0.0.1:{}: {e}", a.local_port.unwrap_or(0))),
+    };
+    let local = forward::local_addr(&listener).map(|s| s.to_string()).unwrap_or_default();
+    let stop = if a.once { "exits after the first connection" } else { "Ctrl-C to stop" };
+    let _ = writeln!(std::io::stdout(), "VNC for {}: connect your viewer to {local} ({stop})", a.name);
+    let _ = std::io::stdout().flush();
+    match forward::serve(h, &listener, &addr, port, a.once) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(&e.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::target;
+
+    #[test]
+    fn locations() {
+        assert_eq!(target("127.0.0.1:5900"), Some(("127.0.0.1".into(), 5900)));
+        assert_eq!(target("0.0.0.0:5901"), Some(("127.0.0.1".into(), 5901)));
+        assert_eq!(target("[::1]:5902"), Some(("::1".into(), 5902)));
+        assert_eq!(target("nonsense"), None);
+    }
+}
