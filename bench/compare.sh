@@ -52,6 +52,8 @@ DIR=$(mktemp -d /tmp/domform-compare.XXXXXX)
 RECORDS=$DIR/records.tsv
 : >"$RECORDS"
 trap 'scripts/testhosts down --dir "$DIR/hosts" >/dev/null 2>&1 || true; rm -rf "$DIR"' EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 exec 3>&2
 say() { printf '%s %s\n' "$(date -u +%H:%M:%S)" "$*" | tee -a "$LOG" >&3; }
 
@@ -63,7 +65,7 @@ if [[ ! -x $VENV/bin/ansible-playbook || ! -x $VENV/bin/pyinfra ]]; then
     python3 -m venv "$VENV"
     "$VENV/bin/pip" install -q 'ansible-core' 'pyinfra>=3,<4'
 fi
-ANSIBLE_VERSION=$("$VENV/bin/ansible-playbook" --version | head -n 1)
+ANSIBLE_VERSION=$("$VENV/bin/ansible-playbook" --version 2>/dev/null | sed -n 1p)
 PYINFRA_VERSION=$("$VENV/bin/pyinfra" --version 2>&1 | tail -n 1)
 say "domform $("$DOMFORM" --version 2>/dev/null || echo '?'), $ANSIBLE_VERSION, $PYINFRA_VERSION, $(ssh -V 2>&1)"
 
@@ -76,14 +78,15 @@ SSH=(ssh -F /dev/null -i "$DIR/hosts/id_ed25519" -o UserKnownHostsFile="$DIR/hos
 
 # reset_hosts: every host empty again (no domains but Domain-0, no VM folders, no disks).
 reset_hosts() {
-    local i r
+    local i r pids=()
     for i in $(seq 1 "$H"); do
         r=$(repo_of "$i")
         "${SSH[@]}" "root@$(addr_of "$i")" "for d in \$(xm list | awk 'NR > 1 && \$1 != \"Domain-0\" {print \$1}'); do xm destroy \$d >/dev/null; done
             rm -rf $r/VirtualMachines/* $r/VirtualDisks/* $r/.domform-trash
             [ \$(xm list | wc -l) = 2 ]" &
+        pids+=("$!")
     done
-    wait
+    for i in "${pids[@]}"; do wait "$i" || { say "reset failed"; exit 1; }; done
 }
 
 # drift_h1: memory of h1's first VM changed by hand in its vm.cfg (256 -> 512).
@@ -186,7 +189,7 @@ scenario() {
             say "  $tool $scen: timed out after $TIMEOUT s"
             status=timeout; times+=("$TIMEOUT"); break
         elif ((RC != 0)); then
-            tail -n 20 "$DIR/last.out" >&3
+            grep -E 'ERROR|rror:|FAILED|fatal' "$DIR/last.out" | tail -n 3 | cut -c1-300 >&3 || true
             say "  $tool $scen: exit status $RC"
             status=failed; break
         fi
@@ -248,11 +251,9 @@ for V in $VMS_LIST; do
         scripts/testhosts up "$H" --dir "$DIR/hosts" --xm target/release/xm --net "$NET" \
             --memory 1048576 --disk-size 2G >>"$LOG" 2>&1
         rm -rf "$DIR/estate" "$DIR/job"
-        python3 "$B/compare/gen.py" estate "$DIR/hosts" "$H" "$V"
-        mv "$DIR/hosts/estate" "$DIR/estate"
+        python3 "$B/compare/gen.py" estate "$DIR/hosts" "$DIR/estate" "$H" "$V"
         "$DOMFORM" plan -f "$DIR/estate" --format json >"$DIR/plan.json" 2>>"$LOG" || true
-        python3 "$B/compare/gen.py" job "$DIR/hosts" "$DIR/plan.json"
-        mv "$DIR/hosts/job" "$DIR/job"
+        python3 "$B/compare/gen.py" job "$DIR/hosts" "$DIR/plan.json" "$DIR/job"
         cat >"$DIR/job/ansible.cfg" <<EOF
 [defaults]
 inventory = $DIR/job/inventory.yml

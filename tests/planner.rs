@@ -408,7 +408,12 @@ fn request() -> ObserveRequest {
 fn planning_never_sends_a_mutating_command() {
     let fake = FakeTransport::new(HOST, |script: &str, _stdin: &[u8]| {
         let m = script.lines().next().and_then(|l| l.strip_prefix("M=")).unwrap_or_default();
-        ExecOutput { status: 0, stdout: host_output(m, &app_cfg("xenbr0", "")).into_bytes(), stderr: vec![] }
+        ExecOutput {
+            status: 0,
+            stdout: host_output(m, &app_cfg("xenbr0", "")).into_bytes(),
+            stderr: vec![],
+            lost: None,
+        }
     });
     let mut t = fake.clone();
     let obs = observe::observe(&mut t, &request()).expect("observe");

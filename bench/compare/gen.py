@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """Writes the benchmark job once, for all three tools, from domform's own plan of empty hosts.
 
-    gen.py estate  DIR H V        -> DIR/estate/{hosts,vms}.yaml (the domform job)
-    gen.py job     DIR PLAN.json  -> DIR/job/: files/<host>/<xen>.cfg, job.json,
-                                     inventory.yml (Ansible), inventory.py (pyinfra)
+    gen.py estate HOSTS_DIR OUT H V     -> OUT/{hosts,vms}.yaml (the domform job)
+    gen.py job    HOSTS_DIR PLAN OUT    -> OUT/: files/<host>/<xen>.cfg, job.json,
+                                           inventory.yml (Ansible), inventory.py (pyinfra)
+HOSTS_DIR is the --dir of `scripts/testhosts up` (hosts.yaml, id_ed25519, known_hosts).
 
 Every vm.cfg byte and every disk path/size the three tools use comes from the `write-file` and
 `create-disk` ops of `domform plan --format json`, so the files are identical by construction.
@@ -14,17 +15,17 @@ import re
 import sys
 
 
-def estate(d, h, v):
+def estate(d, out_dir, h, v):
     out = ["vms:"]
     for i in range(1, h + 1):
         for j in range(1, v + 1):
             out += [f"  vm-h{i}-{j:03d}:", f"    host: h{i}", "    memory: 256MiB", "    vcpus: 2", '    cpus: "2-3"',
                     "    disks:", "      - { name: system, size: 1GiB }",
                     f'    networks: [{{ bridge: xenbr0, mac: "00:21:f6:{i:02x}:{j // 256:02x}:{j % 256:02x}" }}]']
-    os.makedirs(f"{d}/estate", exist_ok=True)
-    with open(f"{d}/estate/vms.yaml", "w") as f:
+    os.makedirs(out_dir, exist_ok=True)
+    with open(f"{out_dir}/vms.yaml", "w") as f:
         f.write("\n".join(out) + "\n")
-    with open(f"{d}/hosts.yaml") as src, open(f"{d}/estate/hosts.yaml", "w") as dst:
+    with open(f"{d}/hosts.yaml") as src, open(f"{out_dir}/hosts.yaml", "w") as dst:
         dst.write(src.read())
 
 
@@ -42,10 +43,9 @@ def hosts_yaml(d):
     return hosts
 
 
-def job(d, plan_path):
+def job(d, plan_path, jd):
     plan = json.load(open(plan_path))
     inv = hosts_yaml(d)
-    jd = f"{d}/job"
     hosts = []
     for h in plan["hosts"]:
         assert not h["errors"], h["errors"]
@@ -99,8 +99,8 @@ def job(d, plan_path):
 
 if __name__ == "__main__":
     if sys.argv[1] == "estate":
-        estate(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
+        estate(sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5]))
     elif sys.argv[1] == "job":
-        job(sys.argv[2], sys.argv[3])
+        job(sys.argv[2], sys.argv[3], sys.argv[4])
     else:
         raise SystemExit(__doc__)

@@ -82,6 +82,9 @@ pub enum StepStatus {
         /// What the commands printed.
         output: String,
     },
+    /// Started, but the connection to the host was lost before it reported: it may have run
+    /// in part. The next plan shows what is left.
+    Interrupted,
     /// Not run (an earlier step failed, or the host was lost).
     NotRun,
 }
@@ -128,7 +131,12 @@ pub fn apply_host(t: &mut dyn Transport, hp: &HostPlan, toolstack: Toolstack) ->
     let result = t.exec(&text, &[]);
     report.execs = t.exec_count() - before;
     let stdout = match result {
-        Ok(out) => out.stdout_text(),
+        Ok(out) => {
+            if let Some(lost) = &out.lost {
+                report.error = Some(format!("{lost}; the steps above show what ran before"));
+            }
+            out.stdout_text()
+        }
         Err(e) => {
             report.error = Some(e.to_string());
             String::new()
@@ -138,6 +146,7 @@ pub fn apply_host(t: &mut dyn Transport, hp: &HostPlan, toolstack: Toolstack) ->
     for c in &hp.changes {
         let status = match ran.iter().find(|s| s.kind == "step" && s.arg == c.id) {
             Some(s) if s.status == Some(0) => StepStatus::Done,
+            Some(s) if s.status.is_none() => StepStatus::Interrupted,
             Some(s) => StepStatus::Failed { exit_status: s.status, output: s.body.trim().to_string() },
             None => StepStatus::NotRun,
         };

@@ -39,7 +39,7 @@ pub fn op_to_shell(op: &Op, toolstack: Toolstack) -> String {
                 String::new()
             };
             format!(
-                "{{ mkdir -p {dir} && t={p}.domform-tmp.$$ && printf '%s' {c} > \"$t\" && {bak}mv -f \"$t\" {p} || {{ rm -f \"$t\"; false; }}; }}",
+                "{{ mkdir -p {dir} && t={p}.domform-tmp.$$ && printf '%s' {c} | cat > \"$t\" && {bak}mv -f \"$t\" {p} || {{ rm -f \"$t\"; false; }}; }}",
                 dir = quote(parent(path)),
                 c = quote(content)
             )

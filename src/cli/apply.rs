@@ -155,6 +155,13 @@ pub(crate) fn report_text(reports: &[HostReport]) -> (String, bool) {
                         s.push_str(&format!("      {line}\n"));
                     }
                 }
+                StepStatus::Interrupted => {
+                    failed += 1;
+                    s.push_str(&format!(
+                        "  ? {} interrupted: the connection was lost while it ran (it may have run in part)\n",
+                        step.id
+                    ));
+                }
                 StepStatus::NotRun => {
                     not_run += 1;
                     s.push_str(&format!("  · {} not run\n", step.id));

@@ -60,7 +60,7 @@ impl Transport for LocalTransport {
         if let Some(w) = writer {
             let _ = w.join();
         }
-        Ok(ExecOutput { status: out.status.code().unwrap_or(-1), stdout: out.stdout, stderr: out.stderr })
+        Ok(ExecOutput { status: out.status.code().unwrap_or(-1), stdout: out.stdout, stderr: out.stderr, lost: None })
     }
 
     fn exec_count(&self) -> usize {

@@ -27,6 +27,9 @@ pub struct ExecOutput {
     pub stdout: Vec<u8>,
     /// Standard error.
     pub stderr: Vec<u8>,
+    /// The connection was lost before the script ended: what it printed so far is above, and
+    /// `status` is -1. Apply uses this to report which steps ran.
+    pub lost: Option<String>,
 }
 
 impl ExecOutput {

@@ -57,6 +57,15 @@ impl SshTransport {
         }
         let tcp = tcp.ok_or_else(|| conn_err(last))?;
         let _ = tcp.set_nodelay(true);
+        // A host that vanishes (link down, powered off) must not hang an apply forever: TCP
+        // keepalive notices an idle dead peer, TCP_USER_TIMEOUT one with unacknowledged data.
+        let sock = socket2::SockRef::from(&tcp);
+        let ka = socket2::TcpKeepalive::new()
+            .with_time(std::time::Duration::from_secs(10))
+            .with_interval(std::time::Duration::from_secs(5))
+            .with_retries(3);
+        let _ = sock.set_tcp_keepalive(&ka);
+        let _ = sock.set_tcp_user_timeout(Some(std::time::Duration::from_secs(30)));
         let mut session = Session::new().map_err(|e| conn_err(e.to_string()))?;
         session.set_tcp_stream(tcp);
         session.set_timeout(u32::try_from(host.connect_timeout.as_millis()).unwrap_or(u32::MAX));
@@ -154,12 +163,23 @@ impl Transport for SshTransport {
         }
         ch.send_eof().map_err(|e| err(format!("eof: {e}")))?;
         let mut stdout = Vec::new();
-        ch.read_to_end(&mut stdout).map_err(|e| err(format!("stdout: {e}")))?;
         let mut stderr = Vec::new();
-        ch.stderr().read_to_end(&mut stderr).map_err(|e| err(format!("stderr: {e}")))?;
+        // On a lost connection keep what arrived: it tells which steps already ran.
+        let lost = |e: std::io::Error, stdout: Vec<u8>, stderr: Vec<u8>| ExecOutput {
+            status: -1,
+            stdout,
+            stderr,
+            lost: Some(format!("connection to {} lost: {e}", self.name)),
+        };
+        if let Err(e) = ch.read_to_end(&mut stdout) {
+            return Ok(lost(e, stdout, stderr));
+        }
+        if let Err(e) = ch.stderr().read_to_end(&mut stderr) {
+            return Ok(lost(e, stdout, stderr));
+        }
         ch.wait_close().map_err(|e| err(format!("close: {e}")))?;
         let status = ch.exit_status().map_err(|e| err(format!("exit status: {e}")))?;
-        Ok(ExecOutput { status, stdout, stderr })
+        Ok(ExecOutput { status, stdout, stderr, lost: None })
     }
 
     fn exec_count(&self) -> usize {

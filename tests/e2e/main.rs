@@ -3,6 +3,7 @@
 
 mod apply;
 mod console;
+mod faults;
 mod harness;
 mod list;
 mod pinning;

@@ -1,0 +1,3 @@
+//! Shared checks for the fuzz targets (see README.md).
+
+pub mod checks;
