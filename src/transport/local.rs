@@ -21,6 +21,18 @@ impl LocalTransport {
         LocalTransport { name: name.into(), env: Vec::new(), execs: 0, background: None }
     }
 
+    /// `sh -c script` with this transport's environment, stdin and stdout piped.
+    fn sh(&self, script: &str, stderr: Stdio) -> Command {
+        let mut c = Command::new("sh");
+        c.arg("-c")
+            .arg(script)
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(stderr);
+        c
+    }
+
     /// Adds an environment variable for every script.
     pub fn with_env(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
         self.env.push((key.into(), value.into()));
@@ -40,15 +52,7 @@ impl Transport for LocalTransport {
             command: script.lines().next().unwrap_or_default().chars().take(80).collect(),
             message: m,
         };
-        let mut child = Command::new("sh")
-            .arg("-c")
-            .arg(script)
-            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(|e| err(format!("cannot start sh: {e}")))?;
+        let mut child = self.sh(script, Stdio::piped()).spawn().map_err(|e| err(format!("cannot start sh: {e}")))?;
         let writer = child.stdin.take().map(|mut pipe| {
             let data = stdin.to_vec();
             // A thread, so a script that prints a lot before reading stdin cannot deadlock us.
@@ -75,15 +79,7 @@ impl Transport for LocalTransport {
             command: "background script".into(),
             message: m,
         };
-        let mut child = Command::new("sh")
-            .arg("-c")
-            .arg(script)
-            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .map_err(|e| err(format!("cannot start sh: {e}")))?;
+        let mut child = self.sh(script, Stdio::null()).spawn().map_err(|e| err(format!("cannot start sh: {e}")))?;
         let mut output = String::new();
         let found = match child.stdout.as_mut() {
             Some(out) => read_until_marker(out, marker, &mut output).map_err(|e| err(e.to_string()))?,

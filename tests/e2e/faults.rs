@@ -251,22 +251,7 @@ fn a_full_repository_fails_clearly_and_leaves_nothing_half_made() {
     }
     let h = TestHosts::up(1, &[]);
     // A small ext4 repository (no reflink, so snapshots are full copies that need space).
-    let mnt = h.path().join("small");
-    std::fs::create_dir(&mnt).expect("mkdir");
-    let img = h.path().join("small.img");
-    let out = Command::new(crate::harness::repo_root().join("scripts/testhosts"))
-        .args(["exec", "--dir"])
-        .arg(h.path())
-        .args(["1", "--", "sh", "-c"])
-        .arg(format!(
-            "truncate -s 160M {i} && mkfs.ext4 -q -F -m 0 {i} && mount -o loop {i} {m} && mkdir -p {m}/r/VirtualMachines {m}/r/VirtualDisks",
-            i = img.display(),
-            m = mnt.display()
-        ))
-        .output()
-        .expect("exec");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let repo = format!("{}/r", mnt.display());
+    let repo = h.ext4_repository(1, "small", 160);
     let hosts = std::fs::read_to_string(h.hosts_yaml()).expect("hosts").replace(&h.repository(1), &repo);
     let mk = |name: &str, extra: &str| {
         let dir = h.path().join(name);

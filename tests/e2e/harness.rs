@@ -104,6 +104,28 @@ impl TestHosts {
     pub fn path(&self) -> &Path {
         self.dir.path()
     }
+
+    /// Mounts a fresh ext4 file system (no reflink) of `mib` MiB inside host `i`'s mount
+    /// namespace at `<dir>/<name>`, with an empty repository `<mount>/r`; returns the repository.
+    /// The mount dies with the host's namespace; the image lives in the test's folder.
+    pub fn ext4_repository(&self, i: usize, name: &str, mib: u32) -> String {
+        let mnt = self.path().join(name);
+        std::fs::create_dir(&mnt).expect("mkdir");
+        let img = self.path().join(format!("{name}.img"));
+        let out = Command::new(repo_root().join("scripts/testhosts"))
+            .args(["exec", "--dir"])
+            .arg(self.path())
+            .args([&i.to_string(), "--", "sh", "-c"])
+            .arg(format!(
+                "truncate -s {mib}M {i} && mkfs.ext4 -q -F -m 0 {i} && mount -o loop {i} {m} && mkdir -p {m}/r/VirtualMachines {m}/r/VirtualDisks",
+                i = img.display(),
+                m = mnt.display()
+            ))
+            .output()
+            .expect("testhosts exec");
+        assert!(out.status.success(), "ext4 repository: {}", String::from_utf8_lossy(&out.stderr));
+        format!("{}/r", mnt.display())
+    }
 }
 
 impl Drop for TestHosts {

@@ -125,22 +125,7 @@ fn a_file_system_without_reflink_fails_clearly_unless_full_copies_are_allowed() 
     }
     let h = TestHosts::up(1, &[]);
     // An ext4 repository inside host 1's mount namespace: ext4 cannot reflink.
-    let mnt = h.path().join("ext4");
-    std::fs::create_dir(&mnt).expect("mkdir");
-    let img = h.path().join("ext4.img");
-    let out = std::process::Command::new(crate::harness::repo_root().join("scripts/testhosts"))
-        .args(["exec", "--dir"])
-        .arg(h.path())
-        .args(["1", "--", "sh", "-c"])
-        .arg(format!(
-            "truncate -s 256M {i} && mkfs.ext4 -q -F {i} && mount -o loop {i} {m} && mkdir -p {m}/Repositories/r/VirtualMachines {m}/Repositories/r/VirtualDisks",
-            i = img.display(),
-            m = mnt.display()
-        ))
-        .output()
-        .expect("exec");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let repo = format!("{}/Repositories/r", mnt.display());
+    let repo = h.ext4_repository(1, "ext4", 256);
     let e = estate(&h, Some(&repo), "");
     let (code, out, err) = domform(&["apply", "-f", s(&e), "--auto-approve"]);
     assert_eq!(code, 0, "{out}{err}");
