@@ -153,3 +153,31 @@ fn unreachable_host_is_reported_and_others_complete() {
     let doc: serde_json::Value = serde_json::from_str(&out).expect("json");
     assert!(doc["vms"].as_array().expect("vms").iter().any(|v| v["host"] == "h1"), "h1 still listed: {out}");
 }
+
+#[test]
+fn the_xl_toolstack_plans_applies_and_lists() {
+    if !can_run("the_xl_toolstack_plans_applies_and_lists") {
+        return;
+    }
+    let h = TestHosts::up(1, &["--cpus", "8"]);
+    let dir = h.path().join("xl");
+    std::fs::create_dir(&dir).expect("mkdir");
+    let hosts = std::fs::read_to_string(h.hosts_yaml()).expect("hosts.yaml").replace("toolstack: xm", "toolstack: xl");
+    assert!(hosts.contains("toolstack: xl"));
+    std::fs::write(dir.join("hosts.yaml"), hosts).expect("write");
+    std::fs::write(dir.join("vms.yaml"), "vms:\n  x1:\n    host: h1\n    memory: 512MiB\n    vcpus: 2\n    cpus: \"4-5\"\n    disks: [{ name: system, size: 64MiB }]\n").expect("write");
+    let d = dir.to_str().expect("utf-8");
+    h.ssh_ok(1, ": > /var/lib/xmsim/commands.log");
+    let (code, out, err) = domform(&["apply", "-f", d, "--auto-approve"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, out, err) = domform(&["plan", "-f", d, "--detailed-exitcode"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let log = h.ssh_ok(1, "cat /var/lib/xmsim/commands.log");
+    assert!(log.lines().any(|l| l.contains(" xl create ")), "xl was used: {log}");
+    assert!(!log.lines().any(|l| l.contains(" xm ")), "xm was not: {log}");
+    let (code, json, _) = domform(&["list", "-f", d, "--format", "json"]);
+    assert_eq!(code, 0);
+    let doc: serde_json::Value = serde_json::from_str(&json).expect("json");
+    let x1 = doc["vms"].as_array().expect("vms").iter().find(|v| v["simple_name"] == "x1").cloned().expect("x1 listed");
+    assert_eq!((x1["state"].as_str(), x1["cpus_live"].as_str(), x1["vcpus"].as_u64()), (Some("running"), Some("4-5"), Some(2)));
+}
