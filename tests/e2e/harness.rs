@@ -50,20 +50,29 @@ impl TestHosts {
     /// Starts `n` hosts with extra `scripts/testhosts up` options.
     pub fn up(n: usize, opts: &[&str]) -> TestHosts {
         let dir = tempfile::Builder::new().prefix("domform-e2e-").tempdir().expect("tempdir");
-        // 100..=249, spread by pid so parallel test runs rarely meet (testhosts refuses a taken net).
-        let net = 100 + (std::process::id() * 7 + NEXT_NET.fetch_add(1, Ordering::SeqCst)) % 150;
         let hosts = TestHosts { dir };
-        let out = Command::new(repo_root().join("scripts/testhosts"))
-            .args(["up", &n.to_string(), "--dir"])
-            .arg(hosts.dir.path())
-            .arg("--xm")
-            .arg(xm_bin())
-            .args(["--net", &net.to_string()])
-            .args(opts)
-            .output()
-            .expect("run scripts/testhosts");
-        assert!(out.status.success(), "testhosts up failed:\n{}", String::from_utf8_lossy(&out.stderr));
-        hosts
+        // 100..=249, spread by pid; a net another run holds is refused by testhosts: try the next.
+        let mut last = String::new();
+        for _ in 0..12 {
+            let net = 100 + (std::process::id() * 7 + NEXT_NET.fetch_add(1, Ordering::SeqCst)) % 150;
+            let out = Command::new(repo_root().join("scripts/testhosts"))
+                .args(["up", &n.to_string(), "--dir"])
+                .arg(hosts.dir.path())
+                .arg("--xm")
+                .arg(xm_bin())
+                .args(["--net", &net.to_string()])
+                .args(opts)
+                .output()
+                .expect("run scripts/testhosts");
+            if out.status.success() {
+                return hosts;
+            }
+            last = String::from_utf8_lossy(&out.stderr).into_owned();
+            if !last.contains("already in use") {
+                break;
+            }
+        }
+        panic!("testhosts up failed:\n{last}");
     }
 
     pub fn hosts_yaml(&self) -> PathBuf {
