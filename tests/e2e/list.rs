@@ -179,5 +179,8 @@ fn the_xl_toolstack_plans_applies_and_lists() {
     assert_eq!(code, 0);
     let doc: serde_json::Value = serde_json::from_str(&json).expect("json");
     let x1 = doc["vms"].as_array().expect("vms").iter().find(|v| v["simple_name"] == "x1").cloned().expect("x1 listed");
-    assert_eq!((x1["state"].as_str(), x1["cpus_live"].as_str(), x1["vcpus"].as_u64()), (Some("running"), Some("4-5"), Some(2)));
+    assert_eq!(
+        (x1["state"].as_str(), x1["cpus_live"].as_str(), x1["vcpus"].as_u64()),
+        (Some("running"), Some("4-5"), Some(2))
+    );
 }
