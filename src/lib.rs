@@ -7,6 +7,8 @@
 //!   shell-quoting function.
 //! - [`xen`]: parsers for `xm info -n`, `xm list -l`, `xm list`, `xm vcpu-list` text (never panic).
 //! - [`observe`]: one exec per host reads everything, parsed into typed facts; hosts in parallel.
+//! - [`weblogic`]: OVM Manager's WebLogic JDBC data source: Oracle thin URLs, pool parameters,
+//!   minimal text edits of the XML descriptor.
 //! - [`render`]: tables and JSON for stdout.
 //! - [`diag`]: diagnostics with `file:line:col`, rendered cargo-style.
 //! - [`cli`]: the command line.
@@ -24,4 +26,5 @@ pub mod ops;
 pub mod plan;
 pub mod render;
 pub mod transport;
+pub mod weblogic;
 pub mod xen;

@@ -45,28 +45,52 @@ pub enum LockError {
 /// Takes the host lock and observes in one round trip. The lock is held until the
 /// transport's background script is ended (or the transport dropped).
 pub fn lock_and_observe(t: &mut dyn Transport, host: &Host, req: &ObserveRequest) -> Result<Observed, LockError> {
-    let marker = observe::script::new_marker();
     let path = lock::lock_path(&host.repositories);
-    let text = lock::script(&path, &lock::holder_info(), &marker, &observe::script::build(req, &marker));
-    let (locked, observed) = lock::markers(&marker);
     let start = std::time::Instant::now();
+    let (body, marker) = locked(t, &host.name, path, |marker| observe::script::build(req, marker))?;
+    let mut obs = observe::parse(&host.name, &body, &marker, req);
+    obs.execs = 1;
+    obs.elapsed = start.elapsed();
+    Ok(obs)
+}
+
+/// [`lock_and_observe`] for an Oracle VM Manager host: the lock is `<domain>/.domform.lock`.
+pub fn lock_and_observe_manager(
+    t: &mut dyn Transport,
+    m: &crate::model::manager::Manager,
+) -> Result<Observed, LockError> {
+    let start = std::time::Instant::now();
+    let (body, marker) = locked(t, &m.name, m.lock_path(), |marker| observe::manager::script(&m.domain, marker))?;
+    let mut obs = observe::manager::observed(&m.name, &m.domain, &body, &marker);
+    obs.execs = 1;
+    obs.elapsed = start.elapsed();
+    Ok(obs)
+}
+
+/// Starts the lock script around `observe(marker)`; returns what the observe part printed.
+fn locked(
+    t: &mut dyn Transport,
+    name: &str,
+    path: String,
+    observe: impl FnOnce(&str) -> String,
+) -> Result<(String, String), LockError> {
+    let marker = observe::script::new_marker();
+    let text = lock::script(&path, &lock::holder_info(), &marker, &observe(&marker));
+    let (locked, observed) = lock::markers(&marker);
     let bg = t.start_background(&text, &observed)?;
     if let Some(status) = bg.ended {
         let busy = format!("{marker} busy\n");
         return Err(match bg.output.split_once(&busy) {
-            Some((_, holder)) => LockError::Busy { host: host.name.clone(), holder: holder.trim().to_string() },
+            Some((_, holder)) => LockError::Busy { host: name.to_string(), holder: holder.trim().to_string() },
             None => LockError::Failed {
-                host: host.name.clone(),
+                host: name.to_string(),
                 path,
                 message: format!("exit status {status}: {}", bg.output.trim()),
             },
         });
     }
     let body = bg.output.split_once(&format!("{locked}\n")).map(|(_, rest)| rest).unwrap_or(&bg.output);
-    let mut obs = observe::parse(&host.name, body, &marker, req);
-    obs.execs = 1;
-    obs.elapsed = start.elapsed();
-    Ok(obs)
+    Ok((body.to_string(), marker))
 }
 
 /// What happened to one change.

@@ -92,7 +92,33 @@ pub fn op_to_shell(op: &Op, toolstack: Toolstack) -> String {
             let d = quote(dir);
             format!("{{ [ -f {d}/manifest ] && grep -qx 'made_by=domform' {d}/manifest && rm -rf -- {d}; }}")
         }
+        Op::ReplaceFile { path, content } => replace_file_shell(path, content),
+        Op::RunCommand { command } => run_command_shell(command),
     }
+}
+
+/// The temp file starts as a `cp -p` of the original, so writing into it keeps the owner,
+/// group and mode (a WebLogic descriptor belongs to the Manager's user); then the original is
+/// kept as `.domform-bak` and the temp file renamed over it.
+fn replace_file_shell(path: &str, content: &str) -> String {
+    let p = quote(path);
+    format!(
+        "{{ t={tmp}.$$; {{ [ -f {p} ] || {{ echo {missing} >&2; false; }}; }} && cp -p -- {p} \"$t\" && \
+printf '%s' {c} > \"$t\" && cp -p -- {p} {bak} && mv -f -- \"$t\" {p} || {{ rm -f -- \"$t\"; false; }}; }}",
+        tmp = quote(&format!("{path}.domform-tmp")),
+        missing = quote(&format!("{path} is missing; not creating it")),
+        c = quote(content),
+        bak = quote(&format!("{path}.domform-bak"))
+    )
+}
+
+/// A declared command, with stdin from /dev/null and output through a temp file: daemons it
+/// starts (a Manager's WebLogic) must not hold the SSH channel open, or the apply never ends.
+fn run_command_shell(command: &str) -> String {
+    format!(
+        "{{ o=$(mktemp) || exit 1; sh -c {} </dev/null >\"$o\" 2>&1; r=$?; cat \"$o\"; rm -f -- \"$o\"; [ \"$r\" -eq 0 ]; }}",
+        quote(command)
+    )
 }
 
 /// The name a disk gets inside a snapshot folder.
@@ -226,6 +252,42 @@ mod tests {
         assert_eq!(out.status, 0, "{}", out.stderr_text());
         assert_eq!(std::fs::read_to_string(&path).expect("written"), content);
         assert!(!std::path::Path::new("/tmp/domform-pwned-apply").exists());
+    }
+
+    #[test]
+    fn replace_file_keeps_mode_and_backup() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = format!("{}/OVMDS-jdbc.xml", dir.path().display());
+        std::fs::write(&path, "<old/>\n").expect("write");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).expect("chmod");
+        let op = Op::ReplaceFile { path: path.clone(), content: "<new a='$(x)'/>\n".into() };
+        let mut t = LocalTransport::new("here");
+        let out = t.exec(&op_to_shell(&op, Toolstack::Xm), &[]).expect("runs");
+        assert_eq!(out.status, 0, "{}", out.stderr_text());
+        assert_eq!(std::fs::read_to_string(&path).expect("read"), "<new a='$(x)'/>\n");
+        assert_eq!(std::fs::read_to_string(format!("{path}.domform-bak")).expect("bak"), "<old/>\n");
+        let mode = std::fs::metadata(&path).expect("meta").permissions().mode() & 0o777;
+        assert_eq!(mode, 0o640);
+        let gone = Op::ReplaceFile { path: format!("{path}.nope"), content: "x".into() };
+        let out = t.exec(&op_to_shell(&gone, Toolstack::Xm), &[]).expect("runs");
+        assert_ne!(out.status, 0);
+        assert!(!std::path::Path::new(&format!("{path}.nope")).exists());
+    }
+
+    #[test]
+    fn run_command_does_not_wait_for_daemons_it_starts() {
+        let op = Op::RunCommand { command: "sleep 5 & echo started".into() };
+        let mut t = LocalTransport::new("here");
+        let start = std::time::Instant::now();
+        let out = t.exec(&op_to_shell(&op, Toolstack::Xm), &[]).expect("runs");
+        assert_eq!(out.status, 0);
+        assert!(out.stdout_text().contains("started"));
+        assert!(start.elapsed() < std::time::Duration::from_secs(4), "waited for the background child");
+        let fail = Op::RunCommand { command: "echo nope; exit 3".into() };
+        let out = t.exec(&op_to_shell(&fail, Toolstack::Xm), &[]).expect("runs");
+        assert_ne!(out.status, 0);
+        assert!(out.stdout_text().contains("nope"));
     }
 
     #[test]

@@ -4,7 +4,7 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use super::{load_or_report, select_hosts};
+use super::{load_or_report, select_targets};
 use crate::apply::{HostReport, StepStatus};
 use crate::observe::fleet::{default_connector, Connector, Mode};
 use crate::plan::Plan;
@@ -52,7 +52,7 @@ pub fn run(
         Some(p) => p.hosts.iter().map(|h| h.host.clone()).collect(),
         None => limit.to_vec(),
     };
-    let hosts = match select_hosts(&model, &wanted) {
+    let hosts = match select_targets(&model, &wanted) {
         Ok(h) => h,
         Err(code) => return code,
     };

@@ -66,7 +66,7 @@ pub enum Command {
         /// Desired-state file or directory (repeatable).
         #[arg(short = 'f', long = "file", default_value = manifest::DEFAULT_FILE)]
         files: Vec<PathBuf>,
-        /// Only these hosts (repeatable).
+        /// Only these hosts or managers (repeatable).
         #[arg(long = "limit")]
         limit: Vec<String>,
         /// Only changes of these VMs (repeatable).
@@ -92,7 +92,7 @@ pub enum Command {
         /// Desired-state file or directory (repeatable).
         #[arg(short = 'f', long = "file", default_value = manifest::DEFAULT_FILE)]
         files: Vec<PathBuf>,
-        /// Only these hosts (repeatable).
+        /// Only these hosts or managers (repeatable).
         #[arg(long = "limit")]
         limit: Vec<String>,
         /// Only changes of these VMs (repeatable).
@@ -354,9 +354,13 @@ fn validate(files: &[PathBuf]) -> ExitCode {
     match manifest::load(files) {
         Ok(model) => {
             print_diags(&model.warnings);
+            let managers = match model.managers.len() {
+                0 => String::new(),
+                n => format!(", {n} manager(s)"),
+            };
             let _ = writeln!(
                 std::io::stdout().lock(),
-                "valid: {} host(s), {} VM(s), {} licence group(s)",
+                "valid: {} host(s), {} VM(s), {} licence group(s){managers}",
                 model.hosts.len(),
                 model.vms.len(),
                 model.licences.len()
@@ -384,6 +388,31 @@ pub(crate) fn select_hosts(model: &crate::model::Model, only: &[String]) -> Resu
                 crate::diag::did_you_mean(h, &known).map(|s| format!(" (did you mean `{s}`?)")).unwrap_or_default();
             let _ =
                 writeln!(std::io::stderr().lock(), "error: unknown host `{h}`{hint}; declared: {}", known.join(", "));
+            return Err(ExitCode::FAILURE);
+        }
+    }
+    Ok(only.to_vec())
+}
+
+/// The hosts and Oracle VM Manager hosts `plan` and `apply` work on: all, or those named with
+/// `--limit` (each a declared host or manager).
+pub(crate) fn select_targets(model: &crate::model::Model, only: &[String]) -> Result<Vec<String>, ExitCode> {
+    let mut all: Vec<String> = model.hosts.keys().chain(model.managers.keys()).cloned().collect();
+    all.sort();
+    all.dedup();
+    if only.is_empty() {
+        return Ok(all);
+    }
+    let known: Vec<&str> = all.iter().map(String::as_str).collect();
+    for h in only {
+        if !known.contains(&h.as_str()) {
+            let hint =
+                crate::diag::did_you_mean(h, &known).map(|s| format!(" (did you mean `{s}`?)")).unwrap_or_default();
+            let _ = writeln!(
+                std::io::stderr().lock(),
+                "error: unknown host or manager `{h}`{hint}; declared: {}",
+                known.join(", ")
+            );
             return Err(ExitCode::FAILURE);
         }
     }

@@ -4,7 +4,7 @@ use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use super::{load_or_report, select_hosts, PlanFormat};
+use super::{load_or_report, select_targets, PlanFormat};
 use crate::observe::fleet::{default_connector, Mode};
 use crate::render::plan as render;
 
@@ -20,7 +20,7 @@ pub fn run(
 ) -> ExitCode {
     let Some(mut model) = load_or_report(files) else { return ExitCode::FAILURE };
     crate::ops::resolve_secrets(&mut model);
-    let hosts = match select_hosts(&model, limit) {
+    let hosts = match select_targets(&model, limit) {
         Ok(h) => h,
         Err(code) => return code,
     };

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::raw::{RawHost, RawLicence, RawVm};
+use super::raw_manager::RawManager;
 use super::tree::{self, Node, NodeKind};
 use crate::diag::{did_you_mean, Diagnostic, Location};
 
@@ -47,6 +48,8 @@ pub struct Loaded {
     pub vms: Vec<Entry<RawVm>>,
     /// Licence groups, in file order.
     pub licences: Vec<Entry<RawLicence>>,
+    /// Oracle VM Manager hosts, in file order.
+    pub managers: Vec<Entry<RawManager>>,
     /// Names whose entries failed to load (so references to them are not reported twice).
     pub broken: BTreeSet<String>,
     /// Files read.
@@ -54,7 +57,7 @@ pub struct Loaded {
 }
 
 /// Top-level keys of a file (the fields of [`super::raw::RawFile`]).
-pub const TOP_KEYS: &[&str] = &["version", "hosts", "vms", "licences"];
+pub const TOP_KEYS: &[&str] = &["version", "hosts", "vms", "licences", "managers"];
 
 /// Expands paths: a file as it is; a directory's `*.yaml` and `*.yml` files, sorted.
 pub fn expand(paths: &[PathBuf], diags: &mut Vec<Diagnostic>) -> Vec<PathBuf> {
@@ -151,12 +154,13 @@ fn read_one(file: &Path, loaded: &mut Loaded, diags: &mut Vec<Diagnostic>) {
             "hosts" => section(v, "hosts", &mut loaded.hosts, &mut loaded.broken, diags),
             "vms" => section(v, "vms", &mut loaded.vms, &mut loaded.broken, diags),
             "licences" => section(v, "licences", &mut loaded.licences, &mut loaded.broken, diags),
+            "managers" => section(v, "managers", &mut loaded.managers, &mut loaded.broken, diags),
             other => {
                 let mut d = Diagnostic::error(Some(k.loc.clone()), other, format!("unknown top-level key `{other}`"));
                 if let Some(s) = did_you_mean(other, TOP_KEYS) {
                     d = d.with_help(format!("did you mean `{s}`?"));
                 } else {
-                    d = d.with_help("known keys here: `version`, `hosts`, `vms`, `licences`");
+                    d = d.with_help("known keys here: `version`, `hosts`, `vms`, `licences`, `managers`");
                 }
                 diags.push(d);
             }

@@ -10,6 +10,7 @@
 
 pub mod load;
 pub mod raw;
+pub mod raw_manager;
 pub mod tree;
 
 use std::path::PathBuf;

@@ -25,6 +25,9 @@ pub struct RawFile {
     /// Licence groups for the hard-partitioning report and policy.
     #[serde(default)]
     pub licences: BTreeMap<String, RawLicence>,
+    /// Oracle VM Manager hosts whose repository database connection domform manages.
+    #[serde(default)]
+    pub managers: BTreeMap<String, super::raw_manager::RawManager>,
 }
 
 /// How domform reaches a host.

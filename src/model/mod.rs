@@ -5,6 +5,7 @@
 //! destroy.
 
 pub mod cpuset;
+pub mod manager;
 pub mod secret;
 pub mod units;
 pub mod validate;
@@ -28,6 +29,8 @@ pub struct Model {
     pub vms: BTreeMap<String, Vm>,
     /// Licence groups by name.
     pub licences: BTreeMap<String, Licence>,
+    /// Oracle VM Manager hosts by name (`managers:`).
+    pub managers: BTreeMap<String, manager::Manager>,
     /// Warnings found while validating (errors stop loading).
     pub warnings: Vec<Diagnostic>,
 }

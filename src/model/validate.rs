@@ -89,6 +89,27 @@ pub fn validate(loaded: &Loaded, diags: &mut Vec<Diagnostic>) -> Option<Model> {
             model.licences.insert(e.name.clone(), l);
         }
     }
+    for e in &loaded.managers {
+        if !unique(&mut cx, &mut first_seen, "manager", e) {
+            continue;
+        }
+        if let Some(h) = model.hosts.get(&e.name) {
+            let at = h.loc.as_ref().map(|l| format!(" (the host is at {l})")).unwrap_or_default();
+            cx.diags.push(Diagnostic::error(
+                Some(e.loc.clone()),
+                format!("managers.{}", e.name),
+                format!("manager `{}` has the name of a host{at}; `--limit` and plans name both by it", e.name),
+            ));
+            continue;
+        }
+        let connection = |d: &mut Vec<Diagnostic>, h: &Entry<RawHost>| host_in(&mut Ctx { diags: d }, h, "managers");
+        match super::manager::manager(cx.diags, e, connection) {
+            Some(m) => {
+                model.managers.insert(e.name.clone(), m);
+            }
+            None => complete = false,
+        }
+    }
     cross_checks(&mut cx, &model, loaded);
     complete.then_some(model)
 }
@@ -131,8 +152,13 @@ fn expand_home(p: &str) -> PathBuf {
 }
 
 fn host(cx: &mut Ctx, e: &Entry<RawHost>) -> Option<Host> {
+    host_in(cx, e, "hosts")
+}
+
+/// The connection fields of a `section` entry (`hosts`, or `managers` through [`connection`]).
+fn host_in(cx: &mut Ctx, e: &Entry<RawHost>, section: &str) -> Option<Host> {
     let r = &e.raw;
-    let p = |f: &str| format!("hosts.{}.{f}", e.name);
+    let p = |f: &str| format!("{section}.{}.{f}", e.name);
     let transport = r.transport.unwrap_or_default();
     let address = match (&r.address, transport) {
         (Some(a), _)

@@ -90,6 +90,9 @@ pub fn observe_hosts_with(
 }
 
 fn observe_one(model: &Model, name: &str, connect: &Connector<'_>, mode: Mode) -> HostResult {
+    if let Some(m) = model.managers.get(name).filter(|_| !model.hosts.contains_key(name)) {
+        return observe_manager(m, connect, mode);
+    }
     let Some(host) = model.hosts.get(name) else {
         return HostResult {
             host: name.to_string(),
@@ -113,5 +116,22 @@ fn observe_one(model: &Model, name: &str, connect: &Connector<'_>, mode: Mode) -
             HostResult { host: name.to_string(), observed, transport: Some(t) }
         }
         Err(e) => HostResult { host: name.to_string(), observed: Err(ObserveError::Transport(e)), transport: None },
+    }
+}
+
+/// An Oracle VM Manager host: one exec reading its WebLogic domain (under `<domain>/.domform.lock`
+/// for apply).
+fn observe_manager(m: &crate::model::manager::Manager, connect: &Connector<'_>, mode: Mode) -> HostResult {
+    let span = tracing::info_span!("observe", manager = %m.name);
+    let _g = span.enter();
+    match connect(&m.conn) {
+        Ok(mut t) => {
+            let observed = match mode {
+                Mode::Read => super::manager::observe(t.as_mut(), m).map_err(ObserveError::Transport),
+                Mode::Lock => crate::apply::lock_and_observe_manager(t.as_mut(), m),
+            };
+            HostResult { host: m.name.clone(), observed, transport: Some(t) }
+        }
+        Err(e) => HostResult { host: m.name.clone(), observed: Err(ObserveError::Transport(e)), transport: None },
     }
 }

@@ -6,6 +6,7 @@
 //! silent skip; a host that does not answer is an error for that host while the others finish.
 
 pub mod fleet;
+pub mod manager;
 pub mod script;
 pub mod sections;
 mod xl;
@@ -139,6 +140,8 @@ pub struct Observed {
     pub files: BTreeMap<String, FileSize>,
     /// What could not be read or parsed, located.
     pub problems: Vec<Diagnostic>,
+    /// For an Oracle VM Manager host: its WebLogic domain's data sources.
+    pub manager: Option<manager::ManagerObserved>,
     /// Round trips used.
     pub execs: usize,
     /// Wall time of the exec.
@@ -339,7 +342,7 @@ fn parse_size_line(line: &str) -> Option<(String, FileSize)> {
     let size = it.next()?.parse().ok()?;
     let blocks: u64 = it.next()?.parse().ok()?;
     let path = it.next()?.to_string();
-    Some((path, FileSize { size, allocated: blocks * 512 }))
+    Some((path, FileSize { size, allocated: blocks.saturating_mul(512) }))
 }
 
 fn repo_section(sec: &Section, repo: &mut Repository, files: &mut BTreeMap<String, FileSize>) {
@@ -354,7 +357,7 @@ fn repo_section(sec: &Section, repo: &mut Repository, files: &mut BTreeMap<Strin
                 .next()
                 .and_then(|l| l.split_whitespace().nth(3))
                 .and_then(|a| a.parse::<u64>().ok())
-                .map(|k| k * 1024);
+                .map(|k| k.saturating_mul(1024));
         }
         "ovsrepo" if ok => {
             repo.alias =

@@ -1,8 +1,8 @@
 //! A fingerprint of what was observed on a host, so a saved plan can be refused as stale.
 //!
 //! It covers what the plan depends on (vm.cfg texts, domains and their state, memory, vCPUs
-//! and affinity, disk file sizes) and leaves out what changes by itself (CPU time, free
-//! memory). FNV-1a, because the value must be stable across builds and Rust versions.
+//! and affinity, disk file sizes; a Manager's config.xml and JDBC modules) and leaves out what
+//! changes by itself (CPU time, free memory). FNV-1a, because the value must be stable across builds and Rust versions.
 
 use crate::observe::Observed;
 
@@ -39,6 +39,11 @@ pub fn of(obs: &Observed) -> String {
     }
     for (path, f) in &obs.files {
         facts.push(format!("file {path} {}", f.size));
+    }
+    if let Some(m) = &obs.manager {
+        facts.push(format!("manager-domain {} {}", m.domain, m.domain_exists));
+        facts.extend(m.config_xml.iter().map(|c| format!("manager-config {c}")));
+        facts.extend(m.modules.iter().map(|f| format!("manager-jdbc {} {}", f.path, f.text)));
     }
     facts.sort();
     let h = facts.iter().fold(FNV_OFFSET, |h, f| fnv1a(f.as_bytes(), fnv1a(b"\n", h)));

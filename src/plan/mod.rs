@@ -14,6 +14,7 @@ pub mod desired;
 pub mod disk;
 pub mod fingerprint;
 pub mod graph;
+pub mod manager;
 pub mod pinning;
 pub mod snapshot;
 pub mod vm;
@@ -40,6 +41,8 @@ pub enum Resource {
     Disk,
     /// A reflink snapshot of a VM's disks (and vm.cfg, and optionally its memory).
     Snapshot,
+    /// An Oracle VM Manager's repository database data source (and its restart).
+    Manager,
 }
 
 /// What happens to the resource.
@@ -62,6 +65,8 @@ pub enum Action {
     Unpause,
     /// Disks and vm.cfg put back from a snapshot.
     Revert,
+    /// A service restarted (an Oracle VM Manager after its data source changed).
+    Restart,
 }
 
 /// How a change reaches a running VM.
@@ -179,6 +184,19 @@ pub enum Op {
         /// Snapshot folder.
         dir: String,
     },
+    /// Replace an existing file atomically, keeping its owner, group and mode and a
+    /// `<path>.domform-bak` copy (a WebLogic descriptor owned by the Manager's user).
+    ReplaceFile {
+        /// Path.
+        path: String,
+        /// Content.
+        content: String,
+    },
+    /// Run a declared command with `sh -c` (an Oracle VM Manager's `restart_command`).
+    RunCommand {
+        /// The command line.
+        command: String,
+    },
 }
 
 /// A whole vm.cfg before and after, for the unified diff.
@@ -285,6 +303,9 @@ pub fn plan(model: &Model, observed: &[&Observed]) -> Plan {
 
 /// Plans one host (pure).
 pub fn plan_host(model: &Model, obs: &Observed) -> HostPlan {
+    if let Some(m) = model.managers.get(&obs.host).filter(|_| !model.hosts.contains_key(&obs.host)) {
+        return manager::plan_manager(m, obs);
+    }
     let mut hp = HostPlan {
         host: obs.host.clone(),
         fingerprint: fingerprint::of(obs),

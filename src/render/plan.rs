@@ -20,11 +20,37 @@ const GREEN: &str = "32";
 const YELLOW: &str = "33";
 const CYAN: &str = "36";
 
-/// Hides VNC passwords in vm.cfg text (or any text quoting it).
+/// Hides VNC passwords in vm.cfg text (or any text quoting it), and WebLogic's encrypted
+/// passwords (`{AES}…`, `{3DES}…`) in a Manager's data source.
 ///
 /// Replaces the value of `vncpasswd=<value>` inside a string (up to `,`, `'`, `"` or the end of
 /// the line) and of a top-level `vncpasswd = '<value>'` assignment with [`REDACTED`].
 pub fn redact(text: &str) -> String {
+    redact_weblogic(&redact_vnc(text))
+}
+
+/// `{AES}<base64>` → `{AES}(redacted)`: anyone with the domain can decrypt those values.
+fn redact_weblogic(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    let next = |r: &str| [r.find("{AES}"), r.find("{3DES}")].into_iter().flatten().min();
+    while let Some(i) = next(rest) {
+        let tag = if rest[i..].starts_with("{AES}") { 5 } else { 6 };
+        let start = i + tag;
+        let len = rest[start..]
+            .find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '+' | '/' | '=')))
+            .unwrap_or(rest.len() - start);
+        out.push_str(&rest[..start]);
+        if len > 0 {
+            out.push_str(REDACTED);
+        }
+        rest = &rest[start + len..];
+    }
+    out.push_str(rest);
+    out
+}
+
+fn redact_vnc(text: &str) -> String {
     const KEY: &str = "vncpasswd";
     let lower = text.to_ascii_lowercase(); // same byte offsets: only ASCII bytes change
     let b = text.as_bytes();
@@ -77,7 +103,7 @@ pub fn summary(plan: &Plan) -> String {
     let counts = plan.counts();
     let n = |a: Action| counts.get(&a).copied().unwrap_or(0);
     use Action::*;
-    let parts: Vec<String> = [Create, Update, Delete, Start, Stop, Pause, Unpause, Revert]
+    let parts: Vec<String> = [Create, Update, Delete, Start, Stop, Pause, Unpause, Revert, Restart]
         .into_iter()
         .enumerate()
         .filter(|&(i, a)| i < 3 || n(a) > 0)
@@ -177,7 +203,7 @@ pub fn json(plan: &Plan) -> String {
                 fd.new = redact(&fd.new);
             }
             for op in &mut c.ops {
-                if let Op::WriteFile { content, .. } = op {
+                if let Op::WriteFile { content, .. } | Op::ReplaceFile { content, .. } = op {
                     *content = redact(content);
                 }
             }
@@ -214,6 +240,7 @@ fn style(a: Action) -> (&'static str, &'static str, &'static str) {
         Action::Stop => ("stop", "<", YELLOW),
         Action::Pause => ("pause", "<", YELLOW),
         Action::Revert => ("revert", "↺", YELLOW),
+        Action::Restart => ("restart", "⟳", YELLOW),
     }
 }
 
@@ -223,6 +250,7 @@ fn kind(r: Resource) -> &'static str {
         Resource::Power => "power",
         Resource::Disk => "disk",
         Resource::Snapshot => "snapshot",
+        Resource::Manager => "manager",
     }
 }
 
@@ -289,7 +317,7 @@ fn one_change(c: &Change, color: bool, out: &mut Vec<String>) {
     for f in c.fields.iter().map(redact_field) {
         let new = f.new.unwrap_or_else(|| "(removed)".into());
         let mut line = match (c.action, f.old) {
-            (Action::Create, None) => format!("    {}: {new}", f.field),
+            (Action::Create | Action::Restart, None) => format!("    {}: {new}", f.field),
             (_, old) => format!("    {}: {} → {new}", f.field, old.as_deref().unwrap_or("(none)")),
         };
         if c.action == Action::Update {
@@ -298,7 +326,8 @@ fn one_change(c: &Change, color: bool, out: &mut Vec<String>) {
         out.push(line);
     }
     if let Some(fd) = &c.file {
-        out.push(format!("    vm.cfg {}:", fd.path));
+        let label = if c.resource == Resource::Manager { "file" } else { "vm.cfg" };
+        out.push(format!("    {label} {}:", fd.path));
         let (old, new) = (redact(&fd.old), redact(&fd.new));
         let diff = TextDiff::from_lines(&old, &new);
         let text = diff
@@ -447,6 +476,15 @@ Plan: 1 to create, 1 to update, 1 to delete, 1 to start.
         assert!(json(&p).contains("\"disk/storage01/lun057\"") && json(&p).contains("/r/storage01/lun100.img"));
         let few = human(&plan(vec![host("h1", (1..=5).map(disk).collect())]), false);
         assert_eq!(few.matches("+ disk").count(), 5, "{few}");
+    }
+
+    #[test]
+    fn redact_weblogic_passwords() {
+        let x = "<password-encrypted>{AES}k3Xq9mB0+/a=</password-encrypted>\n<p>{3DES}aP/xScCS8uI=</p> {AES}";
+        assert_eq!(
+            redact(x),
+            "<password-encrypted>{AES}(redacted)</password-encrypted>\n<p>{3DES}(redacted)</p> {AES}"
+        );
     }
 
     #[test]

@@ -6,6 +6,7 @@ mod console;
 mod faults;
 mod harness;
 mod list;
+mod manager;
 mod pinning;
 mod snapshot;
 mod ssh;
