@@ -17,11 +17,15 @@
 #
 #   bench/compare.sh [--quick]     --quick: hosts 1,5 x VMs 10
 #
-# Environment: HOSTS_LIST ("1 5 10 20"), VMS_LIST ("10 50"), RUNS_FAST (7: domform, floor),
-# RUNS_SLOW (3: Ansible, pyinfra), ONE_RUN_AT (250: at hosts*VMs >= this the slow tools run
-# once per scenario), NOOP_ONLY_AT (1000: at hosts*VMs >= this the slow tools run only the
-# no-op scenario, on hosts converged by domform), TIMEOUT (900 s per slow-tool run),
-# TOOLS ("domform ansible pyinfra"), NET (193).
+# Environment (defaults in brackets):
+#   SIZES ("1x10 5x10 10x10 20x10 1x50 5x50 10x50 20x50"; --quick: "1x10 5x10")  hosts x VMs/host
+#   RUNS_FAST (7)  runs of domform and the floor per scenario
+#   RUNS_SLOW (3)  runs of Ansible and pyinfra per scenario; 1 at hosts*VMs >= ONE_RUN_AT (20)
+#   SLOW_ALL  ("1x10 5x10")   sizes where Ansible and pyinfra run all three scenarios
+#   SLOW_NOOP ("1x50 10x10 10x50 20x50")  sizes where they run only the no-op scenario (on hosts
+#             converged by domform); at other sizes they are not run (time budget)
+#   TIMEOUT (900)  seconds per Ansible/pyinfra run; TIMEOUT_BIG (300) the same at hosts*VMs >= 1000
+#   TOOLS ("domform ansible pyinfra"), NET (193: the test hosts' 10.NET.i.0/24 subnets)
 # Writes bench/results/compare-<date>.md (the table) and bench/results/compare-<date>.log.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,15 +36,16 @@ QUICK=0
 if [[ ${1:-} == --quick ]]; then QUICK=1; shift; fi
 (($# == 0)) || { echo "usage: bench/compare.sh [--quick]" >&2; exit 2; }
 if ((QUICK)); then
-    HOSTS_LIST=${HOSTS_LIST:-"1 5"} VMS_LIST=${VMS_LIST:-"10"} RUNS_FAST=${RUNS_FAST:-5} RUNS_SLOW=${RUNS_SLOW:-2}
+    SIZES=${SIZES:-"1x10 5x10"} RUNS_FAST=${RUNS_FAST:-5} RUNS_SLOW=${RUNS_SLOW:-2}
 fi
-HOSTS_LIST=${HOSTS_LIST:-"1 5 10 20"}
-VMS_LIST=${VMS_LIST:-"10 50"}
+SIZES=${SIZES:-"1x10 5x10 10x10 20x10 1x50 5x50 10x50 20x50"}
 RUNS_FAST=${RUNS_FAST:-7}
 RUNS_SLOW=${RUNS_SLOW:-3}
-ONE_RUN_AT=${ONE_RUN_AT:-250}
-NOOP_ONLY_AT=${NOOP_ONLY_AT:-1000}
+ONE_RUN_AT=${ONE_RUN_AT:-20}
+SLOW_ALL=${SLOW_ALL:-"1x10 5x10"}
+SLOW_NOOP=${SLOW_NOOP:-"1x50 10x10 10x50 20x50"}
 TIMEOUT=${TIMEOUT:-900}
+TIMEOUT_BIG=${TIMEOUT_BIG:-300}
 TOOLS=${TOOLS:-"domform ansible pyinfra"}
 NET=${NET:-193}
 
@@ -127,7 +132,7 @@ run_tool() {
         floor_once >"$DIR/last.out" 2>&1
     else
         (cd "$DIR/job" && EXEC_LOG=$elog ANSIBLE_CONFIG=$DIR/job/ansible.cfg \
-            timeout "$TIMEOUT" /usr/bin/time -f '%M' -o "$DIR/rss" "${cmd[@]}") >"$DIR/last.out" 2>&1
+            timeout "$TIMEOUT_NOW" /usr/bin/time -f '%M' -o "$DIR/rss" "${cmd[@]}") >"$DIR/last.out" 2>&1
     fi
     RC=$?
     set -e
@@ -186,8 +191,8 @@ scenario() {
         say "  $tool $scen run $r/$runs"
         run_tool "$tool" "$mode"
         if ((RC == 124)); then
-            say "  $tool $scen: timed out after $TIMEOUT s"
-            status=timeout; times+=("$TIMEOUT"); break
+            say "  $tool $scen: timed out after $TIMEOUT_NOW s"
+            status=timeout; times+=("$TIMEOUT_NOW"); break
         elif ((RC != 0)); then
             grep -E 'ERROR|rror:|FAILED|fatal' "$DIR/last.out" | tail -n 3 | cut -c1-300 >&3 || true
             say "  $tool $scen: exit status $RC"
@@ -235,7 +240,7 @@ render() {
     {
         echo "# domform vs Ansible vs pyinfra ($STAMP)"
         echo
-        echo "\`$CMDLINE\`: HOSTS_LIST=\"$HOSTS_LIST\" VMS_LIST=\"$VMS_LIST\" RUNS_FAST=$RUNS_FAST RUNS_SLOW=$RUNS_SLOW ONE_RUN_AT=$ONE_RUN_AT NOOP_ONLY_AT=$NOOP_ONLY_AT TIMEOUT=$TIMEOUT"
+        echo "\`$CMDLINE\` with SIZES=\"$SIZES\" RUNS_FAST=$RUNS_FAST RUNS_SLOW=$RUNS_SLOW ONE_RUN_AT=$ONE_RUN_AT SLOW_ALL=\"$SLOW_ALL\" SLOW_NOOP=\"$SLOW_NOOP\" TIMEOUT=$TIMEOUT TIMEOUT_BIG=$TIMEOUT_BIG,"
         echo "on $(nproc) CPUs; $ANSIBLE_VERSION; $PYINFRA_VERSION; $(ssh -V 2>&1)."
         echo
         cat "$OUT.tmp"
@@ -244,17 +249,18 @@ render() {
 }
 
 # ------------------------------------------------------------------ the matrix
-for V in $VMS_LIST; do
-    for H in $HOSTS_LIST; do
-        say "== $H hosts x $V VMs"
-        mkdir -p "$DIR/hosts"
-        scripts/testhosts up "$H" --dir "$DIR/hosts" --xm target/release/xm --net "$NET" \
-            --memory 1048576 --disk-size 2G >>"$LOG" 2>&1
-        rm -rf "$DIR/estate" "$DIR/job"
-        python3 "$B/compare/gen.py" estate "$DIR/hosts" "$DIR/estate" "$H" "$V"
-        "$DOMFORM" plan -f "$DIR/estate" --format json >"$DIR/plan.json" 2>>"$LOG" || true
-        python3 "$B/compare/gen.py" job "$DIR/hosts" "$DIR/plan.json" "$DIR/job"
-        cat >"$DIR/job/ansible.cfg" <<EOF
+in_list() { [[ " $2 " == *" $1 "* ]]; }
+for size in $SIZES; do
+    H=${size%x*} V=${size#*x}
+    say "== $H hosts x $V VMs"
+    mkdir -p "$DIR/hosts"
+    scripts/testhosts up "$H" --dir "$DIR/hosts" --xm target/release/xm --net "$NET" \
+        --memory 1048576 --disk-size 2G >>"$LOG" 2>&1
+    rm -rf "$DIR/estate" "$DIR/job"
+    python3 "$B/compare/gen.py" estate "$DIR/hosts" "$DIR/estate" "$H" "$V"
+    "$DOMFORM" plan -f "$DIR/estate" --format json >"$DIR/plan.json" 2>>"$LOG" || true
+    python3 "$B/compare/gen.py" job "$DIR/hosts" "$DIR/plan.json" "$DIR/job"
+    cat >"$DIR/job/ansible.cfg" <<EOF
 [defaults]
 inventory = $DIR/job/inventory.yml
 forks = $H
@@ -270,29 +276,32 @@ sftp_executable = $B/compare/wrap/sftp
 scp_executable = $B/compare/wrap/scp
 control_path_dir = $DIR/job/cp
 EOF
-        size=$((H * V))
-        for tool in $TOOLS; do
-            runs=$RUNS_SLOW
-            [[ $tool == domform ]] && runs=$RUNS_FAST
-            if [[ $tool != domform ]] && ((size >= ONE_RUN_AT)); then runs=1; fi
-            if [[ $tool == domform ]] || ((size < NOOP_ONLY_AT)); then
-                scenario first-apply "$tool" apply "$runs" reset_hosts
-            fi
+    TIMEOUT_NOW=$TIMEOUT
+    ((H * V < 1000)) || TIMEOUT_NOW=$TIMEOUT_BIG
+    for tool in $TOOLS; do
+        if [[ $tool == domform ]]; then
+            scenario first-apply domform apply "$RUNS_FAST" reset_hosts
             ensure_converged
-            if [[ $tool == domform ]]; then
-                noop_vs_floor
-            else
+            noop_vs_floor
+            scenario drift domform apply "$RUNS_FAST" drift_h1
+        else
+            runs=$RUNS_SLOW
+            ((H * V < ONE_RUN_AT)) || runs=1
+            if in_list "$size" "$SLOW_ALL"; then
+                scenario first-apply "$tool" apply "$runs" reset_hosts
+                ensure_converged
+                scenario no-op "$tool" check "$runs" nothing
+                scenario drift "$tool" apply "$runs" drift_h1
+            elif in_list "$size" "$SLOW_NOOP"; then
+                ensure_converged
                 scenario no-op "$tool" check "$runs" nothing
             fi
-            if [[ $tool == domform ]] || ((size < NOOP_ONLY_AT)); then
-                scenario drift "$tool" apply "$runs" drift_h1
-            fi
-            ensure_converged
-            render
-        done
-        scripts/testhosts down --dir "$DIR/hosts" >>"$LOG" 2>&1
-        rm -rf "$DIR/hosts"
+        fi
+        ensure_converged
+        render
     done
+    scripts/testhosts down --dir "$DIR/hosts" >>"$LOG" 2>&1
+    rm -rf "$DIR/hosts"
 done
 render
 cat "$OUT"
