@@ -54,6 +54,16 @@ pub fn observe_and_plan(
 pub fn execute(model: &Model, plan: &Plan, results: Vec<HostResult>, parallel: usize) -> Vec<HostReport> {
     let work: Vec<(HostResult, &HostPlan)> =
         results.into_iter().filter_map(|r| plan.hosts.iter().find(|h| h.host == r.host).map(|hp| (r, hp))).collect();
+    // Progress on stderr when a person watches (each host runs its changes in one exec, so a
+    // line per finished host is the finest honest granularity).
+    let progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let total: usize = work.iter().map(|(_, hp)| hp.changes.len()).sum();
+    if progress && total > 0 {
+        eprintln!(
+            "Applying {total} change(s) on {} host(s)…",
+            work.iter().filter(|(_, hp)| !hp.changes.is_empty()).count()
+        );
+    }
     let queue = Mutex::new(work.into_iter());
     let reports = Mutex::new(Vec::new());
     std::thread::scope(|scope| {
@@ -66,8 +76,19 @@ pub fn execute(model: &Model, plan: &Plan, results: Vec<HostResult>, parallel: u
                     Some(t) => {
                         let span = tracing::info_span!("apply", host = %r.host);
                         let _g = span.enter();
+                        let started = std::time::Instant::now();
                         let rep = apply::apply_host(t.as_mut(), hp, toolstack);
                         t.end_background();
+                        tracing::info!(execs = rep.execs, ok = rep.ok(), "applied");
+                        if progress && !hp.changes.is_empty() {
+                            let state = if rep.ok() { "done" } else { "FAILED" };
+                            eprintln!(
+                                "  {}: {} change(s) {state} in {:.1} s",
+                                r.host,
+                                hp.changes.len(),
+                                started.elapsed().as_secs_f64()
+                            );
+                        }
                         rep
                     }
                     None => HostReport {
