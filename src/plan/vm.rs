@@ -134,7 +134,8 @@ pub fn plan_vm(
                 let restart: Vec<&str> =
                     fields.iter().filter(|f| f.impact == Impact::NeedsRestart).map(|f| f.field.as_str()).collect();
                 if !restart.is_empty() {
-                    notes.push(format!("VM `{}`: {} take effect at its next restart", vm.name, restart.join(", ")));
+                    let verb = if restart.len() == 1 { "takes" } else { "take" };
+                    notes.push(format!("VM `{}`: {} {verb} effect at its next restart", vm.name, restart.join(", ")));
                 }
                 let impact = fields.iter().map(|f| f.impact).max().unwrap_or(Impact::Live);
                 let repinned = fields.iter().any(|f| f.field.starts_with("cpus"));
