@@ -6,7 +6,8 @@
 //! The simulator keeps "hypervisor" state in a directory (`$XMSIM_ROOT`,
 //! default `/var/lib/xmsim`, see [`state`]) and reproduces xm's output
 //! layouts, error texts, exit codes and timing (slow graceful shutdowns), so
-//! that domform's parsers and reconcile loops meet realistic behaviour.
+//! that domform's parsers and reconcile loops meet realistic behaviour; a
+//! per-call delay and a hang mode ([`pace`]) play a slow or wedged xend.
 //!
 //! The entry point is [`run`]; tests use [`run_with_io`] to capture output.
 
@@ -16,6 +17,7 @@ pub mod cpuset;
 pub mod create;
 pub mod format;
 pub mod opts;
+pub mod pace;
 pub mod state;
 pub mod sxp;
 pub mod topology;
@@ -48,6 +50,8 @@ pub fn run(argv0: &str, args: &[String], env_root: Option<PathBuf>) -> i32 {
     if let Some(rest) = args.strip_prefix(&[vnc::SERVE_CMD.to_string()]) {
         return vnc::serve(&root, rest);
     }
+    // A slow or wedged xend, when the test host asks for one (see `pace`).
+    pace::wait(&root);
     // A real process: domains with a framebuffer get a VNC port that answers.
     vnc::enable();
     let stdin = std::io::stdin();
