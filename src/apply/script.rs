@@ -7,6 +7,7 @@
 
 use crate::model::Toolstack;
 use crate::plan::{Change, Op};
+use crate::transport::limit::WATCHDOG_FNS;
 use crate::transport::quote;
 
 fn parent(path: &str) -> &str {
@@ -221,14 +222,31 @@ else {cleanup}; echo 'revert stopped before touching any original disk' >&2; fal
     )
 }
 
-/// The batch script for a host's changes.
+/// The batch script for a host's changes (no time limits).
 pub fn build(changes: &[Change], toolstack: Toolstack, marker: &str) -> String {
-    let mut s = format!("M={}\nLC_ALL=C; export LC_ALL\n{CLONE_FN}", quote(marker));
+    build_limited(changes, toolstack, marker, |_| None)
+}
+
+/// The batch script; `host_secs(change)` is how long the host-side watchdog lets that step run
+/// ([`crate::transport::limit`]). When it fires, the whole script is ended (later steps never
+/// run) and a `<marker> timeout` line says so.
+pub fn build_limited(
+    changes: &[Change],
+    toolstack: Toolstack,
+    marker: &str,
+    host_secs: impl Fn(&Change) -> Option<u64>,
+) -> String {
+    let mut s = format!("M={}\nLC_ALL=C; export LC_ALL\n{CLONE_FN}{WATCHDOG_FNS}", quote(marker));
+    s.push_str("trap 'printf \"\\n%s timeout\\n\" \"$M\"; exit 124' TERM\n");
     for c in changes {
         let ops: Vec<String> = c.ops.iter().map(|o| op_to_shell(o, toolstack)).collect();
         let body = if ops.is_empty() { "true".to_string() } else { ops.join(" &&\n  ") };
+        let (start, stop) = match host_secs(c) {
+            Some(secs) => (format!("dfw_start {secs}\n"), "; dfw_stop"),
+            None => (String::new(), ""),
+        };
         s.push_str(&format!(
-            "printf '%s step %s\\n' \"$M\" {id}\n( {body} ) 2>&1; r=$?\nprintf '\\n%s rc %s\\n' \"$M\" \"$r\"\n[ \"$r\" -eq 0 ] || exit 1\n",
+            "printf '%s step %s\\n' \"$M\" {id}\n{start}( {body} ) 2>&1; r=$?{stop}\nprintf '\\n%s rc %s\\n' \"$M\" \"$r\"\n[ \"$r\" -eq 0 ] || exit 1\n",
             id = quote(&c.id)
         ));
     }

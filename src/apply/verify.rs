@@ -7,7 +7,7 @@
 
 use crate::model::{CpuSet, Toolstack};
 use crate::plan::Change;
-use crate::transport::{quote, Transport};
+use crate::transport::{quote, Limit, Transport};
 use crate::xen::parse_vcpu_list;
 
 /// `(domain, vcpu or all, set)` the changes promise (`Change::verify_pins`).
@@ -24,6 +24,7 @@ pub fn verify(
     t: &mut dyn Transport,
     toolstack: Toolstack,
     want: &[(String, Option<u32>, CpuSet)],
+    limit: Option<&Limit>,
 ) -> Result<Vec<String>, String> {
     let tool = match toolstack {
         Toolstack::Xm => "xm",
@@ -33,7 +34,10 @@ pub fn verify(
     doms.sort_unstable();
     doms.dedup();
     let args: Vec<String> = doms.iter().map(|d| quote(d)).collect();
-    let out = t.exec(&format!("{tool} vcpu-list {}", args.join(" ")), &[]).map_err(|e| e.to_string())?;
+    let out = t.exec_limited(&format!("{tool} vcpu-list {}", args.join(" ")), &[], limit).map_err(|e| e.to_string())?;
+    if out.timed_out {
+        return Err(format!("`{tool} vcpu-list` timed out (step_timeout)"));
+    }
     if out.status != 0 {
         return Err(format!("`{tool} vcpu-list` failed: {}", out.stderr_text()));
     }

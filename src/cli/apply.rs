@@ -162,6 +162,13 @@ pub(crate) fn report_text(reports: &[HostReport]) -> (String, bool) {
                         step.id
                     ));
                 }
+                StepStatus::TimedOut { after_secs } => {
+                    failed += 1;
+                    s.push_str(&format!(
+                        "  ⏱ {} timed out after {after_secs} s (step_timeout): stopped, it may have run in part\n",
+                        step.id
+                    ));
+                }
                 StepStatus::NotRun => {
                     not_run += 1;
                     s.push_str(&format!("  · {} not run\n", step.id));

@@ -83,6 +83,12 @@ pub struct RawHost {
     pub transport: Option<TransportKind>,
     /// Connect timeout in seconds (10).
     pub connect_timeout: Option<u32>,
+    /// Seconds reading the host may take (`plan`, `list`, and apply's lock-and-observe) before
+    /// it is given up and reported as timed out (120). xm answers slowly; a wedged xend never.
+    pub observe_timeout: Option<u32>,
+    /// Seconds each apply step may take before the host's apply is stopped and reported as
+    /// timed out (600); a step that shuts a VM down gets at least its `shutdown_timeout` + 60.
+    pub step_timeout: Option<u32>,
     /// `xm` (default) or `xl`.
     pub toolstack: Option<Toolstack>,
     /// The repository where new VMs and disks go (an OVM repository root).

@@ -120,6 +120,8 @@ pub(super) fn manager(
         host_key_policy: r.host_key_policy,
         transport: r.transport,
         connect_timeout: r.connect_timeout,
+        observe_timeout: None,
+        step_timeout: None,
         toolstack: None,
         repository: None,
         repositories: Vec::new(),

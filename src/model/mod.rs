@@ -35,6 +35,15 @@ pub struct Model {
     pub warnings: Vec<Diagnostic>,
 }
 
+/// Default `observe_timeout`: generous for a busy xend (each `xm` call may take seconds), short
+/// enough that a wedged one does not hold `plan` for long.
+pub const DEFAULT_OBSERVE_TIMEOUT: Duration = Duration::from_secs(120);
+/// Default `step_timeout`: a disk copy or a VM start may take minutes.
+pub const DEFAULT_STEP_TIMEOUT: Duration = Duration::from_secs(600);
+/// A step that shuts a VM down may take its `shutdown_timeout` plus this (the `destroy` after
+/// a forced stop, the `xm` calls around it), whatever `step_timeout` says.
+pub const SHUTDOWN_STEP_MARGIN: Duration = Duration::from_secs(60);
+
 /// A hypervisor host.
 #[derive(Debug, Clone)]
 pub struct Host {
@@ -56,6 +65,10 @@ pub struct Host {
     pub transport: TransportKind,
     /// Connect timeout.
     pub connect_timeout: Duration,
+    /// How long observing may take (`observe_timeout`, default [`DEFAULT_OBSERVE_TIMEOUT`]).
+    pub observe_timeout: Duration,
+    /// How long one apply step may take (`step_timeout`, default [`DEFAULT_STEP_TIMEOUT`]).
+    pub step_timeout: Duration,
     /// xm or xl.
     pub toolstack: Toolstack,
     /// Where new VMs and disks go.

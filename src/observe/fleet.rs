@@ -1,12 +1,12 @@
 //! Observing many hosts at once: one thread per host, at most `parallel` at a time.
 //!
-//! Each worker connects (one SSH connection per host) and observes (one exec). A host that
-//! fails yields its error; the others finish. Results come back in host-name order, so output
+//! Each worker connects (one SSH connection per host) and observes (one exec) within the host's
+//! `observe_timeout`. A host that fails or times out yields its error; the others finish. Results come back in host-name order, so output
 //! is deterministic.
 
 use std::sync::Mutex;
 
-use super::{observe, request_for, Observed};
+use super::{observe_limited, request_for, Observed};
 use crate::model::{DiskSource, Host, Model};
 use crate::transport::{self, Transport, TransportError};
 
@@ -109,7 +109,9 @@ fn observe_one(model: &Model, name: &str, connect: &Connector<'_>, mode: Mode) -
         Ok(mut t) => {
             let req = request_for(host, extra_paths(model, name));
             let observed = match mode {
-                Mode::Read => observe(t.as_mut(), &req).map_err(ObserveError::Transport),
+                Mode::Read => {
+                    observe_limited(t.as_mut(), &req, Some(host.observe_timeout)).map_err(ObserveError::Transport)
+                }
                 Mode::Lock => crate::apply::lock_and_observe(t.as_mut(), host, &req),
             };
             tracing::debug!(execs = t.exec_count(), "observed");

@@ -20,7 +20,7 @@ use vmcfg::VmCfg;
 
 use crate::diag::{Diagnostic, Location};
 use crate::model::{CpuSet, Host};
-use crate::transport::{Transport, TransportError};
+use crate::transport::{Limit, Transport, TransportError};
 use crate::xen::{self, Domain, HostInfo};
 pub use script::ObserveRequest;
 use sections::Section;
@@ -207,14 +207,28 @@ pub fn request_for(host: &Host, extra_paths: Vec<String>) -> ObserveRequest {
     ObserveRequest { toolstack: host.toolstack, repositories: host.repositories.clone(), extra_paths }
 }
 
-/// Reads one host with exactly one exec.
+/// Reads one host with exactly one exec (no time limit).
 pub fn observe(t: &mut dyn Transport, req: &ObserveRequest) -> Result<Observed, TransportError> {
+    observe_limited(t, req, None)
+}
+
+/// Reads one host with exactly one exec, giving up after `limit` (`observe_timeout`): then the
+/// error names what was running and what had finished.
+pub fn observe_limited(
+    t: &mut dyn Transport,
+    req: &ObserveRequest,
+    limit: Option<Duration>,
+) -> Result<Observed, TransportError> {
     let marker = script::new_marker();
-    let text = script::build(req, &marker);
+    let limit = limit.map(Limit::total);
+    let text = script::build_limited(req, &marker, limit.as_ref().map(Limit::host_secs));
     let start = Instant::now();
-    let out = t.exec(&text, &[])?;
+    let out = t.exec_limited(&text, &[], limit.as_ref())?;
     let elapsed = start.elapsed();
     let stdout = out.stdout_text();
+    if let Some(l) = limit.as_ref().filter(|_| out.timed_out || timed_out_on_host(&stdout, &marker)) {
+        return Err(timed_out(t.host(), "observe", l.after, &script::progress(req, &stdout, &marker)));
+    }
     let mut obs = parse(t.host(), &stdout, &marker, req);
     if out.status != 0 && obs.info.is_none() {
         obs.problems
@@ -223,6 +237,19 @@ pub fn observe(t: &mut dyn Transport, req: &ObserveRequest) -> Result<Observed, 
     obs.execs = 1;
     obs.elapsed = elapsed;
     Ok(obs)
+}
+
+/// The host-side watchdog fired: the script printed its `timeout` line.
+pub fn timed_out_on_host(stdout: &str, marker: &str) -> bool {
+    sections::split(stdout, marker).iter().any(|s| s.kind == "timeout")
+}
+
+/// `host X: observe timed out after N s (observe_timeout) while running …`.
+pub fn timed_out(host: &str, what: &str, after: Duration, progress: &str) -> TransportError {
+    TransportError::TimedOut {
+        host: host.to_string(),
+        message: format!("{what} timed out after {} s (observe_timeout) {progress}", after.as_secs()),
+    }
 }
 
 fn host_problem(host: &str, message: String) -> Diagnostic {

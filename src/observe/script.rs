@@ -8,6 +8,7 @@
 use std::hash::{BuildHasher, Hasher};
 
 use crate::model::Toolstack;
+use crate::transport::limit::WATCHDOG_FNS;
 use crate::transport::quote;
 
 /// A fresh random marker for one observe run.
@@ -31,24 +32,53 @@ pub struct ObserveRequest {
     pub extra_paths: Vec<String>,
 }
 
-/// Builds the script.
+/// Shell helpers every observe script defines (also the host-side watchdog, see
+/// [`crate::transport::limit`]). The only write they make is their own temp folder.
+///
+/// - `s KIND ARG CMD...`: one section; stderr folded in so errors are seen where they happen.
+/// - `j N CMD...`: starts CMD in the background, output to `$d/N` (the xm calls: xend answers
+///   slowly, so they run side by side while the files are read).
+/// - `w KIND ARG N`: waits for job N and prints its section exactly as `s` would have.
+/// - `c`: removes the temp folder (also on exit; TERM from the watchdog prints a `timeout` line).
+pub const HELPERS: &str = "s() { k=$1; a=$2; shift 2; printf '%s %s %s\\n' \"$M\" \"$k\" \"$a\"; \"$@\" 2>&1; r=$?; printf '\\n%s rc %s\\n' \"$M\" \"$r\"; }
+j() { n=$1; shift; \"$@\" >\"$d/$n\" 2>&1 & eval \"p$n=\\$!\"; }
+w() { eval \"wait \\$p$3\"; r=$?; printf '%s %s %s\\n' \"$M\" \"$1\" \"$2\"; cat \"$d/$3\"; printf '\\n%s rc %s\\n' \"$M\" \"$r\"; }
+c() { [ -z \"$d\" ] || rm -rf -- \"$d\"; d=; }
+";
+
+/// The xm/xl calls an observe makes, as (section kind, command), in the order they are printed.
+pub fn xen_calls(toolstack: Toolstack) -> Vec<(&'static str, &'static str)> {
+    match toolstack {
+        Toolstack::Xm => vec![("info", "xm info -n"), ("domains-sxp", "xm list -l")],
+        Toolstack::Xl => vec![("info", "xl info -n"), ("list", "xl list"), ("vcpus", "xl vcpu-list")],
+    }
+}
+
+/// Builds the script (no time limit).
 pub fn build(req: &ObserveRequest, marker: &str) -> String {
+    build_limited(req, marker, None)
+}
+
+/// Builds the script; with `host_secs`, a host-side watchdog ends it after that many seconds.
+///
+/// The xm/xl calls start first, in the background, each writing to a file in a `mktemp -d`
+/// folder; the file sections are read meanwhile; then each call is waited for and printed in a
+/// fixed order, byte for byte as a foreground section would be. So a host costs about one xend
+/// answer, not one per call. POSIX sh only (bash 3.2 on OVM 3.0–3.2, dash).
+pub fn build_limited(req: &ObserveRequest, marker: &str, host_secs: Option<u64>) -> String {
     let m = quote(marker);
-    let tool = match req.toolstack {
-        Toolstack::Xm => "xm",
-        Toolstack::Xl => "xl",
-    };
     let mut s = String::new();
     s.push_str(&format!("M={m}\nLC_ALL=C; export LC_ALL\n"));
-    // s KIND ARG CMD...: one section; stderr folded in so errors are seen where they happen.
-    s.push_str("s() { k=$1; a=$2; shift 2; printf '%s %s %s\\n' \"$M\" \"$k\" \"$a\"; \"$@\" 2>&1; r=$?; printf '\\n%s rc %s\\n' \"$M\" \"$r\"; }\n");
-    s.push_str(&format!("s info - {tool} info -n\n"));
-    match req.toolstack {
-        Toolstack::Xm => s.push_str("s domains-sxp - xm list -l\n"),
-        Toolstack::Xl => {
-            s.push_str("s list - xl list\n");
-            s.push_str("s vcpus - xl vcpu-list\n");
-        }
+    s.push_str(HELPERS);
+    s.push_str(WATCHDOG_FNS);
+    s.push_str("d=\ntrap 'c' EXIT\ntrap 'printf \"\\n%s timeout\\n\" \"$M\"; exit 124' TERM\n");
+    if let Some(secs) = host_secs {
+        s.push_str(&format!("dfw_start {secs}\n"));
+    }
+    s.push_str("d=$(mktemp -d \"${TMPDIR:-/tmp}/domform-observe.XXXXXX\") || { echo 'cannot make a temp folder' >&2; exit 1; }\n");
+    let calls = xen_calls(req.toolstack);
+    for (i, (_, cmd)) in calls.iter().enumerate() {
+        s.push_str(&format!("j {} {cmd}\n", i + 1));
     }
     for repo in &req.repositories {
         let r = quote(repo);
@@ -70,7 +100,61 @@ pub fn build(req: &ObserveRequest, marker: &str) -> String {
             paths.join(" ")
         ));
     }
+    for (i, (kind, _)) in calls.iter().enumerate() {
+        s.push_str(&format!("w {kind} - {}\n", i + 1));
+    }
+    if host_secs.is_some() {
+        s.push_str("dfw_stop\n");
+    }
+    // Explicitly, not only by the EXIT trap: under the apply lock this script is followed by
+    // `exec cat`, which replaces the shell without running traps.
+    s.push_str("c\ntrap - EXIT TERM\n");
     s
+}
+
+/// What an observe that ran out of time was doing, from the output it printed: the section it
+/// was in, or the xm calls it was still waiting for, and what finished before.
+pub fn progress(req: &ObserveRequest, stdout: &str, marker: &str) -> String {
+    let sections = super::sections::split(stdout, marker);
+    let label = |kind: &str, arg: &str| match kind {
+        "fs" => format!("stat -f / df {arg}"),
+        "ovsrepo" => format!("cat {arg}/.ovsrepo"),
+        "disks" => format!("find {arg}/VirtualDisks"),
+        "snapshots" => format!("find {arg}/Snapshots"),
+        "paths" => "stat of the declared disk paths".to_string(),
+        _ => format!("cat {arg}"),
+    };
+    let calls = xen_calls(req.toolstack);
+    let done_calls: Vec<&str> = calls
+        .iter()
+        .filter(|(k, _)| sections.iter().any(|s| s.kind == *k && s.status.is_some()))
+        .map(|(_, c)| *c)
+        .collect();
+    let files = sections.iter().filter(|s| s.status.is_some() && !calls.iter().any(|(k, _)| *k == s.kind)).count();
+    let running = match sections.iter().find(|s| s.status.is_none() && s.kind != "timeout") {
+        Some(sec) => match calls.iter().find(|(k, _)| *k == sec.kind) {
+            Some((_, cmd)) => format!("`{cmd}`"),
+            None => format!("`{}`", label(&sec.kind, &sec.arg)),
+        },
+        None => {
+            let waiting: Vec<String> =
+                calls.iter().filter(|(_, c)| !done_calls.contains(c)).map(|(_, c)| format!("`{c}`")).collect();
+            if waiting.is_empty() {
+                "the observe script (all its output had arrived)".to_string()
+            } else {
+                waiting.join(" and ")
+            }
+        }
+    };
+    let mut done: Vec<String> = done_calls.iter().map(|c| format!("`{c}`")).collect();
+    if files > 0 {
+        done.push(format!("{files} file read{}", if files == 1 { "" } else { "s" }));
+    }
+    if done.is_empty() {
+        format!("while running {running}; nothing had finished")
+    } else {
+        format!("while running {running}; finished before: {}", done.join(", "))
+    }
 }
 
 #[cfg(test)]
@@ -84,12 +168,13 @@ mod tests {
             repositories: vec!["/OVS/Repositories/r 1".into()],
             extra_paths: vec!["/x/it's.img".into()],
         };
-        let s = build(&req, "@@domform-0");
+        let s = build_limited(&req, "@@domform-0", Some(8));
         assert!(s.contains("xm list -l"));
         assert!(s.contains("'/OVS/Repositories/r 1'/VirtualMachines/*/vm.cfg"));
         assert!(s.contains("'/x/it'\\''s.img'"));
         for verb in ["create", "destroy", "shutdown", "vcpu-pin", "rm ", "mv ", "truncate", " > "] {
-            let bad = s.lines().filter(|l| !l.starts_with("s() {")).any(|l| l.contains(verb));
+            let generated = s.replace(HELPERS, "").replace(WATCHDOG_FNS, "");
+            let bad = generated.lines().any(|l| l.contains(verb));
             assert!(!bad, "observe script contains mutating `{verb}`:\n{s}");
         }
     }

@@ -5,7 +5,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use super::{Background, ExecOutput, Transport, TransportError};
+use super::{Background, ExecOutput, Limit, Transport, TransportError};
 
 type Responder = dyn Fn(&str, &[u8]) -> ExecOutput + Send + Sync;
 
@@ -15,12 +15,18 @@ pub struct FakeTransport {
     name: String,
     respond: Arc<Responder>,
     log: Arc<Mutex<Vec<String>>>,
+    limits: Arc<Mutex<Vec<Option<Limit>>>>,
 }
 
 impl FakeTransport {
     /// A host whose replies come from `respond(script, stdin)`.
     pub fn new(name: impl Into<String>, respond: impl Fn(&str, &[u8]) -> ExecOutput + Send + Sync + 'static) -> Self {
-        FakeTransport { name: name.into(), respond: Arc::new(respond), log: Arc::default() }
+        FakeTransport { name: name.into(), respond: Arc::new(respond), log: Arc::default(), limits: Arc::default() }
+    }
+
+    /// The time limit each script was sent with, in order.
+    pub fn limits(&self) -> Vec<Option<Limit>> {
+        self.limits.lock().map(|l| l.clone()).unwrap_or_default()
     }
 
     /// Every script sent, in order.
@@ -34,9 +40,19 @@ impl Transport for FakeTransport {
         &self.name
     }
 
-    fn exec(&mut self, script: &str, stdin: &[u8]) -> Result<ExecOutput, TransportError> {
+    /// The responder plays the host, a timeout included: it returns `timed_out: true` (and
+    /// the output so far) to act as a host where the limit ran out.
+    fn exec_limited(
+        &mut self,
+        script: &str,
+        stdin: &[u8],
+        limit: Option<&Limit>,
+    ) -> Result<ExecOutput, TransportError> {
         if let Ok(mut l) = self.log.lock() {
             l.push(script.to_string());
+        }
+        if let Ok(mut l) = self.limits.lock() {
+            l.push(limit.cloned());
         }
         Ok((self.respond)(script, stdin))
     }
@@ -47,12 +63,17 @@ impl Transport for FakeTransport {
 
     /// The responder answers the background script like any other; output up to the marker
     /// is returned, and the script counts as still running when the marker was printed.
-    fn start_background(&mut self, script: &str, marker: &str) -> Result<Background, TransportError> {
-        let out = self.exec(script, &[])?;
+    fn start_background(
+        &mut self,
+        script: &str,
+        marker: &str,
+        limit: Option<&Limit>,
+    ) -> Result<Background, TransportError> {
+        let out = self.exec_limited(script, &[], limit)?;
         let text = out.stdout_text();
         match text.split_once(&format!("{marker}\n")) {
-            Some((before, _)) => Ok(Background { output: before.to_string(), ended: None }),
-            None => Ok(Background { output: text, ended: Some(out.status) }),
+            Some((before, _)) => Ok(Background { output: before.to_string(), ended: None, timed_out: false }),
+            None => Ok(Background { output: text, ended: Some(out.status), timed_out: out.timed_out }),
         }
     }
 

@@ -9,6 +9,7 @@
 pub mod console;
 pub mod fake;
 pub mod forward;
+pub mod limit;
 pub mod local;
 pub mod shell;
 pub mod ssh;
@@ -16,6 +17,7 @@ pub mod tty;
 
 use std::fmt;
 
+pub use limit::Limit;
 pub use shell::quote;
 
 /// What a script printed and how it ended.
@@ -30,6 +32,9 @@ pub struct ExecOutput {
     /// The connection was lost before the script ended: what it printed so far is above, and
     /// `status` is -1. Apply uses this to report which steps ran.
     pub lost: Option<String>,
+    /// The exec's [`Limit`] ran out: the transport gave it up (closed the channel, killed the
+    /// local process group); what it printed so far is above, and `status` is -1.
+    pub timed_out: bool,
 }
 
 impl ExecOutput {
@@ -51,16 +56,26 @@ pub struct Background {
     pub output: String,
     /// `Some(status)` when the script ended before printing the marker.
     pub ended: Option<i32>,
+    /// The [`Limit`] ran out before the marker (the script was given up; `ended` is `Some(-1)`).
+    pub timed_out: bool,
 }
 
 /// Reads from `r` until a line equal to `marker`; `Ok(true)` if found, `Ok(false)` at EOF.
-/// The script must print nothing after its marker line (it is not read).
+/// The script must print nothing after its marker line (it is not read). On a read error
+/// (a time limit, a lost connection) `out` still gets what was read.
 pub fn read_until_marker(r: &mut dyn std::io::Read, marker: &str, out: &mut String) -> std::io::Result<bool> {
     let mut buf: Vec<u8> = Vec::new();
     let mut chunk = [0u8; 16 * 1024];
     let needle = format!("{marker}\n");
     loop {
-        let n = r.read(&mut chunk)?;
+        let n = match r.read(&mut chunk) {
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                out.push_str(&String::from_utf8_lossy(&buf));
+                return Err(e);
+            }
+        };
         if n == 0 {
             out.push_str(&String::from_utf8_lossy(&buf));
             return Ok(false);
@@ -99,6 +114,14 @@ pub enum TransportError {
         /// Why.
         message: String,
     },
+    /// A time limit ran out (`message` says which limit, after how long, and what ran).
+    #[error("host {host}: {message}")]
+    TimedOut {
+        /// Host name.
+        host: String,
+        /// e.g. "observe timed out after 3 s (observe_timeout) while running `xm list -l`".
+        message: String,
+    },
     /// The exec failed in transit.
     #[error("{host}: running `{command}` failed: {message}")]
     Exec {
@@ -112,12 +135,25 @@ pub enum TransportError {
 }
 
 /// A host that runs shell scripts.
+///
+/// Implementing it (the SSH, local and fake transports do): `exec_limited`, `start_background`
+/// and `end_background` are the only methods that touch the host. A [`Limit`] is enforced on
+/// the controller side as described in [`limit`]: keep a [`limit::Deadline`], feed it stdout as
+/// it arrives, stop waiting when it expires, give the exec up (close the channel / kill the
+/// process group), and return `Ok` with what arrived and `timed_out: true`. Never retry.
 pub trait Transport: Send {
     /// The host's name as declared (for messages).
     fn host(&self) -> &str;
 
-    /// Runs `script` with `sh` semantics, feeding `stdin`. One call is one round trip.
-    fn exec(&mut self, script: &str, stdin: &[u8]) -> Result<ExecOutput, TransportError>;
+    /// Runs `script` with `sh` semantics, feeding `stdin`. One call is one round trip. With a
+    /// `limit`, gives up when it runs out and returns the partial output with `timed_out` set.
+    fn exec_limited(&mut self, script: &str, stdin: &[u8], limit: Option<&Limit>)
+        -> Result<ExecOutput, TransportError>;
+
+    /// [`exec_limited`](Self::exec_limited) without a limit.
+    fn exec(&mut self, script: &str, stdin: &[u8]) -> Result<ExecOutput, TransportError> {
+        self.exec_limited(script, stdin, None)
+    }
 
     /// Round trips made so far (execs, background ones included).
     fn exec_count(&self) -> usize;
@@ -125,8 +161,14 @@ pub trait Transport: Send {
     /// Starts `script` and keeps it running (its stdin stays open); returns what it printed up
     /// to a line equal to `marker`, or everything and its exit status if it ended first.
     /// Holds the host lock for a whole apply: when domform ends, or dies, stdin closes, the
-    /// script exits and the kernel releases the lock.
-    fn start_background(&mut self, script: &str, marker: &str) -> Result<Background, TransportError>;
+    /// script exits and the kernel releases the lock. With a `limit`, gives up waiting for the
+    /// marker when it runs out (the script is ended, `timed_out` set).
+    fn start_background(
+        &mut self,
+        script: &str,
+        marker: &str,
+        limit: Option<&Limit>,
+    ) -> Result<Background, TransportError>;
 
     /// Ends the background script (closes its stdin) and waits for it.
     fn end_background(&mut self);

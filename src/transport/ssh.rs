@@ -4,6 +4,9 @@
 //! key is refused unless the host says `accept-new` (then it is recorded), and a changed key is
 //! always refused. Keys come from a file or ssh-agent; passwords are not supported on purpose.
 //! Speed: TCP_NODELAY, keepalives, and the caller batches work so one exec does a lot.
+//! Time limits: libssh2's session timeout (`Session::set_timeout`) is set to what is left of the
+//! exec's [`Limit`] before every blocking call, so a read on a hung host fails with a timeout;
+//! the channel is then closed and the exec reported as timed out ([`super::limit`]).
 
 use std::io::{Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
@@ -11,7 +14,8 @@ use std::path::PathBuf;
 
 use ssh2::{Channel, CheckResult, KnownHostFileKind, Session};
 
-use super::{read_until_marker, Background, ExecOutput, Transport, TransportError};
+use super::limit::Deadline;
+use super::{read_until_marker, Background, ExecOutput, Limit, Transport, TransportError};
 use crate::model::{Host, HostKeyPolicy};
 
 /// Scripts longer than this are sent on stdin to `sh -s` instead of in the exec request.
@@ -142,26 +146,48 @@ impl Transport for SshTransport {
         &self.name
     }
 
-    fn exec(&mut self, script: &str, stdin: &[u8]) -> Result<ExecOutput, TransportError> {
+    fn exec_limited(
+        &mut self,
+        script: &str,
+        stdin: &[u8],
+        limit: Option<&Limit>,
+    ) -> Result<ExecOutput, TransportError> {
         self.execs += 1;
         let first_line: String = script.lines().next().unwrap_or_default().chars().take(80).collect();
         let err = |m: String| TransportError::Exec { host: self.name.clone(), command: first_line.clone(), message: m };
-        let mut ch = self.session.channel_session().map_err(|e| err(format!("open channel: {e}")))?;
+        let mut deadline = Deadline::new(limit);
+        let timed_out =
+            |stdout: Vec<u8>, stderr: Vec<u8>| ExecOutput { status: -1, stdout, stderr, lost: None, timed_out: true };
+        self.arm(&deadline);
+        let mut ch = match self.session.channel_session() {
+            Ok(ch) => ch,
+            Err(_) if deadline.expired() => return Ok(self.disarmed(timed_out(Vec::new(), Vec::new()))),
+            Err(e) => return Err(self.disarmed(err(format!("open channel: {e}")))),
+        };
         // An exec request carries the command in one SSH packet; servers refuse large ones
         // (a batch that writes 100 vm.cfg files is large). Such scripts go through stdin.
         let (command, input): (&str, Vec<u8>) = if script.len() > MAX_COMMAND_BYTES {
             if !stdin.is_empty() {
-                return Err(err(format!("script of {} bytes cannot also take stdin", script.len())));
+                return Err(self.disarmed(err(format!("script of {} bytes cannot also take stdin", script.len()))));
             }
             ("sh -s", script.as_bytes().to_vec())
         } else {
             (script, stdin.to_vec())
         };
-        ch.exec(command).map_err(|e| err(format!("exec: {e}")))?;
-        if !input.is_empty() {
-            ch.write_all(&input).map_err(|e| err(format!("stdin: {e}")))?;
+        let sent = ch
+            .exec(command)
+            .map_err(|e| format!("exec: {e}"))
+            .and_then(
+                |()| if input.is_empty() { Ok(()) } else { ch.write_all(&input).map_err(|e| format!("stdin: {e}")) },
+            )
+            .and_then(|()| ch.send_eof().map_err(|e| format!("eof: {e}")));
+        if let Err(m) = sent {
+            if deadline.expired() {
+                self.give_up(&mut ch);
+                return Ok(timed_out(Vec::new(), Vec::new()));
+            }
+            return Err(self.disarmed(err(m)));
         }
-        ch.send_eof().map_err(|e| err(format!("eof: {e}")))?;
         let mut stdout = Vec::new();
         let mut stderr = Vec::new();
         // On a lost connection keep what arrived: it tells which steps already ran.
@@ -170,23 +196,52 @@ impl Transport for SshTransport {
             stdout,
             stderr,
             lost: Some(format!("connection to {} lost: {e}", self.name)),
+            timed_out: false,
         };
-        if let Err(e) = ch.read_to_end(&mut stdout) {
-            return Ok(lost(e, stdout, stderr));
+        let mut chunk = [0u8; 32 * 1024];
+        for to_stderr in [false, true] {
+            loop {
+                self.arm(&deadline);
+                let read = if to_stderr { ch.stderr().read(&mut chunk) } else { ch.read(&mut chunk) };
+                match read {
+                    Ok(0) => break,
+                    Ok(n) if to_stderr => stderr.extend_from_slice(&chunk[..n]),
+                    Ok(n) => {
+                        deadline.saw_stdout(&chunk[..n]);
+                        stdout.extend_from_slice(&chunk[..n]);
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(_) if deadline.expired() => {
+                        self.give_up(&mut ch);
+                        return Ok(timed_out(stdout, stderr));
+                    }
+                    Err(e) => return Ok(self.disarmed(lost(e, stdout, stderr))),
+                }
+            }
         }
-        if let Err(e) = ch.stderr().read_to_end(&mut stderr) {
-            return Ok(lost(e, stdout, stderr));
+        self.arm(&deadline);
+        if let Err(e) = ch.wait_close() {
+            if deadline.expired() {
+                self.give_up(&mut ch);
+                return Ok(timed_out(stdout, stderr));
+            }
+            return Err(self.disarmed(err(format!("close: {e}"))));
         }
-        ch.wait_close().map_err(|e| err(format!("close: {e}")))?;
-        let status = ch.exit_status().map_err(|e| err(format!("exit status: {e}")))?;
-        Ok(ExecOutput { status, stdout, stderr, lost: None })
+        let status = ch.exit_status().map_err(|e| err(format!("exit status: {e}")));
+        let status = self.disarmed(status)?;
+        Ok(ExecOutput { status, stdout, stderr, lost: None, timed_out: false })
     }
 
     fn exec_count(&self) -> usize {
         self.execs
     }
 
-    fn start_background(&mut self, script: &str, marker: &str) -> Result<Background, TransportError> {
+    fn start_background(
+        &mut self,
+        script: &str,
+        marker: &str,
+        limit: Option<&Limit>,
+    ) -> Result<Background, TransportError> {
         self.end_background();
         self.execs += 1;
         let err = |m: String| TransportError::Exec {
@@ -194,15 +249,35 @@ impl Transport for SshTransport {
             command: "background script".into(),
             message: m,
         };
-        let mut ch = self.session.channel_session().map_err(|e| err(format!("open channel: {e}")))?;
-        ch.exec(script).map_err(|e| err(format!("exec: {e}")))?;
+        let deadline = Deadline::new(limit);
+        let given_up = |output: String| Background { output, ended: Some(-1), timed_out: true };
+        self.arm(&deadline);
+        let mut ch = match self.session.channel_session().and_then(|mut ch| ch.exec(script).map(|()| ch)) {
+            Ok(ch) => ch,
+            Err(_) if deadline.expired() => return Ok(self.disarmed(given_up(String::new()))),
+            Err(e) => return Err(self.disarmed(err(format!("start: {e}")))),
+        };
         let mut output = String::new();
-        if read_until_marker(&mut ch, marker, &mut output).map_err(|e| err(e.to_string()))? {
-            self.background = Some(ch);
-            return Ok(Background { output, ended: None });
+        let found = {
+            let mut timed = Timed { session: &self.session, ch: &mut ch, deadline: &deadline };
+            read_until_marker(&mut timed, marker, &mut output)
+        };
+        match found {
+            Ok(true) => {
+                self.background = Some(ch);
+                Ok(self.disarmed(Background { output, ended: None, timed_out: false }))
+            }
+            Ok(false) => {
+                let _ = ch.wait_close();
+                let status = ch.exit_status().unwrap_or(-1);
+                Ok(self.disarmed(Background { output, ended: Some(status), timed_out: false }))
+            }
+            Err(_) if deadline.expired() => {
+                self.give_up(&mut ch);
+                Ok(given_up(output))
+            }
+            Err(e) => Err(self.disarmed(err(e.to_string()))),
         }
-        let _ = ch.wait_close();
-        Ok(Background { output, ended: Some(ch.exit_status().unwrap_or(-1)) })
     }
 
     fn end_background(&mut self) {
@@ -210,6 +285,41 @@ impl Transport for SshTransport {
             let _ = ch.send_eof();
             let _ = ch.wait_close();
         }
+    }
+}
+
+impl SshTransport {
+    /// Sets libssh2's timeout for the next blocking call to what is left of the limit.
+    fn arm(&self, deadline: &Deadline) {
+        self.session.set_timeout(deadline.remaining_ms().unwrap_or(0));
+    }
+
+    /// Back to no timeout (the session's normal state), passing `v` through.
+    fn disarmed<T>(&self, v: T) -> T {
+        self.session.set_timeout(0);
+        v
+    }
+
+    /// After a limit ran out: closes the channel without waiting long for the host's answer
+    /// (the host-side watchdog ends what still runs there), then no timeout again.
+    fn give_up(&self, ch: &mut Channel) {
+        self.session.set_timeout(2000);
+        let _ = ch.close();
+        self.session.set_timeout(0);
+    }
+}
+
+/// A channel read with the session timeout set to what is left of a deadline.
+struct Timed<'a> {
+    session: &'a Session,
+    ch: &'a mut Channel,
+    deadline: &'a Deadline,
+}
+
+impl Read for Timed<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.session.set_timeout(self.deadline.remaining_ms().unwrap_or(0));
+        self.ch.read(buf)
     }
 }
 

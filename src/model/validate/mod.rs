@@ -193,6 +193,11 @@ fn host_in(cx: &mut Ctx, e: &Entry<RawHost>, section: &str) -> Option<Host> {
             repositories.push(repo.clone());
         }
     }
+    for (key, secs) in [("observe_timeout", r.observe_timeout), ("step_timeout", r.step_timeout)] {
+        if secs == Some(0) {
+            cx.err(e, &[key], p(key), format!("`{key}` must be at least 1 second"));
+        }
+    }
     let reserved_cpus = match &r.reserved_cpus {
         Some(s) => match CpuSet::parse(s) {
             Ok(set) => Some(set),
@@ -213,6 +218,8 @@ fn host_in(cx: &mut Ctx, e: &Entry<RawHost>, section: &str) -> Option<Host> {
         host_key_policy: r.host_key_policy.unwrap_or_default(),
         transport,
         connect_timeout: Duration::from_secs(u64::from(r.connect_timeout.unwrap_or(10).max(1))),
+        observe_timeout: r.observe_timeout.map_or(super::DEFAULT_OBSERVE_TIMEOUT, |s| Duration::from_secs(s.into())),
+        step_timeout: r.step_timeout.map_or(super::DEFAULT_STEP_TIMEOUT, |s| Duration::from_secs(s.into())),
         toolstack: r.toolstack.unwrap_or_default(),
         repository: r.repository.clone().or_else(|| r.repositories.first().cloned()),
         repositories,

@@ -1,0 +1,145 @@
+//! Time limits for one exec: a wedged xend must not keep `plan`, `list` or `apply` waiting.
+//!
+//! Real `xm` is a client of xend and a wedged xend never answers, so every exec that may call it
+//! runs under a [`Limit`]. Two halves, because either side may be the stuck one:
+//!
+//! - **controller side** (every transport): [`Transport::exec_limited`](super::Transport::exec_limited)
+//!   and `start_background` stop waiting when the limit runs out, give up the exec (close the SSH
+//!   channel, kill the local process group) and return what arrived so far with `timed_out` set.
+//!   A [`Deadline`] does the bookkeeping; with [`Limit::restart_on`] the clock starts again at
+//!   every stdout line that begins with that text (apply: each step's marker line, so the limit
+//!   is per step although all steps run in one exec).
+//! - **host side** (the scripts): closing a channel does not stop a hung `xm` on the host, so
+//!   the generated scripts define [`WATCHDOG_FNS`] and bracket their slow parts with
+//!   `dfw_start SECONDS` … `dfw_stop`. When the watchdog fires it signals the exec's whole
+//!   process group (sshd makes each session its own group; the local transport does the same),
+//!   TERM then KILL. It is pure `sh` (`sleep`, `kill`, `wait`): OVM 3.0–3.2's coreutils 5.97 has
+//!   no `timeout`. The host's limit is the controller's plus [`HOST_GRACE`], so the controller
+//!   always decides first and reports, and the host cleans up shortly after.
+
+use std::time::{Duration, Instant};
+
+/// Seconds the host-side watchdog waits beyond the controller's limit.
+pub const HOST_GRACE: Duration = Duration::from_secs(5);
+
+/// A time limit for one exec.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limit {
+    /// How long the exec may run (or, with `restart_on`, run since the last such line).
+    pub after: Duration,
+    /// When set, the clock restarts at every stdout line starting with this text.
+    pub restart_on: Option<String>,
+}
+
+impl Limit {
+    /// A limit for the whole exec.
+    pub fn total(after: Duration) -> Limit {
+        Limit { after, restart_on: None }
+    }
+
+    /// A limit that restarts at every stdout line starting with `prefix`.
+    pub fn per_line(after: Duration, prefix: impl Into<String>) -> Limit {
+        Limit { after, restart_on: Some(prefix.into()) }
+    }
+
+    /// Seconds the host-side watchdog should wait: the limit plus [`HOST_GRACE`], rounded up.
+    pub fn host_secs(&self) -> u64 {
+        (self.after + HOST_GRACE).as_secs() + u64::from((self.after + HOST_GRACE).subsec_nanos() > 0)
+    }
+}
+
+/// Controller-side bookkeeping of one exec's limit; transports feed it what stdout delivers.
+#[derive(Debug, Clone)]
+pub struct Deadline {
+    limit: Option<Limit>,
+    since: Instant,
+    line: Vec<u8>,
+}
+
+impl Deadline {
+    /// Starts the clock now (`None`: no limit).
+    pub fn new(limit: Option<&Limit>) -> Deadline {
+        Deadline { limit: limit.cloned(), since: Instant::now(), line: Vec::new() }
+    }
+
+    /// Time left: `None` without a limit, `Some(ZERO)` when it ran out.
+    pub fn remaining(&self) -> Option<Duration> {
+        self.limit.as_ref().map(|l| l.after.saturating_sub(self.since.elapsed()))
+    }
+
+    /// The limit ran out.
+    pub fn expired(&self) -> bool {
+        self.remaining().is_some_and(|r| r.is_zero())
+    }
+
+    /// Notes stdout data: restarts the clock at each complete line starting with `restart_on`.
+    pub fn saw_stdout(&mut self, chunk: &[u8]) {
+        let Some(prefix) = self.limit.as_ref().and_then(|l| l.restart_on.as_deref()) else { return };
+        for &b in chunk {
+            if b == b'\n' {
+                if self.line.starts_with(prefix.as_bytes()) {
+                    self.since = Instant::now();
+                }
+                self.line.clear();
+            } else if self.line.len() <= prefix.len() {
+                self.line.push(b);
+            }
+        }
+    }
+
+    /// Milliseconds left for a blocking call (at least 1; `None` without a limit).
+    pub fn remaining_ms(&self) -> Option<u32> {
+        self.remaining().map(|r| u32::try_from(r.as_millis()).unwrap_or(u32::MAX).max(1))
+    }
+}
+
+/// Host-side watchdog, POSIX `sh` (bash 3.2, dash, busybox): `dfw_start SECONDS` starts it in
+/// the background, `dfw_stop` ends it (and its `sleep`). When it fires it sends TERM, then
+/// after 2 s KILL, to the exec's whole process group (`kill 0`), itself included.
+pub const WATCHDOG_FNS: &str = "dfw_start() { ( trap 'kill $dfw_s 2>/dev/null; exit 0' TERM; sleep \"$1\" & dfw_s=$!; \
+wait $dfw_s || exit 0; trap '' TERM; kill -TERM 0; sleep 2; kill -KILL 0 ) </dev/null >/dev/null 2>&1 & dfw=$!; }\n\
+dfw_stop() { kill $dfw 2>/dev/null; wait $dfw 2>/dev/null; dfw=; }\n";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::transport::local::LocalTransport;
+    use crate::transport::Transport;
+
+    #[test]
+    fn restarts_only_at_whole_matching_lines() {
+        let mut d = Deadline::new(Some(&Limit::per_line(Duration::from_millis(300), "@@m step ")));
+        std::thread::sleep(Duration::from_millis(200));
+        d.saw_stdout(b"x @@m step a\n@@m st");
+        assert!(d.remaining().expect("limit") < Duration::from_millis(150), "a line not at the start restarted");
+        d.saw_stdout(b"ep b\n");
+        assert!(d.remaining().expect("limit") > Duration::from_millis(250), "a split marker line did not restart");
+        assert_eq!(Deadline::new(None).remaining(), None);
+        let gone = Deadline::new(Some(&Limit::total(Duration::ZERO)));
+        assert!(gone.expired());
+        assert_eq!(gone.remaining_ms(), Some(1));
+    }
+
+    #[test]
+    fn host_secs_round_up_with_grace() {
+        assert_eq!(Limit::total(Duration::from_secs(3)).host_secs(), 8);
+        assert_eq!(Limit::total(Duration::from_millis(2500)).host_secs(), 8);
+    }
+
+    /// The host side alone (no controller limit): the watchdog ends what hangs, the script's
+    /// own output up to then stays, and a script that finishes in time is left alone.
+    #[test]
+    fn watchdog_kills_the_process_group_and_leaves_quick_scripts_alone() {
+        let mut t = LocalTransport::new("here");
+        let hung = format!("{WATCHDOG_FNS}dfw_start 1\necho before; sleep 30; echo after\ndfw_stop\n");
+        let start = Instant::now();
+        let out = t.exec(&hung, &[]).expect("runs");
+        assert!(start.elapsed() < Duration::from_secs(20), "the watchdog did not fire");
+        assert_eq!(out.stdout_text(), "before\n");
+        assert_ne!(out.status, 0);
+        let quick = format!("{WATCHDOG_FNS}dfw_start 1\necho done\ndfw_stop\nsleep 2; echo still here\n");
+        let out = t.exec(&quick, &[]).expect("runs");
+        assert_eq!(out.stdout_text(), "done\nstill here\n", "a stopped watchdog fired");
+        assert_eq!(out.status, 0);
+    }
+}
