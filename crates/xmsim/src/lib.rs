@@ -51,7 +51,7 @@ pub fn run(argv0: &str, args: &[String], env_root: Option<PathBuf>) -> i32 {
         return vnc::serve(&root, rest);
     }
     // A slow or wedged xend, when the test host asks for one (see `pace`).
-    pace::wait(&root);
+    pace::wait(&root, args.first().map(String::as_str).unwrap_or_default());
     // A real process: domains with a framebuffer get a VNC port that answers.
     vnc::enable();
     let stdin = std::io::stdin();

@@ -9,7 +9,9 @@
 //!   before it answers. Calls do not queue behind each other (xend serves requests in threads):
 //!   the delay is spent before the state lock is taken.
 //! - `<root>/hang`: while this file exists, every call that starts sleeps forever (until killed),
-//!   like a call into a wedged xend. Removing the file does not wake calls already hung.
+//!   like a call into a wedged xend. Removing the file does not wake calls already hung. When
+//!   the file lists sub-commands (`create`, `shutdown`, … separated by blanks), only those hang,
+//!   so a test can let observe through and wedge a step of an apply.
 //!
 //! Only the real binary paces itself ([`crate::run`]); [`crate::run_with_io`], which tests and
 //! domform's demo call in-process, never sleeps.
@@ -30,14 +32,17 @@ pub fn delay(root: &Path) -> Option<Duration> {
     (secs.is_finite() && secs > 0.0 && secs < 86_400.0).then(|| Duration::from_secs_f64(secs))
 }
 
-/// Hang mode is on under `root`.
-pub fn hanging(root: &Path) -> bool {
-    root.join(HANG_FILE).exists()
+/// Hang mode is on under `root` for the sub-command `cmd` (`list`, `create`, …).
+pub fn hanging(root: &Path, cmd: &str) -> bool {
+    match std::fs::read_to_string(root.join(HANG_FILE)) {
+        Ok(text) => text.split_whitespace().next().is_none() || text.split_whitespace().any(|c| c == cmd),
+        Err(e) => e.kind() != std::io::ErrorKind::NotFound,
+    }
 }
 
-/// Sleeps as configured under `root`: forever in hang mode, else the delay (if any).
-pub fn wait(root: &Path) {
-    if hanging(root) {
+/// Sleeps as configured under `root` for a call of `cmd`: forever in hang mode, else the delay.
+pub fn wait(root: &Path, cmd: &str) {
+    if hanging(root, cmd) {
         loop {
             std::thread::sleep(Duration::from_secs(3600));
         }
@@ -68,8 +73,11 @@ mod tests {
     #[test]
     fn hang_mode_follows_the_file() {
         let dir = tempfile::tempdir().expect("tempdir");
-        assert!(!hanging(dir.path()));
+        assert!(!hanging(dir.path(), "list"));
         std::fs::write(dir.path().join(HANG_FILE), "").expect("write");
-        assert!(hanging(dir.path()));
+        assert!(hanging(dir.path(), "list") && hanging(dir.path(), "create"));
+        std::fs::write(dir.path().join(HANG_FILE), "create shutdown\n").expect("write");
+        assert!(hanging(dir.path(), "create") && hanging(dir.path(), "shutdown"));
+        assert!(!hanging(dir.path(), "list"), "only the listed sub-commands hang");
     }
 }

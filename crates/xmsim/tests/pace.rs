@@ -40,6 +40,15 @@ fn hang_mode_never_answers_until_killed() {
     assert!(child.try_wait().expect("try_wait").is_none(), "a hung xm woke up");
     let out = xm(dir.path()).arg("list").output().expect("xm list");
     assert!(out.status.success());
+    // Only the listed sub-commands hang.
+    std::fs::write(dir.path().join("hang"), "create\n").expect("hang create");
+    let out = xm(dir.path()).args(["info", "-n"]).output().expect("xm info");
+    assert!(out.status.success());
+    let mut create = xm(dir.path()).args(["create", "/nonexistent/vm.cfg"]).spawn().expect("spawn");
+    std::thread::sleep(Duration::from_millis(800));
+    assert!(create.try_wait().expect("try_wait").is_none(), "xm create answered in hang mode");
+    create.kill().expect("kill");
+    let _ = create.wait();
     child.kill().expect("kill");
     let status = child.wait().expect("wait");
     assert!(!status.success());
