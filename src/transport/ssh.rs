@@ -161,7 +161,7 @@ impl Transport for SshTransport {
         self.arm(&deadline);
         let mut ch = match self.session.channel_session() {
             Ok(ch) => ch,
-            Err(_) if deadline.expired() => return Ok(self.disarmed(timed_out(Vec::new(), Vec::new()))),
+            Err(e) if ran_out_ssh(&deadline, &e) => return Ok(self.disarmed(timed_out(Vec::new(), Vec::new()))),
             Err(e) => return Err(self.disarmed(err(format!("open channel: {e}")))),
         };
         // An exec request carries the command in one SSH packet; servers refuse large ones
@@ -182,7 +182,7 @@ impl Transport for SshTransport {
             )
             .and_then(|()| ch.send_eof().map_err(|e| format!("eof: {e}")));
         if let Err(m) = sent {
-            if deadline.expired() {
+            if deadline.expired() || m.contains("timed out") {
                 self.give_up(&mut ch);
                 return Ok(timed_out(Vec::new(), Vec::new()));
             }
@@ -211,7 +211,7 @@ impl Transport for SshTransport {
                         stdout.extend_from_slice(&chunk[..n]);
                     }
                     Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                    Err(_) if deadline.expired() => {
+                    Err(e) if ran_out(&deadline, &e) => {
                         self.give_up(&mut ch);
                         return Ok(timed_out(stdout, stderr));
                     }
@@ -221,7 +221,7 @@ impl Transport for SshTransport {
         }
         self.arm(&deadline);
         if let Err(e) = ch.wait_close() {
-            if deadline.expired() {
+            if ran_out_ssh(&deadline, &e) {
                 self.give_up(&mut ch);
                 return Ok(timed_out(stdout, stderr));
             }
@@ -254,7 +254,7 @@ impl Transport for SshTransport {
         self.arm(&deadline);
         let mut ch = match self.session.channel_session().and_then(|mut ch| ch.exec(script).map(|()| ch)) {
             Ok(ch) => ch,
-            Err(_) if deadline.expired() => return Ok(self.disarmed(given_up(String::new()))),
+            Err(e) if ran_out_ssh(&deadline, &e) => return Ok(self.disarmed(given_up(String::new()))),
             Err(e) => return Err(self.disarmed(err(format!("start: {e}")))),
         };
         let mut output = String::new();
@@ -272,7 +272,7 @@ impl Transport for SshTransport {
                 let status = ch.exit_status().unwrap_or(-1);
                 Ok(self.disarmed(Background { output, ended: Some(status), timed_out: false }))
             }
-            Err(_) if deadline.expired() => {
+            Err(e) if ran_out(&deadline, &e) => {
                 self.give_up(&mut ch);
                 Ok(given_up(output))
             }
@@ -307,6 +307,18 @@ impl SshTransport {
         let _ = ch.close();
         self.session.set_timeout(0);
     }
+}
+
+/// The error is the limit running out: libssh2's timeout (set from the deadline) or the
+/// deadline itself (libssh2's clock and ours differ by a few milliseconds).
+fn ran_out(deadline: &Deadline, e: &std::io::Error) -> bool {
+    deadline.remaining().is_some() && (deadline.expired() || e.kind() == std::io::ErrorKind::TimedOut)
+}
+
+/// [`ran_out`] for libssh2's own errors.
+fn ran_out_ssh(deadline: &Deadline, e: &ssh2::Error) -> bool {
+    deadline.remaining().is_some()
+        && (deadline.expired() || e.code() == ssh2::ErrorCode::Session(-9 /* LIBSSH2_ERROR_TIMEOUT */))
 }
 
 /// A channel read with the session timeout set to what is left of a deadline.

@@ -114,6 +114,18 @@ impl TestHosts {
         self.dir.path()
     }
 
+    /// Runs `sh -c cmd` inside host `i`'s namespaces (`testhosts exec`, no ssh); asserts success.
+    pub fn exec_ok(&self, i: usize, cmd: &str) -> String {
+        let out = Command::new(repo_root().join("scripts/testhosts"))
+            .args(["exec", "--dir"])
+            .arg(self.path())
+            .args([&i.to_string(), "--", "sh", "-c", cmd])
+            .output()
+            .expect("testhosts exec");
+        assert!(out.status.success(), "h{i}: `{cmd}` failed: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
     /// Mounts a fresh ext4 file system (no reflink) of `mib` MiB inside host `i`'s mount
     /// namespace at `<dir>/<name>`, with an empty repository `<mount>/r`; returns the repository.
     /// The mount dies with the host's namespace; the image lives in the test's folder.

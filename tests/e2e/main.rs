@@ -8,5 +8,6 @@ mod harness;
 mod list;
 mod manager;
 mod pinning;
+mod slow;
 mod snapshot;
 mod ssh;
