@@ -41,7 +41,7 @@ pub struct ObserveRequest {
 /// - `w KIND ARG N`: waits for job N and prints its section exactly as `s` would have.
 /// - `c`: removes the temp folder (also on exit; TERM from the watchdog prints a `timeout` line).
 pub const HELPERS: &str = "s() { k=$1; a=$2; shift 2; printf '%s %s %s\\n' \"$M\" \"$k\" \"$a\"; \"$@\" 2>&1; r=$?; printf '\\n%s rc %s\\n' \"$M\" \"$r\"; }
-j() { n=$1; shift; \"$@\" >\"$d/$n\" 2>&1 & eval \"p$n=\\$!\"; }
+j() { n=$1; shift; \"$@\" >\"$d/$n\" 2>&1 9>&- & eval \"p$n=\\$!\"; }
 w() { eval \"wait \\$p$3\"; r=$?; printf '%s %s %s\\n' \"$M\" \"$1\" \"$2\"; cat \"$d/$3\"; printf '\\n%s rc %s\\n' \"$M\" \"$r\"; }
 c() { [ -z \"$d\" ] || rm -rf -- \"$d\"; d=; }
 ";

@@ -96,9 +96,15 @@ impl Deadline {
 /// Host-side watchdog, POSIX `sh` (bash 3.2, dash, busybox): `dfw_start SECONDS` starts it in
 /// the background, `dfw_stop` ends it (and its `sleep`). When it fires it sends TERM, then
 /// after 2 s KILL, to the exec's whole process group (`kill 0`), itself included.
-pub const WATCHDOG_FNS: &str = "dfw_start() { ( trap 'kill $dfw_s 2>/dev/null; exit 0' TERM; sleep \"$1\" & dfw_s=$!; \
-wait $dfw_s || exit 0; trap '' TERM; kill -TERM 0; sleep 2; kill -KILL 0 ) </dev/null >/dev/null 2>&1 & dfw=$!; }\n\
-dfw_stop() { kill $dfw 2>/dev/null; wait $dfw 2>/dev/null; dfw=; }\n";
+///
+/// Details that matter: `dfw_stop` signals with USR1, not TERM, because a freshly forked
+/// subshell briefly runs its parent's traps (the scripts trap TERM to print their `timeout`
+/// line), and the parent traps no USR1, so an early USR1 simply ends the watchdog. The watchdog
+/// closes fd 9, the host lock's descriptor (`apply/lock.rs`), so it never holds the lock, and
+/// its stdio is /dev/null so it never holds the SSH channel open.
+pub const WATCHDOG_FNS: &str = "dfw_start() { ( trap 'kill $dfw_s 2>/dev/null; exit 0' USR1; sleep \"$1\" & dfw_s=$!; \
+wait $dfw_s || exit 0; trap '' TERM; kill -TERM 0; sleep 2; kill -KILL 0 ) </dev/null >/dev/null 2>&1 9>&- & dfw=$!; }\n\
+dfw_stop() { [ -z \"$dfw\" ] || { kill -USR1 $dfw 2>/dev/null; wait $dfw 2>/dev/null; }; dfw=; }\n";
 
 #[cfg(test)]
 mod tests {
@@ -141,5 +147,19 @@ mod tests {
         let out = t.exec(&quick, &[]).expect("runs");
         assert_eq!(out.stdout_text(), "done\nstill here\n", "a stopped watchdog fired");
         assert_eq!(out.status, 0);
+    }
+
+    /// Many quick steps, each with its own watchdog, under a TERM trap as the apply script has:
+    /// stopping a watchdog the instant it started must never look like a timeout.
+    #[test]
+    fn quick_starts_and_stops_never_fire() {
+        let mut t = LocalTransport::new("here");
+        let mut script = format!("{WATCHDOG_FNS}trap 'echo TIMEOUT; exit 124' TERM\n");
+        for i in 0..200 {
+            script.push_str(&format!("dfw_start 600\n( true ); dfw_stop\necho {i}\n"));
+        }
+        let out = t.exec_limited(&script, &[], Some(&Limit::total(Duration::from_secs(60)))).expect("runs");
+        assert!(!out.timed_out && !out.stdout_text().contains("TIMEOUT"), "a stopped watchdog fired: {out:?}");
+        assert_eq!((out.status, out.stdout_text().lines().count()), (0, 200));
     }
 }
