@@ -182,7 +182,7 @@ impl Transport for SshTransport {
             )
             .and_then(|()| ch.send_eof().map_err(|e| format!("eof: {e}")));
         if let Err(m) = sent {
-            if deadline.expired() || m.contains("timed out") {
+            if deadline.expired() || (m.contains("timed out") && nearly_out(&deadline)) {
                 self.give_up(&mut ch);
                 return Ok(timed_out(Vec::new(), Vec::new()));
             }
@@ -311,14 +311,23 @@ impl SshTransport {
 
 /// The error is the limit running out: libssh2's timeout (set from the deadline) or the
 /// deadline itself (libssh2's clock and ours differ by a few milliseconds).
+/// A socket timeout of a lost connection (TCP_USER_TIMEOUT) also reads as `TimedOut`, so that
+/// kind counts only when the deadline is (nearly) reached.
 fn ran_out(deadline: &Deadline, e: &std::io::Error) -> bool {
-    deadline.remaining().is_some() && (deadline.expired() || e.kind() == std::io::ErrorKind::TimedOut)
+    deadline.expired() || (e.kind() == std::io::ErrorKind::TimedOut && nearly_out(deadline))
 }
+
+/// Less than [`CLOCK_SLACK`] left: libssh2's clock may have run out first.
+fn nearly_out(deadline: &Deadline) -> bool {
+    deadline.remaining().is_some_and(|r| r < CLOCK_SLACK)
+}
+
+/// How far libssh2's timer and ours may disagree.
+const CLOCK_SLACK: std::time::Duration = std::time::Duration::from_millis(250);
 
 /// [`ran_out`] for libssh2's own errors.
 fn ran_out_ssh(deadline: &Deadline, e: &ssh2::Error) -> bool {
-    deadline.remaining().is_some()
-        && (deadline.expired() || e.code() == ssh2::ErrorCode::Session(-9 /* LIBSSH2_ERROR_TIMEOUT */))
+    deadline.expired() || (e.code() == ssh2::ErrorCode::Session(-9 /* LIBSSH2_ERROR_TIMEOUT */) && nearly_out(deadline))
 }
 
 /// A channel read with the session timeout set to what is left of a deadline.
