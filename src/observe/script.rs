@@ -179,6 +179,64 @@ mod tests {
         }
     }
 
+    /// The xm calls run in the background, yet each prints byte for byte as a foreground
+    /// section would (stdout and stderr folded, exit status kept), in a fixed order, and the
+    /// temp folder is gone afterwards; under dash (`sh` here) and bash.
+    #[test]
+    fn background_xm_sections_match_foreground_ones() {
+        use crate::transport::{local::LocalTransport, Transport};
+        let dir = tempfile::tempdir().expect("tempdir");
+        let bin = dir.path().join("bin");
+        let tmp = dir.path().join("tmp");
+        std::fs::create_dir_all(&bin).expect("bin");
+        std::fs::create_dir_all(&tmp).expect("tmp");
+        // A slow xm: `info` answers last although it starts first; `list` fails with status 3.
+        let xm = "#!/bin/sh\ncase \"$1\" in info) sleep 0.4; printf 'nr_cpus : 8\\n\\n';; \
+                  list) sleep 0.1; echo '(domain'; echo 'oops' >&2; exit 3;; esac\n";
+        std::fs::write(bin.join("xm"), xm).expect("xm");
+        std::process::Command::new("chmod").args(["+x"]).arg(bin.join("xm")).status().expect("chmod");
+        let req = ObserveRequest { toolstack: Toolstack::Xm, repositories: vec![], extra_paths: vec![] };
+        let marker = "@@domform-t";
+        let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+        let foreground = format!("M={marker}\n{HELPERS}s info - xm info -n\ns domains-sxp - xm list -l\n");
+        for shell in ["sh", "bash"] {
+            let script = build_limited(&req, marker, Some(30));
+            let mut t = LocalTransport::new("here")
+                .with_env("PATH", path.clone())
+                .with_env("TMPDIR", tmp.display().to_string());
+            let run = |t: &mut LocalTransport, s: &str| {
+                let out = t.exec(&format!("exec {shell} -c {}", crate::transport::quote(s)), &[]).expect("runs");
+                crate::observe::sections::split(&out.stdout_text(), marker)
+            };
+            let background = run(&mut t, &script);
+            assert_eq!(background, run(&mut t, &foreground), "{shell}: differs from foreground sections");
+            let got: Vec<(&str, &str, Option<i32>)> =
+                background.iter().map(|s| (s.kind.as_str(), s.body.as_str(), s.status)).collect();
+            assert_eq!(got, [("info", "nr_cpus : 8\n\n", Some(0)), ("domains-sxp", "(domain\noops\n", Some(3))]);
+            let left: Vec<_> = std::fs::read_dir(&tmp).expect("ls").collect();
+            assert!(left.is_empty(), "{shell}: temp folder left behind");
+        }
+    }
+
+    #[test]
+    fn progress_names_the_running_call_and_what_finished() {
+        let req = ObserveRequest { toolstack: Toolstack::Xm, repositories: vec!["/r".into()], extra_paths: vec![] };
+        let m = "@@m";
+        let waiting = format!("{m} fs /r\nxfs\n\n{m} rc 0\n{m} cfg /r/VirtualMachines/a/vm.cfg\nx = 1\n\n{m} rc 0\n");
+        assert_eq!(
+            progress(&req, &waiting, m),
+            "while running `xm info -n` and `xm list -l`; finished before: 2 file reads"
+        );
+        let one = format!("{waiting}{m} info -\nnr_cpus : 8\n\n{m} rc 0\n");
+        assert_eq!(progress(&req, &one, m), "while running `xm list -l`; finished before: `xm info -n`, 2 file reads");
+        let in_file = format!("{m} fs /r\nxfs\n\n{m} rc 0\n{m} cfg /r/VirtualMachines/a/vm.cfg\nx = 1\n");
+        assert_eq!(
+            progress(&req, &in_file, m),
+            "while running `cat /r/VirtualMachines/a/vm.cfg`; finished before: 1 file read"
+        );
+        assert_eq!(progress(&req, "", m), "while running `xm info -n` and `xm list -l`; nothing had finished");
+    }
+
     #[test]
     fn markers_differ() {
         assert_ne!(new_marker(), new_marker());
