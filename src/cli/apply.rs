@@ -98,15 +98,39 @@ pub(crate) fn apply_with(
         }
     }
     let _ = std::io::stdout().lock().write_all(render::human(&plan, std::io::stdout().is_terminal()).as_bytes());
-    if plan.has_errors() {
+    // A host that ran out of time while being read (a wedged xend) is left out, named, and
+    // fails the run; the other hosts still apply. Any other error stops everything, as before.
+    let timed_out: Vec<HostReport> = results
+        .iter()
+        .filter_map(|r| match &r.observed {
+            Err(crate::apply::LockError::Transport(e @ crate::transport::TransportError::TimedOut { .. })) => {
+                Some(HostReport { host: r.host.clone(), steps: Vec::new(), error: Some(e.to_string()), execs: 1 })
+            }
+            _ => None,
+        })
+        .collect();
+    let skipped = |host: &str| timed_out.iter().any(|t| t.host == host);
+    if plan.hosts.iter().any(|h| !h.errors.is_empty() && !skipped(&h.host)) {
         for e in plan.hosts.iter().flat_map(|h| &h.errors) {
             say(&format!("error: {e}"));
         }
         say("error: the plan has errors; nothing was applied");
         return ExitCode::FAILURE;
     }
+    for t in &timed_out {
+        say(&format!(
+            "error: {}; that host is left out, the others are applied",
+            t.error.as_deref().unwrap_or_default()
+        ));
+    }
+    plan.hosts.retain(|h| !skipped(&h.host));
     if plan.is_empty() {
-        return ExitCode::SUCCESS;
+        if timed_out.is_empty() {
+            return ExitCode::SUCCESS;
+        }
+        let (text, _) = report_text(&timed_out);
+        let _ = std::io::stdout().lock().write_all(text.as_bytes());
+        return ExitCode::FAILURE;
     }
     if saved.is_none() && !auto_approve {
         if !std::io::stdin().is_terminal() {
@@ -122,7 +146,9 @@ pub(crate) fn apply_with(
             return ExitCode::FAILURE;
         }
     }
-    let reports = crate::ops::execute(model, &plan, results, parallel);
+    let mut reports = crate::ops::execute(model, &plan, results, parallel);
+    reports.extend(timed_out);
+    reports.sort_by(|a, b| a.host.cmp(&b.host));
     let (text, ok) = report_text(&reports);
     let _ = std::io::stdout().lock().write_all(text.as_bytes());
     if ok {

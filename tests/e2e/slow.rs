@@ -92,8 +92,8 @@ fn hung_calls_end(h: &TestHosts, i: usize) {
 }
 
 #[test]
-fn a_wedged_xend_is_named_and_the_other_hosts_still_plan_and_list() {
-    if !can_run("a_wedged_xend_is_named_and_the_other_hosts_still_plan_and_list") {
+fn a_wedged_xend_is_named_and_the_other_hosts_still_plan_list_and_apply() {
+    if !can_run("a_wedged_xend_is_named_and_the_other_hosts_still_plan_list_and_apply") {
         return;
     }
     let h = TestHosts::up(3, &[]);
@@ -121,6 +121,14 @@ fn a_wedged_xend_is_named_and_the_other_hosts_still_plan_and_list() {
     let rows: Vec<&str> = out.lines().filter(|l| l.contains("Domain-0")).collect();
     assert_eq!(rows.len(), 2, "h1's and h3's Domain-0 are listed:\n{out}");
     assert!(rows.iter().all(|r| !r.starts_with("h2")), "{out}");
+
+    // apply: h2 is left out and named, h1 and h3 are applied, exit 1.
+    let (code, out, err) = guarded(&["apply", "-f", s(&dir), "--auto-approve"]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(err.contains("error: host h2: observe timed out after 3 s (observe_timeout)"), "{err}");
+    assert!(out.contains("✓ power/v1") && out.contains("✓ power/v3"), "the other hosts applied:\n{out}");
+    assert!(out.contains("Host h2 (1 exec):\n  error: host h2: observe timed out"), "{out}");
+    assert!(out.contains("Apply FAILED"), "{out}");
 
     // The host-side watchdog ends the hung xm calls; unwedged, the host plans and converges.
     hung_calls_end(&h, 2);
