@@ -9,7 +9,7 @@
 
 use std::io::Write;
 use std::os::unix::fs::{symlink, MetadataExt, PermissionsExt};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
@@ -416,6 +416,6 @@ fn clones_fall_back_from_cp_reflink_to_ocfs2_reflink() {
     assert!(!dst2.exists());
 }
 
-fn shq(p: &PathBuf) -> String {
+fn shq(p: &Path) -> String {
     domform::transport::quote(p.to_str().expect("utf-8"))
 }
