@@ -8,5 +8,6 @@ mod harness;
 mod list;
 mod manager;
 mod pinning;
+mod profiles;
 mod snapshot;
 mod ssh;
