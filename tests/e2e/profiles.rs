@@ -47,7 +47,8 @@ fn estate(h: &TestHosts, db1_cpus: &str, data01: &str) -> PathBuf {
 
 /// The Xen name of a VM from its vm.cfg.
 fn xen_name(h: &TestHosts, vm: &str) -> String {
-    let cfg = h.ssh_ok(1, &format!("grep -l \"OVM_simple_name = '{vm}'\" /OVS/Repositories/*/VirtualMachines/*/vm.cfg"));
+    let cfg =
+        h.ssh_ok(1, &format!("grep -l \"OVM_simple_name = '{vm}'\" /OVS/Repositories/*/VirtualMachines/*/vm.cfg"));
     let cfg = h.ssh_ok(1, &format!("cat {}", cfg.trim()));
     cfg.lines()
         .find_map(|l| l.strip_prefix("name = '"))
@@ -156,7 +157,10 @@ fn scenario(profile: &str) {
     let grew = used_bytes(&h).saturating_sub(before);
     assert!(grew < 8 << 20, "{profile}: 32 MiB of data cloned with {grew} bytes");
     let tools = h.ssh_ok(1, "cat /usr/local/sbin/.userland/tools.log");
-    assert!(tools.contains("reflink ") && tools.contains("db1_system.img"), "{profile}: reflink made the clone: {tools}");
+    assert!(
+        tools.contains("reflink ") && tools.contains("db1_system.img"),
+        "{profile}: reflink made the clone: {tools}"
+    );
     let (code, list, _) = domform(&["snapshot", "list", "db1", "-f", s(&e)]);
     assert_eq!(code, 0);
     assert!(list.contains("s1"), "{list}");
