@@ -2,6 +2,7 @@
 //! One integration binary (ripgrep's and cargo's habit); each module is one feature.
 
 mod apply;
+mod bastion;
 mod console;
 mod faults;
 mod harness;
