@@ -11,3 +11,4 @@ mod manager;
 mod pinning;
 mod snapshot;
 mod ssh;
+mod ssh_algorithms;
