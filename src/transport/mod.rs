@@ -6,10 +6,12 @@
 //! in-memory fake of the tests) behaves alike and every round trip is counted.
 //! No module outside `transport/` spawns processes or opens sockets.
 
+pub mod algorithms;
 pub mod console;
 pub mod fake;
 pub mod forward;
 pub mod local;
+pub mod openssh;
 pub mod shell;
 pub mod ssh;
 pub mod tty;

@@ -11,6 +11,7 @@ use std::path::PathBuf;
 
 use ssh2::{Channel, CheckResult, KnownHostFileKind, Session};
 
+use super::algorithms::{self, Kind, KINDS};
 use super::{read_until_marker, Background, ExecOutput, Transport, TransportError};
 use crate::model::{Host, HostKeyPolicy};
 
@@ -69,14 +70,22 @@ impl SshTransport {
         let mut session = Session::new().map_err(|e| conn_err(e.to_string()))?;
         session.set_tcp_stream(tcp);
         session.set_timeout(u32::try_from(host.connect_timeout.as_millis()).unwrap_or(u32::MAX));
-        session.handshake().map_err(|e| conn_err(format!("SSH handshake: {e}")))?;
+        let offered = set_preferences(&session, host).map_err(conn_err)?;
+        session.handshake().map_err(|e| conn_err(handshake_error(&e, &offered)))?;
         check_host_key(&session, host)?;
-        let auth = match &host.identity_file {
-            Some(key) => session
-                .userauth_pubkey_file(&host.user, None, key, None)
-                .map_err(|e| format!("key {}: {e}", key.display())),
-            None => session.userauth_agent(&host.user).map_err(|e| format!("ssh-agent: {e}")),
-        };
+        log_negotiated(&session, host);
+        let mut auth = authenticate(&session, host);
+        if auth.is_err() && !session.authenticated() {
+            // An RSA key signs with rsa-sha2-* when the server lists them in server-sig-algs, but
+            // a server may list them and still accept only `ssh-rsa` signatures (OpenSSH < 7.2
+            // semantics kept by PubkeyAcceptedAlgorithms): one more try with SHA-1 signatures.
+            if session.method_pref(ssh2::MethodType::SignAlgo, "ssh-rsa").is_ok()
+                && authenticate(&session, host).is_ok()
+            {
+                tracing::debug!(host = %host.name, "authenticated with an ssh-rsa (SHA-1) signature");
+                auth = Ok(());
+            }
+        }
         auth.map_err(|m| conn_err(format!("authentication as {} failed ({m})", host.user)))?;
         if !session.authenticated() {
             return Err(conn_err(format!("authentication as {} failed", host.user)));
@@ -92,6 +101,64 @@ impl SshTransport {
     pub fn session(&self) -> &Session {
         &self.session
     }
+}
+
+/// Public-key authentication with the host's key file, or ssh-agent's keys.
+fn authenticate(session: &Session, host: &Host) -> Result<(), String> {
+    match &host.identity_file {
+        Some(key) => {
+            session.userauth_pubkey_file(&host.user, None, key, None).map_err(|e| format!("key {}: {e}", key.display()))
+        }
+        None => session.userauth_agent(&host.user).map_err(|e| format!("ssh-agent: {e}")),
+    }
+}
+
+/// Sets the algorithm lists domform offers (see [`super::algorithms`]); returns them by kind.
+fn set_preferences(session: &Session, host: &Host) -> Result<Vec<(Kind, Vec<String>)>, String> {
+    use ssh2::MethodType as M;
+    let mut offered = Vec::new();
+    for kind in KINDS {
+        let list = algorithms::resolve(kind, host.algorithms.get(kind), &kind.supported())
+            .map_err(|m| format!("{}: {m}", kind.key()))?;
+        // libssh2 adds its pseudo key exchanges (ext-info-c, strict kex) itself.
+        let pref = list.join(",");
+        let methods: &[M] = match kind {
+            Kind::Kex => &[M::Kex],
+            Kind::HostKey => &[M::HostKey],
+            Kind::Ciphers => &[M::CryptCs, M::CryptSc],
+            Kind::Macs => &[M::MacCs, M::MacSc],
+        };
+        for m in methods {
+            session.method_pref(*m, &pref).map_err(|e| format!("{}: libssh2 refused `{pref}`: {e}", kind.key()))?;
+        }
+        offered.push((kind, list));
+    }
+    Ok(offered)
+}
+
+/// A failed handshake, with what was offered when no algorithm matched.
+fn handshake_error(e: &ssh2::Error, offered: &[(Kind, Vec<String>)]) -> String {
+    let mut m = format!("SSH handshake: {e}");
+    if matches!(e.code(), ssh2::ErrorCode::Session(-5) | ssh2::ErrorCode::Session(-8)) {
+        m.push_str(". The server accepts none of the algorithms offered (");
+        let lists: Vec<String> = offered.iter().map(|(k, l)| format!("{}: {}", k.key(), l.join(","))).collect();
+        m.push_str(&lists.join("; "));
+        m.push_str("). An Oracle VM 3.0-3.2 server (OpenSSH 4.3) needs `kex_algorithms: \"+diffie-hellman-group14-sha1\"`; see docs/hosts.md");
+    }
+    m
+}
+
+fn log_negotiated(session: &Session, host: &Host) {
+    use ssh2::MethodType as M;
+    let m = |t| session.methods(t).unwrap_or("?").to_string();
+    tracing::debug!(
+        host = %host.name,
+        "SSH negotiated kex {}, host key {}, cipher {}, mac {}",
+        m(M::Kex),
+        m(M::HostKey),
+        m(M::CryptCs),
+        m(M::MacCs)
+    );
 }
 
 fn check_host_key(session: &Session, host: &Host) -> Result<(), TransportError> {
@@ -223,6 +290,7 @@ impl Drop for SshTransport {
 pub fn open(host: &Host) -> Result<Box<dyn Transport>, TransportError> {
     match host.transport {
         crate::model::TransportKind::Ssh => Ok(Box::new(SshTransport::connect(host)?)),
+        crate::model::TransportKind::Openssh => Ok(Box::new(super::openssh::OpensshTransport::connect(host)?)),
         crate::model::TransportKind::Local => Ok(Box::new(super::local::LocalTransport::new(host.name.clone()))),
     }
 }

@@ -2,6 +2,7 @@
 //! One integration binary (ripgrep's and cargo's habit); each module is one feature.
 
 mod apply;
+mod bastion;
 mod console;
 mod faults;
 mod harness;
@@ -11,3 +12,4 @@ mod pinning;
 mod profiles;
 mod snapshot;
 mod ssh;
+mod ssh_algorithms;
