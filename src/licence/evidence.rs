@@ -254,7 +254,11 @@ mod tests {
                    @@m 2 2026-12-02T00:00:03Z\n(domain)\n\n@@m rc 0\n@@m 3 2026-12-02T00:00:04Z\nvfb = ['vncpasswd=hunter2,type=vnc']\n\n@@m rc 0\n";
         let got = parse(out, "@@m", &cmds).expect("parse");
         assert_eq!(got.len(), 4);
-        assert_eq!((got[0].text.as_str(), got[0].read_at.as_str()), ("info", "2026-12-02T00:00:01Z"));
+        assert_eq!(
+            (got[0].text.as_str(), got[0].read_at.as_str()),
+            ("info\n", "2026-12-02T00:00:01Z"),
+            "the output as printed, its last newline kept"
+        );
         assert!(!got[3].text.contains("hunter2") && got[3].redacted, "{}", got[3].text);
         assert!(parse("@@m 0 t\ninfo\n", "@@m", &cmds).is_err(), "a cut output is an error");
     }
