@@ -98,3 +98,23 @@ fn schema_covers_every_vm_field() {
     }
     assert_eq!(schema["definitions"]["RawVm"]["additionalProperties"], serde_json::Value::Bool(false));
 }
+
+#[test]
+fn completions_and_man_page_cover_every_subcommand() {
+    let (code, bash, err) = domform(&["completions", "bash"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(bash.contains("complete -F _domform") || bash.contains("_domform()"), "{bash}");
+    for shell in ["zsh", "fish", "elvish", "powershell"] {
+        let (code, out, err) = domform(&["completions", shell]);
+        assert_eq!(code, 0, "{shell}: {err}");
+        assert!(out.contains("licence") && out.contains("snapshot"), "{shell} lists subcommands");
+    }
+    let (code, man, err) = domform(&["man"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(man.starts_with(".ie") && man.contains(".TH domform 1"), "roff: {}", &man[..man.len().min(200)]);
+    for sub in ["plan", "apply", "licence", "snapshot", "console", "completions"] {
+        assert!(man.contains(sub), "man page lists `{sub}`");
+    }
+    let (code, _, err) = domform(&["completions", "tcsh"]);
+    assert_eq!(code, 2, "an unknown shell is a usage error: {err}");
+}

@@ -124,6 +124,12 @@ pub trait Transport: Send {
     /// Round trips made so far (execs, background ones included).
     fn exec_count(&self) -> usize;
 
+    /// The host key this connection verified, OpenSSH style (`ssh-ed25519 SHA256:...`);
+    /// `None` where there is none (local) or it is not known.
+    fn host_key(&self) -> Option<String> {
+        None
+    }
+
     /// Starts `script` and keeps it running (its stdin stays open); returns what it printed up
     /// to a line equal to `marker`, or everything and its exit status if it ended first.
     /// Holds the host lock for a whole apply: when domform ends, or dies, stdin closes, the
@@ -181,6 +187,12 @@ pub fn write_atomic_script(path: &str, backup: bool) -> String {
     // of a busy dom0, so there the rename relies on the file system's ordering alone.
     let sync = "if sync --help 2>/dev/null | grep -q -e --file-system; then sync -- \"$t\" || true; fi";
     format!("set -e; t={tmp}; trap 'rm -f -- \"$t\"' EXIT; cat > \"$t\"; {sync}; {bak}mv -f -- \"$t\" {q}; trap - EXIT")
+}
+
+/// OpenSSH's fingerprint form of a SHA-256 digest: `SHA256:` and unpadded base64.
+pub fn sha256_fingerprint(digest: &[u8]) -> String {
+    use base64::Engine as _;
+    format!("SHA256:{}", base64::engine::general_purpose::STANDARD_NO_PAD.encode(digest))
 }
 
 impl fmt::Display for ExecOutput {

@@ -39,6 +39,7 @@ pub struct OpensshTransport {
     dir: PathBuf,
     execs: usize,
     background: Option<Child>,
+    host_key: Option<String>,
 }
 
 /// The options domform gives `ssh` for `host` (without the control socket): what the YAML says
@@ -124,13 +125,15 @@ impl OpensshTransport {
             dir,
             execs: 0,
             background: None,
+            host_key: None,
         };
         // `-f`: ssh goes to the background once authenticated, so its exit status says whether
         // the connection is up. It logs to a file, so no pipe of ours stays open in it.
         // ControlPersist bounds how long a master outlives a domform that was killed.
         let log = t.dir.join("master.log");
+        let mut t = t;
         let status = Command::new(ssh_program())
-            .args(["-f", "-N", "-M", "-o", "ControlPersist=300", "-E"])
+            .args(["-v", "-f", "-N", "-M", "-o", "ControlPersist=300", "-E"])
             .arg(&log)
             .args(&t.args)
             .arg("--")
@@ -140,9 +143,12 @@ impl OpensshTransport {
             .stderr(Stdio::null())
             .status()
             .map_err(|e| conn_err(format!("cannot run `{}`: {e}", ssh_program())))?;
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        // `-v` logs the key it verified: "debug1: Server host key: ssh-ed25519 SHA256:...".
+        t.host_key = text.lines().find_map(|l| l.split_once("Server host key: ").map(|(_, k)| k.trim().to_string()));
         if !status.success() {
-            let why = std::fs::read_to_string(&log).unwrap_or_default();
-            let why = why.lines().filter(|l| !l.trim().is_empty()).collect::<Vec<_>>().join("; ");
+            let why =
+                text.lines().filter(|l| !l.trim().is_empty() && !l.starts_with("debug")).collect::<Vec<_>>().join("; ");
             let err = if why.contains("Host key verification failed") || why.contains("HOST IDENTIFICATION HAS CHANGED")
             {
                 TransportError::HostKey { host: host.name.clone(), message: format!("ssh: {why}") }
@@ -225,6 +231,10 @@ impl Transport for OpensshTransport {
 
     fn exec_count(&self) -> usize {
         self.execs
+    }
+
+    fn host_key(&self) -> Option<String> {
+        self.host_key.clone()
     }
 
     fn start_background(&mut self, script: &str, marker: &str) -> Result<Background, TransportError> {

@@ -24,6 +24,7 @@ pub struct SshTransport {
     session: Session,
     execs: usize,
     background: Option<Channel>,
+    host_key: Option<String>,
 }
 
 impl std::fmt::Debug for SshTransport {
@@ -94,12 +95,28 @@ impl SshTransport {
         // notice a dead peer instead.
         session.set_timeout(0);
         session.set_keepalive(true, 15);
-        Ok(SshTransport { name, session, execs: 0, background: None })
+        let host_key = session.host_key().map(|(_, t)| key_type_name(t)).and_then(|t| {
+            session.host_key_hash(ssh2::HashType::Sha256).map(|h| format!("{t} {}", super::sha256_fingerprint(h)))
+        });
+        Ok(SshTransport { name, session, execs: 0, background: None, host_key })
     }
 
     /// The underlying session (for consoles and port forwards).
     pub fn session(&self) -> &Session {
         &self.session
+    }
+}
+
+fn key_type_name(t: ssh2::HostKeyType) -> &'static str {
+    use ssh2::HostKeyType as K;
+    match t {
+        K::Rsa => "ssh-rsa",
+        K::Dss => "ssh-dss",
+        K::Ecdsa256 => "ecdsa-sha2-nistp256",
+        K::Ecdsa384 => "ecdsa-sha2-nistp384",
+        K::Ecdsa521 => "ecdsa-sha2-nistp521",
+        K::Ed25519 => "ssh-ed25519",
+        K::Unknown => "unknown",
     }
 }
 
@@ -170,21 +187,18 @@ fn check_host_key(session: &Session, host: &Host) -> Result<(), TransportError> 
         kh.read_file(&path, KnownHostFileKind::OpenSSH)
             .map_err(|e| err(format!("cannot read {}: {e}", path.display())))?;
     }
-    let fingerprint = session
-        .host_key_hash(ssh2::HashType::Sha256)
-        .map(|h| h.iter().map(|b| format!("{b:02x}")).collect::<String>())
-        .unwrap_or_default();
+    let fingerprint = session.host_key_hash(ssh2::HashType::Sha256).map(super::sha256_fingerprint).unwrap_or_default();
     match kh.check_port(&host.address, host.port, key) {
         CheckResult::Match => Ok(()),
         CheckResult::Mismatch => Err(err(format!(
-            "HOST KEY CHANGED for {}:{} (SHA256 {fingerprint}); it differs from {}. This may be an attack; refusing. If the host was reinstalled, remove its old line from known_hosts.",
+            "HOST KEY CHANGED for {}:{} ({fingerprint}); it differs from {}. This may be an attack; refusing. If the host was reinstalled, remove its old line from known_hosts.",
             host.address,
             host.port,
             path.display()
         ))),
         CheckResult::NotFound => match host.host_key_policy {
             HostKeyPolicy::Strict => Err(err(format!(
-                "{}:{} is not in {} (key SHA256 {fingerprint}). Add it (ssh-keyscan, or ssh once by hand) or set `host_key_policy: accept-new`.",
+                "{}:{} is not in {} (key {fingerprint}). Add it (ssh-keyscan, or ssh once by hand) or set `host_key_policy: accept-new`.",
                 host.address,
                 host.port,
                 path.display()
@@ -196,7 +210,7 @@ fn check_host_key(session: &Session, host: &Host) -> Result<(), TransportError> 
                     let _ = std::fs::create_dir_all(dir);
                 }
                 kh.write_file(&path, KnownHostFileKind::OpenSSH).map_err(|e| err(format!("cannot write {}: {e}", path.display())))?;
-                tracing::warn!(host = %host.name, "accepted new host key SHA256 {fingerprint} into {}", path.display());
+                tracing::warn!(host = %host.name, "accepted new host key {fingerprint} into {}", path.display());
                 Ok(())
             }
         },
@@ -251,6 +265,10 @@ impl Transport for SshTransport {
 
     fn exec_count(&self) -> usize {
         self.execs
+    }
+
+    fn host_key(&self) -> Option<String> {
+        self.host_key.clone()
     }
 
     fn start_background(&mut self, script: &str, marker: &str) -> Result<Background, TransportError> {

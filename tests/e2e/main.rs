@@ -4,6 +4,7 @@
 mod apply;
 mod bastion;
 mod console;
+mod evidence;
 mod faults;
 mod harness;
 mod list;
