@@ -14,6 +14,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use domform::apply::{lock, script};
+use domform::licence::evidence;
 use domform::model::Toolstack;
 use domform::observe::{self, ObserveRequest};
 use domform::plan::{Action, Change, Impact, Op, Resource};
@@ -97,6 +98,13 @@ fn all_scripts() -> Vec<(String, String)> {
         ));
         out.push((format!("observe {ts:?}"), obs));
         out.push((format!("apply {ts:?}"), script::build(&[change("vm/x", every_op())], ts, m)));
+        let target = evidence::Target {
+            vm: "x".into(),
+            xen_name: "0004fb00000600001234".into(),
+            cfg: Some("/OVS/Repositories/r 1/VirtualMachines/x/vm.cfg".into()),
+            running: true,
+        };
+        out.push((format!("licence evidence {ts:?}"), evidence::script(ts, &[target], m).0));
     }
     out.push(("manager observe".into(), observe::manager::script("/u01/domain", m)));
     out.push(("write atomic".into(), write_atomic_script("/etc/x y", true)));
