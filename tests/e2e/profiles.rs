@@ -71,7 +71,7 @@ fn used_bytes(h: &TestHosts) -> u64 {
 }
 
 fn scenario(profile: &str) {
-    let h = TestHosts::up(1, &["--profile", profile, "--cpus", "8", "--dom0-cpus", "0-1", "--shutdown-seconds", "2"]);
+    let h = TestHosts::up(1, &["--profile", profile, "--cpus", "8", "--dom0-cpus", "0-1"]);
     let repo = h.repository(1);
     let hosts = h.hosts_yaml();
     // The profile really is in force (testhosts checks it too; a silent regression there would
@@ -123,7 +123,11 @@ fn scenario(profile: &str) {
     let (code, out, _) = domform(&["plan", "-f", s(&e), "--detailed-exitcode"]);
     assert_eq!(code, 0, "{profile}: converged again\n{out}");
 
-    // Stop with a time limit: the simulated shutdown takes 2 s.
+    // Stop with a time limit of 1 s (the watchdog fires within 1-2 s): shutdowns take 4 s now.
+    let shutdown_seconds = |secs: &str| {
+        h.ssh_ok(1, &format!("sed -i 's/^shutdown_seconds.*/shutdown_seconds = {secs}/' /var/lib/xmsim/topology.conf"))
+    };
+    shutdown_seconds("4");
     let web1 = xen_name(&h, "web1");
     let start = Instant::now();
     let (code, out, err) = domform(&["stop", "web1", "-f", s(&e), "--timeout", "1"]);
@@ -146,6 +150,7 @@ fn scenario(profile: &str) {
     assert!(log.contains(&format!("xm destroy {web1}")), "{profile}: {log}");
     let (code, out, err) = domform(&["start", "web1", "-f", s(&e)]);
     assert_eq!(code, 0, "{profile}: start again\n{out}{err}");
+    shutdown_seconds("0.2");
 
     // Snapshot: a clone through OCFS2's reflink (cp --reflink is refused), sharing blocks.
     let system = format!("{repo}/VirtualDisks/db1_system.img");
