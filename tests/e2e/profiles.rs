@@ -3,7 +3,8 @@
 //! --profile`: no truncate/timeout/flock and dash as root's shell on ol5, `cp --reflink`
 //! failing on both, OCFS2's `reflink` stand-in). One host per profile, two VMs, one scenario
 //! function: observe and list, apply with bulk disks, grow a disk, pinning and its drift, stop
-//! with a time limit (with and without force), snapshot and revert.
+//! with a time limit (with and without force), snapshot and revert; on ol5 also through the
+//! system ssh (`transport: openssh`, which sends long scripts to `sh -s` on stdin).
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -14,11 +15,37 @@ fn s(p: &Path) -> &str {
     p.to_str().expect("utf-8")
 }
 
+/// With `transport: openssh`, hosts.yaml for the system ssh: testhosts' algorithm lines move
+/// into an ssh_config, as a user of `transport: openssh` would write them.
+fn hosts_yaml(h: &TestHosts, openssh: bool) -> PathBuf {
+    if !openssh {
+        return h.hosts_yaml();
+    }
+    let config = h.path().join("ssh_config");
+    std::fs::write(
+        &config,
+        "Host *\n  HostKeyAlgorithms +ssh-rsa\n  PubkeyAcceptedAlgorithms +ssh-rsa\n  KexAlgorithms +diffie-hellman-group14-sha1\n",
+    )
+    .expect("ssh_config");
+    let mut out = String::new();
+    for line in std::fs::read_to_string(h.hosts_yaml()).expect("hosts.yaml").lines() {
+        if !line.contains("_algorithms:") {
+            out.push_str(&format!("{line}\n"));
+        }
+        if line.trim_start().starts_with("toolstack:") {
+            out.push_str(&format!("    transport: openssh\n    ssh_config: {}\n", config.display()));
+        }
+    }
+    let path = h.path().join("hosts-openssh.yaml");
+    std::fs::write(&path, out).expect("write");
+    path
+}
+
 /// hosts.yaml plus db1 (pinned, a system disk and data01..data10) and web1.
-fn estate(h: &TestHosts, db1_cpus: &str, data01: &str) -> PathBuf {
-    let dir = h.path().join("estate");
+fn estate(hosts: &Path, db1_cpus: &str, data01: &str) -> PathBuf {
+    let dir = hosts.with_file_name("estate");
     let _ = std::fs::create_dir(&dir);
-    std::fs::copy(h.hosts_yaml(), dir.join("hosts.yaml")).expect("copy");
+    std::fs::copy(hosts, dir.join("hosts.yaml")).expect("copy");
     std::fs::write(
         dir.join("vms.yaml"),
         format!(
@@ -70,10 +97,10 @@ fn used_bytes(h: &TestHosts) -> u64 {
     h.ssh_ok(1, "sync; df -B1 --output=used /OVS | tail -n 1").trim().parse().expect("bytes")
 }
 
-fn scenario(profile: &str) {
+fn scenario(profile: &str, openssh: bool) {
     let h = TestHosts::up(1, &["--profile", profile, "--cpus", "8", "--dom0-cpus", "0-1"]);
     let repo = h.repository(1);
-    let hosts = h.hosts_yaml();
+    let hosts = hosts_yaml(&h, openssh);
     // The profile really is in force (testhosts checks it too; a silent regression there would
     // make this test prove nothing).
     let tools = h.ssh_ok(1, "for t in truncate timeout flock; do command -v $t >/dev/null && echo $t; done; true");
@@ -90,7 +117,7 @@ fn scenario(profile: &str) {
     assert!(out.contains("Domain-0"), "{out}");
 
     // Apply with bulk disks: exact sizes, sparse, then nothing left to do.
-    let e = estate(&h, "2-3", "16MiB");
+    let e = estate(&hosts, "2-3", "16MiB");
     let (code, out, err) = domform(&["apply", "-f", s(&e), "--auto-approve"]);
     assert_eq!(code, 0, "{profile}: apply\n{out}{err}");
     let n = h.ssh_ok(1, &format!("ls {repo}/VirtualDisks | grep -c '^db1_data'"));
@@ -111,7 +138,7 @@ fn scenario(profile: &str) {
     // A disk grows (never truncated: its data stays), pinning moves, live drift converges.
     write_at0(&h, &format!("{repo}/VirtualDisks/db1_data01.img"), "KEEP-ME");
     h.ssh_ok(1, &format!("xm vcpu-pin {db1} all 0-7"));
-    let e = estate(&h, "4-5", "48MiB");
+    let e = estate(&hosts, "4-5", "48MiB");
     let (code, out, err) = domform(&["apply", "-f", s(&e), "--auto-approve"]);
     assert_eq!(code, 0, "{profile}: grow and re-pin\n{out}{err}");
     assert!(out.contains("✓ verify/pinning"), "{out}");
@@ -185,7 +212,15 @@ fn core_scenarios_on_an_ovm_3_0_to_3_2_host_ol5() {
     if !can_run("core_scenarios_on_an_ovm_3_0_to_3_2_host_ol5") {
         return;
     }
-    scenario("ol5");
+    scenario("ol5", false);
+}
+
+#[test]
+fn core_scenarios_on_ol5_through_the_system_ssh() {
+    if !can_run("core_scenarios_on_ol5_through_the_system_ssh") {
+        return;
+    }
+    scenario("ol5", true);
 }
 
 #[test]
@@ -193,5 +228,5 @@ fn core_scenarios_on_an_ovm_3_3_to_3_4_host_ol6() {
     if !can_run("core_scenarios_on_an_ovm_3_3_to_3_4_host_ol6") {
         return;
     }
-    scenario("ol6");
+    scenario("ol6", false);
 }
