@@ -130,6 +130,32 @@ fn scenario(profile: &str, openssh: bool) {
     let vcpus = h.ssh_ok(1, &format!("xm vcpu-list {db1}"));
     assert_eq!(vcpus.lines().skip(1).filter(|l| l.trim_end().ends_with("2-3")).count(), 2, "{profile}: {vcpus}");
 
+    // The host lock: another process holding flock(2) on the lock file (here Python, as
+    // domform's fallback does) keeps an apply out, whether it locks with flock(1) or Python.
+    let lock = format!("{repo}/.domform.lock");
+    h.ssh_ok(1, &format!("rm -f {lock}.holder"));
+    let holder = std::thread::scope(|sc| {
+        let held = sc.spawn(|| {
+            h.ssh_ok(
+                1,
+                &format!(
+                    "exec 9>>{lock}; python -c 'import fcntl; fcntl.flock(9, fcntl.LOCK_EX)'; \
+echo 'controller=held-by-test pid=1' > {lock}.holder; echo held; sleep 4"
+                ),
+            )
+        });
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !h.ssh_ok(1, &format!("cat {lock}.holder 2>/dev/null; true")).contains("held-by-test") {
+            assert!(Instant::now() < deadline, "{profile}: the test's lock holder never started");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let (code, out, err) = domform(&["apply", "-f", s(&e), "--auto-approve"]);
+        assert_eq!(code, 1, "{profile}: apply while the lock is held\n{out}{err}");
+        assert!(format!("{out}{err}").contains("locked by another apply (controller=held-by-test"), "{out}{err}");
+        held.join().expect("holder")
+    });
+    assert_eq!(holder.trim(), "held");
+
     // Import reads the same host back.
     let (code, out, err) = domform(&["import", "--host", "h1", "-f", s(&hosts)]);
     assert_eq!(code, 0, "{profile}: import\n{err}");
