@@ -80,7 +80,7 @@ fn schema_is_committed_and_current() {
 #[test]
 fn schema_covers_every_vm_field() {
     let schema: serde_json::Value = serde_json::from_str(&domform::cli::schema_json()).expect("json");
-    let props = &schema["definitions"]["RawVm"]["properties"];
+    let props = &schema["$defs"]["RawVm"]["properties"];
     for key in [
         "host",
         "state",
@@ -96,7 +96,7 @@ fn schema_covers_every_vm_field() {
     ] {
         assert!(props.get(key).is_some(), "schema lacks vms.*.{key}");
     }
-    assert_eq!(schema["definitions"]["RawVm"]["additionalProperties"], serde_json::Value::Bool(false));
+    assert_eq!(schema["$defs"]["RawVm"]["additionalProperties"], serde_json::Value::Bool(false));
 }
 
 #[test]
