@@ -137,6 +137,13 @@ pub enum Command {
         /// Hosts read at the same time.
         #[arg(long, default_value_t = 16)]
         parallel: usize,
+        /// Also write the core map as one self-contained HTML page (for audits; prints on A4).
+        #[arg(long, value_name = "FILE")]
+        html: Option<PathBuf>,
+        /// Also write an evidence pack into this new folder: each host's raw outputs with UTC
+        /// read times and SSH host key, the page, the JSON report, and MANIFEST.sha256.
+        #[arg(long, value_name = "DIR")]
+        evidence: Option<PathBuf>,
     },
     /// Reflink snapshots of a VM's disks (and vm.cfg, and optionally memory).
     #[command(subcommand)]
@@ -149,6 +156,13 @@ pub enum Command {
     Demo,
     /// Print the JSON Schema of the desired-state files (for editors).
     Schema,
+    /// Print a shell completion script (e.g. `domform completions bash > /etc/bash_completion.d/domform`).
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff; e.g. `domform man | man -l -`).
+    Man,
 }
 
 /// Arguments of start/stop/restart.
@@ -293,11 +307,33 @@ pub fn main() -> ExitCode {
         Command::Stop(a) => power::run(power::Verb::Stop, &a),
         Command::Restart(a) => power::run(power::Verb::Restart, &a),
         Command::Import { host, files, out } => import::run(&host, &files, out.as_deref()),
-        Command::Licence { files, hosts, format, parallel } => licence::run(&files, &hosts, format, parallel),
+        Command::Licence { files, hosts, format, parallel, html, evidence } => {
+            licence::run(&files, &hosts, format, parallel, &licence::Outputs { html, evidence })
+        }
         Command::Snapshot(cmd) => snapshot::run(&cmd),
         Command::Console(a) => console::run(&a),
         Command::Vnc(a) => vnc::run(&a),
         Command::Demo => demo::run(),
+        Command::Completions { shell } => {
+            // Into a buffer first: clap_complete panics when its writer fails (`| head`).
+            let mut buf = Vec::new();
+            clap_complete::generate(shell, &mut <Cli as clap::CommandFactory>::command(), "domform", &mut buf);
+            let _ = std::io::stdout().lock().write_all(&buf);
+            ExitCode::SUCCESS
+        }
+        Command::Man => {
+            let mut buf = Vec::new();
+            match clap_mangen::Man::new(<Cli as clap::CommandFactory>::command()).render(&mut buf) {
+                Ok(()) => {
+                    let _ = std::io::stdout().lock().write_all(&buf);
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    let _ = writeln!(std::io::stderr(), "error: cannot render the man page: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
         Command::Schema => {
             let mut out = std::io::stdout().lock();
             let _ = writeln!(out, "{}", schema_json());

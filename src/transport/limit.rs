@@ -93,6 +93,132 @@ impl Deadline {
     }
 }
 
+/// What a child process (the local `sh`, the system `ssh`) printed, read under a limit.
+#[derive(Debug, Default)]
+pub struct Collected {
+    /// Standard output.
+    pub stdout: Vec<u8>,
+    /// Standard error.
+    pub stderr: Vec<u8>,
+    /// Exit status (`None` when the limit ran out).
+    pub status: Option<std::process::ExitStatus>,
+    /// The limit ran out: `give_up` was called and the child reaped.
+    pub timed_out: bool,
+}
+
+/// Reads a spawned child's piped stdout and stderr until it exits, or until the limit runs out;
+/// then calls `give_up` (kill the child, or its process group) and reaps it. For transports
+/// that run a local process per exec.
+pub fn collect(
+    child: &mut std::process::Child,
+    limit: Option<&Limit>,
+    give_up: impl FnOnce(&mut std::process::Child),
+) -> std::io::Result<Collected> {
+    use std::io::Read;
+    use std::sync::mpsc;
+    let mut deadline = Deadline::new(limit);
+    let stderr = child.stderr.take().map(|mut e| {
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            let _ = e.read_to_end(&mut buf);
+            buf
+        })
+    });
+    let (tx, rx) = mpsc::channel::<Vec<u8>>();
+    if let Some(mut out) = child.stdout.take() {
+        std::thread::spawn(move || {
+            let mut chunk = [0u8; 16 * 1024];
+            while let Ok(n) = out.read(&mut chunk) {
+                if n == 0 || tx.send(chunk[..n].to_vec()).is_err() {
+                    break;
+                }
+            }
+        });
+    } else {
+        drop(tx);
+    }
+    let mut got = Collected::default();
+    loop {
+        let next = match deadline.remaining() {
+            None => rx.recv().map_err(|_| mpsc::RecvTimeoutError::Disconnected),
+            Some(left) => rx.recv_timeout(left),
+        };
+        match next {
+            Ok(chunk) => {
+                deadline.saw_stdout(&chunk);
+                got.stdout.extend_from_slice(&chunk);
+            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                got.timed_out = true;
+                break;
+            }
+        }
+    }
+    // stdout closed: the child is ending; it still gets the rest of its time to exit.
+    while !got.timed_out && limit.is_some() {
+        match child.try_wait()? {
+            Some(_) => break,
+            None if deadline.expired() => got.timed_out = true,
+            None => std::thread::sleep(Duration::from_millis(5)),
+        }
+    }
+    if got.timed_out {
+        give_up(child);
+    }
+    let status = child.wait()?;
+    got.status = (!got.timed_out).then_some(status);
+    got.stderr = stderr.and_then(|h| h.join().ok()).unwrap_or_default();
+    Ok(got)
+}
+
+/// Reads a child's stdout until a line equal to `marker` (see
+/// [`read_until_marker`](super::read_until_marker)) within the limit: `(found, output, timed_out)`.
+/// On a timeout the output read so far is returned; the caller ends the child.
+pub fn await_marker(
+    child: &mut std::process::Child,
+    marker: &str,
+    limit: Option<&Limit>,
+) -> std::io::Result<(bool, String, bool)> {
+    use std::sync::{mpsc, Arc, Mutex};
+    let Some(mut out) = child.stdout.take() else { return Ok((false, String::new(), false)) };
+    let seen = Arc::new(Mutex::new(String::new()));
+    let (tx, rx) = mpsc::channel();
+    let shared = seen.clone();
+    let marker = marker.to_string();
+    std::thread::spawn(move || {
+        let mut reader = Copying { inner: &mut out, seen: shared };
+        let mut output = String::new();
+        let _ = tx.send(super::read_until_marker(&mut reader, &marker, &mut output).map(|f| (f, output)));
+    });
+    let deadline = Deadline::new(limit);
+    let got = match deadline.remaining() {
+        None => rx.recv().map_err(|_| mpsc::RecvTimeoutError::Disconnected),
+        Some(left) => rx.recv_timeout(left),
+    };
+    match got {
+        Ok(Ok((found, output))) => Ok((found, output, false)),
+        Ok(Err(e)) => Err(e),
+        Err(_) => Ok((false, seen.lock().map(|s| s.clone()).unwrap_or_default(), true)),
+    }
+}
+
+/// A reader that also copies what it reads into `seen` (lossy text).
+struct Copying<'a, R: std::io::Read> {
+    inner: &'a mut R,
+    seen: std::sync::Arc<std::sync::Mutex<String>>,
+}
+
+impl<R: std::io::Read> std::io::Read for Copying<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if let Ok(mut s) = self.seen.lock() {
+            s.push_str(&String::from_utf8_lossy(&buf[..n]));
+        }
+        Ok(n)
+    }
+}
+
 /// Host-side watchdog, POSIX `sh` (bash 3.2, dash, busybox): `dfw_start SECONDS` starts it in
 /// the background, `dfw_stop` ends it (and its `sleep`). When it fires it sends TERM, then
 /// after 2 s KILL, to the exec's whole process group (`kill 0`), itself included.

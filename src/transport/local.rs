@@ -4,13 +4,12 @@
 //! limit can end everything the script started, and the host-side watchdog's `kill 0`
 //! ([`super::limit::WATCHDOG_FNS`]) never reaches domform itself.
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
 
-use super::limit::Deadline;
-use super::{read_until_marker, Background, ExecOutput, Limit, Transport, TransportError};
+use super::limit;
+use super::{Background, ExecOutput, Limit, Transport, TransportError};
 
 /// Runs scripts with `sh -c` on this machine, with optional extra environment (the demo puts
 /// the simulator on `PATH` and points it at its state folder).
@@ -66,7 +65,6 @@ impl Transport for LocalTransport {
             message: m,
         };
         let mut child = self.sh(script, Stdio::piped()).spawn().map_err(|e| err(format!("cannot start sh: {e}")))?;
-        let mut deadline = Deadline::new(limit);
         if let Some(mut pipe) = child.stdin.take() {
             let data = stdin.to_vec();
             // A thread, so a script that prints a lot before reading stdin cannot deadlock us.
@@ -74,61 +72,9 @@ impl Transport for LocalTransport {
                 let _ = pipe.write_all(&data);
             });
         }
-        let stderr = child.stderr.take().map(|mut e| {
-            std::thread::spawn(move || {
-                let mut buf = Vec::new();
-                let _ = e.read_to_end(&mut buf);
-                buf
-            })
-        });
-        let (tx, rx) = mpsc::channel::<Vec<u8>>();
-        if let Some(mut out) = child.stdout.take() {
-            std::thread::spawn(move || {
-                let mut chunk = [0u8; 16 * 1024];
-                while let Ok(n) = out.read(&mut chunk) {
-                    if n == 0 || tx.send(chunk[..n].to_vec()).is_err() {
-                        break;
-                    }
-                }
-            });
-        } else {
-            drop(tx);
-        }
-        let mut stdout = Vec::new();
-        let mut timed_out = false;
-        loop {
-            let next = match deadline.remaining() {
-                None => rx.recv().map_err(|_| mpsc::RecvTimeoutError::Disconnected),
-                Some(left) => rx.recv_timeout(left),
-            };
-            match next {
-                Ok(chunk) => {
-                    deadline.saw_stdout(&chunk);
-                    stdout.extend_from_slice(&chunk);
-                }
-                Err(mpsc::RecvTimeoutError::Disconnected) => break,
-                Err(mpsc::RecvTimeoutError::Timeout) => {
-                    timed_out = true;
-                    break;
-                }
-            }
-        }
-        // stdout closed: the script is ending; it still gets the rest of its time to exit.
-        while !timed_out && limit.is_some() {
-            match child.try_wait() {
-                Ok(Some(_)) => break,
-                Ok(None) if deadline.expired() => timed_out = true,
-                Ok(None) => std::thread::sleep(std::time::Duration::from_millis(5)),
-                Err(e) => return Err(err(e.to_string())),
-            }
-        }
-        if timed_out {
-            kill_group(&mut child);
-        }
-        let status = child.wait().map_err(|e| err(e.to_string()))?;
-        let stderr = stderr.and_then(|h| h.join().ok()).unwrap_or_default();
-        let status = if timed_out { -1 } else { status.code().unwrap_or(-1) };
-        Ok(ExecOutput { status, stdout, stderr, lost: None, timed_out })
+        let got = limit::collect(&mut child, limit, kill_group).map_err(|e| err(e.to_string()))?;
+        let status = got.status.and_then(|s| s.code()).unwrap_or(-1);
+        Ok(ExecOutput { status, stdout: got.stdout, stderr: got.stderr, lost: None, timed_out: got.timed_out })
     }
 
     fn exec_count(&self) -> usize {
@@ -149,45 +95,18 @@ impl Transport for LocalTransport {
             message: m,
         };
         let mut child = self.sh(script, Stdio::null()).spawn().map_err(|e| err(format!("cannot start sh: {e}")))?;
-        let Some(mut out) = child.stdout.take() else {
-            let status = child.wait().map_err(|e| err(e.to_string()))?;
-            return Ok(Background {
-                output: String::new(),
-                ended: Some(status.code().unwrap_or(-1)),
-                timed_out: false,
-            });
-        };
-        // The marker is awaited on a thread so the limit can be enforced here; what the thread
-        // read so far is shared, so a timeout still reports it.
-        let seen = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
-        let (tx, rx) = mpsc::channel();
-        let shared = seen.clone();
-        let marker_owned = marker.to_string();
-        std::thread::spawn(move || {
-            let mut reader = Progress { inner: &mut out, seen: shared };
-            let mut output = String::new();
-            let _ = tx.send(read_until_marker(&mut reader, &marker_owned, &mut output).map(|f| (f, output)));
-        });
-        let deadline = Deadline::new(limit);
-        let got = match deadline.remaining() {
-            None => rx.recv().map_err(|_| mpsc::RecvTimeoutError::Disconnected),
-            Some(left) => rx.recv_timeout(left),
-        };
-        match got {
-            Ok(Ok((true, output))) => {
+        match limit::await_marker(&mut child, marker, limit).map_err(|e| err(e.to_string()))? {
+            (true, output, _) => {
                 self.background = Some(child);
                 Ok(Background { output, ended: None, timed_out: false })
             }
-            Ok(Ok((false, output))) => {
+            (false, output, timed_out) => {
+                if timed_out {
+                    kill_group(&mut child);
+                }
                 let status = child.wait().map_err(|e| err(e.to_string()))?;
-                Ok(Background { output, ended: Some(status.code().unwrap_or(-1)), timed_out: false })
-            }
-            Ok(Err(e)) => Err(err(e.to_string())),
-            Err(_) => {
-                kill_group(&mut child);
-                let _ = child.wait();
-                let output = seen.lock().map(|s| s.clone()).unwrap_or_default();
-                Ok(Background { output, ended: Some(-1), timed_out: true })
+                let ended = if timed_out { -1 } else { status.code().unwrap_or(-1) };
+                Ok(Background { output, ended: Some(ended), timed_out })
             }
         }
     }
@@ -206,22 +125,6 @@ fn kill_group(child: &mut Child) {
     let killed = Command::new("kill").args(["-KILL", "--", &pgid]).stderr(Stdio::null()).status();
     if !killed.is_ok_and(|s| s.success()) {
         let _ = child.kill();
-    }
-}
-
-/// A reader that also copies what it reads into `seen` (lossy text).
-struct Progress<'a, R: Read> {
-    inner: &'a mut R,
-    seen: std::sync::Arc<std::sync::Mutex<String>>,
-}
-
-impl<R: Read> Read for Progress<'_, R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        if let Ok(mut s) = self.seen.lock() {
-            s.push_str(&String::from_utf8_lossy(&buf[..n]));
-        }
-        Ok(n)
     }
 }
 

@@ -6,11 +6,13 @@
 //! in-memory fake of the tests) behaves alike and every round trip is counted.
 //! No module outside `transport/` spawns processes or opens sockets.
 
+pub mod algorithms;
 pub mod console;
 pub mod fake;
 pub mod forward;
 pub mod limit;
 pub mod local;
+pub mod openssh;
 pub mod shell;
 pub mod ssh;
 pub mod tty;
@@ -158,6 +160,12 @@ pub trait Transport: Send {
     /// Round trips made so far (execs, background ones included).
     fn exec_count(&self) -> usize;
 
+    /// The host key this connection verified, OpenSSH style (`ssh-ed25519 SHA256:...`);
+    /// `None` where there is none (local) or it is not known.
+    fn host_key(&self) -> Option<String> {
+        None
+    }
+
     /// Starts `script` and keeps it running (its stdin stays open); returns what it printed up
     /// to a line equal to `marker`, or everything and its exit status if it ended first.
     /// Holds the host lock for a whole apply: when domform ends, or dies, stdin closes, the
@@ -216,7 +224,17 @@ pub fn write_atomic_script(path: &str, backup: bool) -> String {
     } else {
         String::new()
     };
-    format!("set -e; t={tmp}; trap 'rm -f -- \"$t\"' EXIT; cat > \"$t\"; sync -- \"$t\" 2>/dev/null || true; {bak}mv -f -- \"$t\" {q}; trap - EXIT")
+    // `sync FILE` flushes just FILE only from coreutils 8.24 (its --help then lists
+    // --file-system); older ones (OL5 5.97, OL6 8.4) ignore FILE and flush every file system
+    // of a busy dom0, so there the rename relies on the file system's ordering alone.
+    let sync = "if sync --help 2>/dev/null | grep -q -e --file-system; then sync -- \"$t\" || true; fi";
+    format!("set -e; t={tmp}; trap 'rm -f -- \"$t\"' EXIT; cat > \"$t\"; {sync}; {bak}mv -f -- \"$t\" {q}; trap - EXIT")
+}
+
+/// OpenSSH's fingerprint form of a SHA-256 digest: `SHA256:` and unpadded base64.
+pub fn sha256_fingerprint(digest: &[u8]) -> String {
+    use base64::Engine as _;
+    format!("SHA256:{}", base64::engine::general_purpose::STANDARD_NO_PAD.encode(digest))
 }
 
 impl fmt::Display for ExecOutput {

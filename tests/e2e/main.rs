@@ -2,12 +2,16 @@
 //! One integration binary (ripgrep's and cargo's habit); each module is one feature.
 
 mod apply;
+mod bastion;
 mod console;
+mod evidence;
 mod faults;
 mod harness;
 mod list;
 mod manager;
 mod pinning;
+mod profiles;
 mod slow;
 mod snapshot;
 mod ssh;
+mod ssh_algorithms;
