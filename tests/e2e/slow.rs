@@ -18,10 +18,15 @@ fn s(p: &Path) -> &str {
 
 /// hosts.yaml with `observe_timeout` and `step_timeout` on every host, and `vms`.
 fn estate(h: &TestHosts, name: &str, observe: u32, step: u32, vms: &str) -> PathBuf {
+    estate_with(h, name, &format!("    observe_timeout: {observe}\n    step_timeout: {step}\n"), vms)
+}
+
+/// hosts.yaml with `extra` host lines on every host, and `vms`.
+fn estate_with(h: &TestHosts, name: &str, extra: &str, vms: &str) -> PathBuf {
     let dir = h.path().join(name);
     let _ = std::fs::create_dir(&dir);
     let hosts = std::fs::read_to_string(h.hosts_yaml()).expect("hosts.yaml");
-    let limits = format!("    toolstack: xm\n    observe_timeout: {observe}\n    step_timeout: {step}\n");
+    let limits = format!("    toolstack: xm\n{extra}");
     std::fs::write(dir.join("hosts.yaml"), hosts.replace("    toolstack: xm\n", &limits)).expect("write");
     std::fs::write(dir.join("vms.yaml"), vms).expect("write");
     dir
@@ -192,4 +197,36 @@ fn with_a_slow_xend_apply_converges_and_plan_says_no_changes() {
     let (code, out, err) = guarded(&["list", "-f", s(&dir)]);
     assert_eq!(code, 0, "{err}");
     assert_eq!(out.lines().filter(|l| l.contains(" running")).count(), 3 + 2, "3 VMs and 2 Domain-0:\n{out}");
+}
+
+/// The system-ssh transport follows the same limits: a wedged observe and a wedged step are
+/// given up (its `ssh` client killed), named, and the other host finishes.
+#[test]
+fn the_openssh_transport_gives_up_on_a_wedged_xend_too() {
+    if !can_run("the_openssh_transport_gives_up_on_a_wedged_xend_too") {
+        return;
+    }
+    let h = TestHosts::up(2, &[]);
+    let config = h.path().join("ssh_config");
+    std::fs::write(&config, "# empty: everything comes from hosts.yaml\n").expect("ssh_config");
+    let extra = format!(
+        "    observe_timeout: 3\n    step_timeout: 4\n    transport: openssh\n    ssh_config: {}\n",
+        config.display()
+    );
+    let dir = estate_with(&h, "e", &extra, &format!("vms:\n{}{}", vm("o1", "h1"), vm("o2", "h2")));
+    h.exec_ok(2, "touch /var/lib/xmsim/hang");
+    let (code, out, err) = guarded(&["plan", "-f", s(&dir)]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(err.contains("host h2: observe timed out after 3 s (observe_timeout) while running `xm info -n`"), "{err}");
+    assert!(out.contains("Host h1:"), "{out}");
+    hung_calls_end(&h, 2);
+    h.exec_ok(2, "echo create > /var/lib/xmsim/hang");
+    let (code, out, err) = guarded(&["apply", "-f", s(&dir), "--auto-approve"]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(out.contains("✓ power/o1"), "{out}");
+    assert!(out.contains("⏱ power/o2 timed out after 4 s (step_timeout)"), "{out}");
+    hung_calls_end(&h, 2);
+    h.exec_ok(2, "rm -f /var/lib/xmsim/hang");
+    let (code, out, err) = guarded(&["apply", "-f", s(&dir), "--auto-approve"]);
+    assert_eq!(code, 0, "{out}{err}");
 }
