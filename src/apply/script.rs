@@ -6,6 +6,7 @@
 //! step stops the host. Every value reaches the shell through [`quote`].
 
 use crate::model::Toolstack;
+use crate::plan::paths::{guarded_chain, written_paths};
 use crate::plan::{Change, Op};
 use crate::transport::quote;
 
@@ -13,8 +14,39 @@ fn parent(path: &str) -> &str {
     path.rsplit_once('/').map(|(d, _)| if d.is_empty() { "/" } else { d }).unwrap_or(".")
 }
 
-/// One op as a shell command group that succeeds or fails as a whole.
+/// One op as a shell command group that succeeds or fails as a whole, preceded by the link
+/// guard for the paths it writes.
 pub fn op_to_shell(op: &Op, toolstack: Toolstack) -> String {
+    let body = op_body(op, toolstack);
+    match link_guard(op) {
+        Some(guard) => format!("{{ {guard} && {body}; }}"),
+        None => body,
+    }
+}
+
+/// A test, run on the host just before the op, that no component of a path it writes (from
+/// the repository's `VirtualDisks/`, `VirtualMachines/` or `Snapshots/` folder down) is a
+/// symbolic link: one may be planted between plan and apply (`plan::paths`).
+pub fn link_guard(op: &Op) -> Option<String> {
+    let mut chain: Vec<String> = Vec::new();
+    for p in written_paths(op) {
+        for c in guarded_chain(&p) {
+            if !chain.contains(&c) {
+                chain.push(c);
+            }
+        }
+    }
+    if chain.is_empty() {
+        return None;
+    }
+    let list: Vec<String> = chain.iter().map(|p| quote(p)).collect();
+    Some(format!(
+        "{{ l=; for p in {}; do [ ! -L \"$p\" ] || l=$p; done; [ -z \"$l\" ] || {{ echo \"refusing to write through $l: it is a symbolic link (planted in the repository?)\" >&2; false; }}; }}",
+        list.join(" ")
+    ))
+}
+
+fn op_body(op: &Op, toolstack: Toolstack) -> String {
     let tool = match toolstack {
         Toolstack::Xm => "xm",
         Toolstack::Xl => "xl",
@@ -39,7 +71,7 @@ pub fn op_to_shell(op: &Op, toolstack: Toolstack) -> String {
                 String::new()
             };
             format!(
-                "{{ mkdir -p {dir} && t={p}.domform-tmp.$$ && printf '%s' {c} | cat > \"$t\" && {bak}mv -f \"$t\" {p} || {{ rm -f \"$t\"; false; }}; }}",
+                "{{ mkdir -p {dir} && t={p}.domform-tmp.$$ && printf '%s' {c} | (set -C; cat > \"$t\") && {bak}mv -f \"$t\" {p} || {{ rm -f \"$t\"; false; }}; }}",
                 dir = quote(parent(path)),
                 c = quote(content)
             )
@@ -129,7 +161,7 @@ pub fn snapshot_file(index: usize, path: &str) -> String {
 /// Shell helper defined once per script: `cl SRC DST FULL` makes DST a copy-on-write clone of
 /// SRC (`reflink` on OCFS2, else `cp --reflink=always`), a full sparse copy only when FULL is 1,
 /// and never writes into something already at DST.
-pub const CLONE_FN: &str = "cl() { [ ! -e \"$2\" ] || { echo \"$2 is in the way\" >&2; return 1; }; \
+pub const CLONE_FN: &str = "cl() { [ ! -e \"$2\" ] && [ ! -L \"$2\" ] || { echo \"$2 is in the way\" >&2; return 1; }; \
 if command -v reflink >/dev/null 2>&1 && reflink \"$1\" \"$2\" 2>/dev/null; then return 0; fi; \
 rm -f -- \"$2\"; if cp --reflink=always -T -- \"$1\" \"$2\" 2>/dev/null; then return 0; fi; rm -f -- \"$2\"; \
 if [ \"$3\" = 1 ]; then cp --sparse=always -T -- \"$1\" \"$2\"; return; fi; \
@@ -191,7 +223,8 @@ fn snapshot_shell(
     format!(
         "{{ n={n}; d={p}/\"$n\"; t=\"$d.domform-tmp\"; rc=0; \
 if [ -e \"$d\" ]; then echo \"snapshot $d already exists\" >&2; false; else \
-mkdir -p \"$t/disks\" && {{ {pause_cmd}; \
+{{ [ ! -L \"$t\" ] || {{ echo \"$t is a symbolic link\" >&2; false; }}; }} && rm -rf -- \"$t\" && \
+mkdir -p -- {p} && mkdir -- \"$t\" \"$t/disks\" && {{ {pause_cmd}; \
 if [ $rc -eq 0 ]; then {{ {copies}; }} || rc=$?; fi; \
 {unpause_cmd}; \
 if [ $rc -eq 0 ]; then {{ printf '%s\\n' {manifest} > \"$t/manifest\" && mv -T -- \"$t\" \"$d\"; }} || rc=$?; fi; \
@@ -302,5 +335,44 @@ mod tests {
         let again = t.exec(&op_to_shell(&op, Toolstack::Xm), &[]).expect("runs");
         assert_ne!(again.status, 0);
         assert!(again.stderr_text().contains("already exists"));
+    }
+
+    #[test]
+    fn a_link_planted_in_the_repository_is_refused_on_the_host() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path().display().to_string();
+        let disks = format!("{root}/R/VirtualDisks");
+        std::fs::create_dir_all(&disks).expect("mkdir");
+        std::fs::create_dir_all(format!("{root}/outside")).expect("mkdir");
+        // Dangling: `[ -e ]` is false for it, so a plain existence test would follow it.
+        let evil = format!("{root}/outside/evil.img");
+        std::os::unix::fs::symlink(&evil, format!("{disks}/web01_system.img")).expect("symlink");
+        let mut t = LocalTransport::new("here");
+        let op = Op::CreateDisk { path: format!("{disks}/web01_system.img"), size: 1 << 20 };
+        let out = t.exec(&op_to_shell(&op, Toolstack::Xm), &[]).expect("runs");
+        assert_ne!(out.status, 0);
+        assert!(out.stderr_text().contains("symbolic link"), "{}", out.stderr_text());
+        assert!(!std::path::Path::new(&evil).exists(), "the disk was created through the link");
+        // A planted backup name would make `cp -p vm.cfg vm.cfg.domform-bak` write elsewhere.
+        let vmdir = format!("{root}/R/VirtualMachines/x");
+        std::fs::create_dir_all(&vmdir).expect("mkdir");
+        std::fs::write(format!("{vmdir}/vm.cfg"), "name = 'x'\n").expect("cfg");
+        let victim = format!("{root}/outside/victim");
+        std::fs::write(&victim, "precious\n").expect("victim");
+        std::os::unix::fs::symlink(&victim, format!("{vmdir}/vm.cfg.domform-bak")).expect("symlink");
+        let op = Op::WriteFile { path: format!("{vmdir}/vm.cfg"), content: "name = 'y'\n".into(), backup: true };
+        let out = t.exec(&op_to_shell(&op, Toolstack::Xm), &[]).expect("runs");
+        assert_ne!(out.status, 0);
+        assert_eq!(std::fs::read_to_string(&victim).expect("victim"), "precious\n");
+        // A linked folder on the way (VirtualMachines/x → elsewhere) is refused too.
+        std::fs::remove_file(format!("{vmdir}/vm.cfg.domform-bak")).expect("rm");
+        std::fs::create_dir_all(format!("{root}/outside/vm")).expect("mkdir");
+        std::os::unix::fs::symlink(format!("{root}/outside/vm"), format!("{root}/R/VirtualMachines/y"))
+            .expect("symlink");
+        let op =
+            Op::WriteFile { path: format!("{root}/R/VirtualMachines/y/vm.cfg"), content: "x".into(), backup: false };
+        let out = t.exec(&op_to_shell(&op, Toolstack::Xm), &[]).expect("runs");
+        assert_ne!(out.status, 0);
+        assert!(!std::path::Path::new(&format!("{root}/outside/vm/vm.cfg")).exists());
     }
 }

@@ -106,6 +106,14 @@ pub fn run(cmd: &SnapshotCmd) -> ExitCode {
             }
         }
     };
+    // Every path these changes write must be inside the repository (or a declared `path:`
+    // disk) and reach no planted link: the snapshot folder and its manifest are untrusted.
+    let repos = model.hosts.get(loc.host()).map(|h| h.repositories.clone()).unwrap_or_default();
+    let links = loc.observed().map(|o| o.links.clone()).unwrap_or_default();
+    let refused = crate::plan::paths::check(&changes, &repos, &crate::plan::declared_paths(&model, loc.host()), &links);
+    if !refused.is_empty() {
+        return fail(refused.join("\n"));
+    }
     let plan = crate::plan::Plan {
         format_version: crate::plan::FORMAT_VERSION,
         hosts: vec![crate::plan::HostPlan {

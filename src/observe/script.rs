@@ -55,6 +55,10 @@ pub fn build(req: &ObserveRequest, marker: &str) -> String {
         s.push_str(&format!("s fs {r} sh -c 'stat -f -c %T \"$1\" && df -P -k \"$1\" | tail -n 1' fs {r}\n"));
         s.push_str(&format!("s ovsrepo {r} cat -- {r}/.ovsrepo\n"));
         s.push_str(&format!("s disks {r} find {r}/VirtualDisks -maxdepth 1 -type f -printf '%s %b %p\\n'\n"));
+        // Links where domform writes (a planted link would redirect a write): listed, refused.
+        s.push_str(&format!(
+            "s links {r} sh -c 'for d in \"$1\"/VirtualDisks \"$1\"/VirtualMachines \"$1\"/Snapshots; do if [ -e \"$d\" ] || [ -L \"$d\" ]; then find \"$d\" -maxdepth 3 -type l; fi; done; true' links {r}\n"
+        ));
         s.push_str(&format!("s snapshots {r} find {r}/Snapshots -mindepth 2 -maxdepth 2 -type d\n"));
         s.push_str(&format!(
             "for f in {r}/Snapshots/*/*/manifest; do [ -f \"$f\" ] || continue; s snapmanifest \"$f\" cat -- \"$f\"; done\n"

@@ -15,6 +15,7 @@ pub mod disk;
 pub mod fingerprint;
 pub mod graph;
 pub mod manager;
+pub mod paths;
 pub mod pinning;
 pub mod snapshot;
 pub mod vm;
@@ -340,11 +341,28 @@ pub fn plan_host(model: &Model, obs: &Observed) -> HostPlan {
         vm::plan_vm(vm, obs, &views, &in_use, &mut changes, &mut hp.errors, &mut hp.notes);
     }
     pinning::check(model, obs, &mut hp.errors, &mut hp.warnings);
+    let repos = model.hosts.get(&obs.host).map(|h| h.repositories.clone()).unwrap_or_default();
+    hp.errors.extend(paths::check(&changes, &repos, &declared_paths(model, &obs.host), &obs.links));
     match graph::order(changes) {
         Ok(sorted) => hp.changes = sorted,
         Err(e) => hp.errors.push(e),
     }
     hp
+}
+
+/// The disks the desired state declares by `path:` on `host` (domform may write to them
+/// wherever they are).
+pub fn declared_paths(model: &Model, host: &str) -> std::collections::BTreeSet<String> {
+    model
+        .vms
+        .values()
+        .filter(|v| v.host == host)
+        .flat_map(|v| v.disks.iter())
+        .filter_map(|d| match &d.source {
+            crate::model::DiskSource::Existing { path } => Some(path.clone()),
+            crate::model::DiskSource::New { .. } => None,
+        })
+        .collect()
 }
 
 impl Plan {
