@@ -106,6 +106,12 @@ pub fn read_all(paths: &[PathBuf]) -> (Loaded, Vec<Diagnostic>) {
 
 fn read_one(file: &Path, loaded: &mut Loaded, diags: &mut Vec<Diagnostic>) {
     let name = Arc::new(file.to_path_buf());
+    // Not read at all when too big (a desired-state file is untrusted input: see tree::events).
+    let size = std::fs::metadata(file).map(|m| m.len()).unwrap_or(0);
+    if size > super::events::MAX_FILE_BYTES {
+        diags.push(super::events::too_big(&name, size));
+        return;
+    }
     let text = match std::fs::read(file) {
         Ok(bytes) => match String::from_utf8(bytes) {
             Ok(t) => t,
