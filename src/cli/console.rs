@@ -28,6 +28,9 @@ pub(crate) fn find_running(model: &Model, name: &str, host: Option<&str>) -> Res
     for r in &results {
         match &r.observed {
             Ok(obs) => {
+                if let Some(why) = obs.unreadable() {
+                    return Err(why);
+                }
                 for v in obs.vms().into_iter().filter(|v| v.simple_name == name || v.xen_name == name) {
                     found.push((r.host.clone(), v.domain.cloned()));
                 }

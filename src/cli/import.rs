@@ -146,6 +146,10 @@ pub fn run(host: &str, files: &[PathBuf], out: Option<&Path>) -> ExitCode {
         }
         return ExitCode::FAILURE;
     };
+    if let Some(why) = obs.unreadable() {
+        let _ = writeln!(std::io::stderr(), "error: {why}");
+        return ExitCode::FAILURE;
+    }
     super::print_diags(&obs.problems);
     let text = import_yaml(host, obs);
     match out {

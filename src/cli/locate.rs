@@ -52,6 +52,9 @@ pub fn locate(model: &Model, host: Option<&str>, name: &str, mode: Mode) -> Resu
     for (i, r) in results.iter().enumerate() {
         match &r.observed {
             Ok(obs) => {
+                if let Some(why) = obs.unreadable() {
+                    return Err(fail(why));
+                }
                 for v in obs.vms().into_iter().filter(|v| v.simple_name == name || v.xen_name == name) {
                     found.push((i, v.cfg.cloned(), v.domain.cloned()));
                 }

@@ -232,6 +232,19 @@ impl Observed {
         out
     }
 
+    /// Why this host's facts cannot be trusted for an imperative command (start, stop, restart,
+    /// snapshot, console, vnc, import): an output that did not parse or a command that failed.
+    /// With an unparsed `xm list -l`, `stop` once said "already stopped" and `start` ran `xm
+    /// create` on a running domain; like `plan`, these commands refuse such a host.
+    pub fn unreadable(&self) -> Option<String> {
+        let mut why: Vec<String> = self.problems.iter().filter(|p| p.is_error()).map(|p| p.to_string()).collect();
+        if self.info.is_none() && why.is_empty() {
+            why.push(format!("{}: the host could not be read completely", self.host));
+        }
+        (!why.is_empty())
+            .then(|| format!("host {} cannot be read, so nothing is done on it:\n{}", self.host, why.join("\n")))
+    }
+
     /// Domain-0, when listed.
     pub fn dom0(&self) -> Option<&Domain> {
         self.domains.iter().find(|d| d.id == Some(0) || d.name == "Domain-0")
