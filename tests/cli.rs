@@ -45,7 +45,7 @@ fn ten_mistakes_give_ten_located_errors_in_one_run() {
         "VM name: `bad;name`",
         "not a MAC address",
         "runs backwards",
-        "at most 4096",
+        "at most 256",
         "`data` is declared twice",
         "VNC password written inline",
     ] {

@@ -54,8 +54,15 @@ pub fn format_size(bytes: u64) -> String {
     format!("{bytes}B")
 }
 
-/// The most names one brace range may make.
-pub const MAX_BRACE_ITEMS: usize = 4096;
+/// The most names one brace range may make (a VM holds at most [`MAX_DISKS_PER_VM`] disks;
+/// `data{1..4096}` once made an apply create 4,096 disks before it failed).
+pub const MAX_BRACE_ITEMS: usize = 256;
+
+/// The most disks one VM may declare (far beyond what a guest uses; bigger is a typo).
+pub const MAX_DISKS_PER_VM: usize = 256;
+
+/// The most vCPUs a Xen 4.x guest may have (`HVM_MAX_VCPUS`; PV guests are held to the same).
+pub const MAX_VCPUS: u32 = 128;
 
 /// Expands one numeric brace range: `data{01..10}` → data01 … data10 (width kept from the
 /// first bound when it has leading zeros). A name without braces is returned as it is.
@@ -145,8 +152,8 @@ mod tests {
         assert_eq!(names[9], "data10");
         assert_eq!(expand_braces("d{8..10}x").expect("valid"), vec!["d8x", "d9x", "d10x"]);
         assert_eq!(expand_braces("plain").expect("valid"), vec!["plain"]);
-        assert!(expand_braces("d{1..4097}").is_err());
-        assert!(expand_braces("d{1..4096}").is_ok());
+        assert!(expand_braces("d{1..257}").is_err());
+        assert!(expand_braces("d{1..256}").is_ok());
         for bad in ["d{1..}", "d{a..b}", "d{5..1}", "d{1..2}{3..4}", "d}", "d{1..2"] {
             assert!(expand_braces(bad).is_err(), "{bad:?} should fail");
         }

@@ -9,6 +9,7 @@
 //!    config before start, stop before delete; ties broken by id; cycles are errors.
 //! 3. A per-host fingerprint of the observed facts lets a saved plan be refused as stale.
 
+pub mod capacity;
 pub mod console;
 pub mod desired;
 pub mod disk;
@@ -341,6 +342,7 @@ pub fn plan_host(model: &Model, obs: &Observed) -> HostPlan {
         vm::plan_vm(vm, obs, &views, &in_use, &mut changes, &mut hp.errors, &mut hp.notes);
     }
     pinning::check(model, obs, &mut hp.errors, &mut hp.warnings);
+    capacity::check(model, obs, &mut hp.errors, &mut hp.warnings);
     let repos = model.hosts.get(&obs.host).map(|h| h.repositories.clone()).unwrap_or_default();
     hp.errors.extend(paths::check(&changes, &repos, &declared_paths(model, &obs.host), &obs.links));
     match graph::order(changes) {

@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::units::{check_name, parse_size, MIB};
+use super::units::{check_name, parse_size, MAX_VCPUS, MIB};
 use super::{CpuSet, Host, Licence, Model, Pinning, Vm};
 use crate::diag::{Diagnostic, Location};
 use crate::manifest::load::{Entry, Loaded};
@@ -263,6 +263,11 @@ fn vm(cx: &mut Ctx, e: &Entry<RawVm>, hosts: &BTreeMap<String, Host>, broken: &B
     }
     if r.vcpus == 0 {
         cx.err(e, &["vcpus"], p("vcpus"), "a VM needs at least one vCPU");
+    }
+    for (key, n) in [("vcpus", Some(r.vcpus)), ("maxvcpus", r.maxvcpus)] {
+        if let Some(n) = n.filter(|n| *n > MAX_VCPUS) {
+            cx.err(e, &[key], p(key), format!("{key} is {n}; a Xen guest has at most {MAX_VCPUS} vCPUs"));
+        }
     }
     if let Some(max) = r.maxvcpus {
         if max < r.vcpus {
