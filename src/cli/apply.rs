@@ -1,5 +1,6 @@
 //! `domform apply [PLANFILE]`.
 
+use crate::render::escape as esc;
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -100,7 +101,7 @@ pub(crate) fn apply_with(
     let _ = std::io::stdout().lock().write_all(render::human(&plan, std::io::stdout().is_terminal()).as_bytes());
     if plan.has_errors() {
         for e in plan.hosts.iter().flat_map(|h| &h.errors) {
-            say(&format!("error: {e}"));
+            super::error(e);
         }
         say("error: the plan has errors; nothing was applied");
         return ExitCode::FAILURE;
@@ -145,31 +146,31 @@ pub(crate) fn report_text(reports: &[HostReport]) -> (String, bool) {
             match &step.status {
                 StepStatus::Done => {
                     done += 1;
-                    s.push_str(&format!("  ✓ {}\n", step.id));
+                    s.push_str(&format!("  ✓ {}\n", esc::line(&step.id)));
                 }
                 StepStatus::Failed { exit_status, output } => {
                     failed += 1;
                     let code = exit_status.map(|c| c.to_string()).unwrap_or_else(|| "?".into());
-                    s.push_str(&format!("  ✗ {} failed (exit {code})\n", step.id));
+                    s.push_str(&format!("  ✗ {} failed (exit {code})\n", esc::line(&step.id)));
                     for line in render::redact(output).lines() {
-                        s.push_str(&format!("      {line}\n"));
+                        s.push_str(&format!("      {}\n", esc::line(line)));
                     }
                 }
                 StepStatus::Interrupted => {
                     failed += 1;
                     s.push_str(&format!(
                         "  ? {} interrupted: the connection was lost while it ran (it may have run in part)\n",
-                        step.id
+                        esc::line(&step.id)
                     ));
                 }
                 StepStatus::NotRun => {
                     not_run += 1;
-                    s.push_str(&format!("  · {} not run\n", step.id));
+                    s.push_str(&format!("  · {} not run\n", esc::line(&step.id)));
                 }
             }
         }
         if let Some(e) = &r.error {
-            s.push_str(&format!("  error: {}\n", render::redact(e)));
+            s.push_str(&format!("  error: {}\n", esc::text(&render::redact(e))));
         }
     }
     let ok = failed == 0 && not_run == 0 && reports.iter().all(|r| r.error.is_none());

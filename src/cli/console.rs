@@ -15,7 +15,7 @@ use crate::transport::quote;
 use crate::xen::Domain;
 
 pub(crate) fn fail(msg: &str) -> ExitCode {
-    let _ = writeln!(std::io::stderr(), "error: {msg}");
+    super::error(msg);
     ExitCode::FAILURE
 }
 

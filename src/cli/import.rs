@@ -142,12 +142,12 @@ pub fn run(host: &str, files: &[PathBuf], out: Option<&Path>) -> ExitCode {
     let results = observe_hosts(&model, &hosts, 1, &default_connector);
     let Some(obs) = results.first().and_then(|r| r.observed.as_ref().ok()) else {
         if let Some(Err(e)) = results.first().map(|r| &r.observed) {
-            let _ = writeln!(std::io::stderr(), "error: {e}");
+            super::error(&e.to_string());
         }
         return ExitCode::FAILURE;
     };
     if let Some(why) = obs.unreadable() {
-        let _ = writeln!(std::io::stderr(), "error: {why}");
+        super::error(&why);
         return ExitCode::FAILURE;
     }
     super::print_diags(&obs.problems);

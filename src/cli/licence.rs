@@ -31,7 +31,7 @@ pub fn run(files: &[PathBuf], only: &[String], format: LicenceFormat, parallel: 
                 observed.push(o);
             }
             Err(e) => {
-                let _ = writeln!(std::io::stderr(), "error: {e}");
+                super::error(&e.to_string());
                 failed = true;
             }
         }

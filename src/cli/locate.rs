@@ -39,7 +39,7 @@ impl Located {
 
 /// Prints an error and gives the failure exit code.
 pub fn fail(msg: impl std::fmt::Display) -> ExitCode {
-    let _ = writeln!(std::io::stderr(), "error: {msg}");
+    super::error(&msg.to_string());
     ExitCode::FAILURE
 }
 

@@ -343,6 +343,13 @@ pub(crate) fn load_or_report(files: &[PathBuf]) -> Option<crate::model::Model> {
     }
 }
 
+/// Prints `error: <msg>` on stderr: once (a message that already starts with `error: ` is not
+/// prefixed again) and escaped, since messages carry names from hosts (render::escape).
+pub(crate) fn error(msg: &str) {
+    let msg = msg.strip_prefix("error: ").unwrap_or(msg);
+    let _ = writeln!(std::io::stderr().lock(), "error: {}", crate::render::escape::indented(msg, "  "));
+}
+
 pub(crate) fn print_diags(diags: &[Diagnostic]) {
     let mut err = std::io::stderr().lock();
     for d in diags {

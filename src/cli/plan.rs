@@ -46,7 +46,7 @@ pub fn run(
     }
     if plan.has_errors() {
         for e in plan.hosts.iter().flat_map(|h| &h.errors) {
-            let _ = writeln!(std::io::stderr(), "error: {e}");
+            super::error(e);
         }
         ExitCode::FAILURE
     } else if detailed && !plan.is_empty() {

@@ -237,7 +237,7 @@ impl Observed {
     /// With an unparsed `xm list -l`, `stop` once said "already stopped" and `start` ran `xm
     /// create` on a running domain; like `plan`, these commands refuse such a host.
     pub fn unreadable(&self) -> Option<String> {
-        let mut why: Vec<String> = self.problems.iter().filter(|p| p.is_error()).map(|p| p.to_string()).collect();
+        let mut why: Vec<String> = self.problems.iter().filter(|p| p.is_error()).map(|p| p.body()).collect();
         if self.info.is_none() && why.is_empty() {
             why.push(format!("{}: the host could not be read completely", self.host));
         }

@@ -317,7 +317,7 @@ pub fn plan_host(model: &Model, obs: &Observed) -> HostPlan {
         warnings: Vec::new(),
     };
     for p in obs.problems.iter().filter(|p| p.is_error()) {
-        hp.errors.push(p.to_string());
+        hp.errors.push(p.body());
     }
     if obs.info.is_none() {
         hp.errors.push(format!("{}: the host could not be read completely; nothing is planned for it", obs.host));
