@@ -1,17 +1,54 @@
 //! `domform licence`: physical cores in scope and licences per host and licence group, from
 //! what the hosts run now (vm.cfg pinning and live affinity). Exits 1 on a violation, so it can
-//! gate a pipeline.
+//! gate a pipeline. `--html` draws the core map; `--evidence` keeps what the count rests on.
 
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use super::{load_or_report, select_hosts, LicenceFormat};
-use crate::observe::fleet::{default_connector, observe_hosts};
+use crate::licence::evidence::{self, HostEvidence, Target};
+use crate::licence::{html, map};
+use crate::model::Model;
+use crate::observe::fleet::{default_connector, observe_hosts, HostResult};
 use crate::render::licence as render;
 
+/// Files to write besides the report on stdout.
+#[derive(Debug, Default)]
+pub struct Outputs {
+    /// `--html FILE`.
+    pub html: Option<PathBuf>,
+    /// `--evidence DIR`.
+    pub evidence: Option<PathBuf>,
+}
+
+fn utc_now() -> String {
+    humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
+}
+
+/// The licensed VMs of one observed host, as evidence targets.
+fn targets(model: &Model, obs: &crate::observe::Observed) -> Vec<Target> {
+    let licensed: std::collections::BTreeSet<&str> =
+        model.licences.values().flat_map(|l| l.vms.iter().map(String::as_str)).collect();
+    obs.vms()
+        .into_iter()
+        .filter(|v| licensed.contains(v.simple_name.as_str()))
+        .map(|v| Target {
+            vm: v.simple_name.clone(),
+            xen_name: v.xen_name.clone(),
+            cfg: v.cfg.map(|c| c.path.clone()),
+            running: v.domain.is_some(),
+        })
+        .collect()
+}
+
+fn write_file(path: &std::path::Path, text: &str) -> Result<(), String> {
+    let tmp = path.with_extension("domform-tmp");
+    std::fs::write(&tmp, text).and_then(|_| std::fs::rename(&tmp, path)).map_err(|e| format!("{}: {e}", path.display()))
+}
+
 /// Observes and reports.
-pub fn run(files: &[PathBuf], only: &[String], format: LicenceFormat, parallel: usize) -> ExitCode {
+pub fn run(files: &[PathBuf], only: &[String], format: LicenceFormat, parallel: usize, outputs: &Outputs) -> ExitCode {
     let Some(model) = load_or_report(files) else { return ExitCode::FAILURE };
     if model.licences.is_empty() {
         let _ = writeln!(std::io::stderr(), "error: no `licences:` groups are declared; nothing to count");
@@ -21,14 +58,25 @@ pub fn run(files: &[PathBuf], only: &[String], format: LicenceFormat, parallel: 
         Ok(h) => h,
         Err(code) => return code,
     };
-    let results = observe_hosts(&model, &hosts, parallel, &default_connector);
+    let generated = utc_now();
+    let mut results = observe_hosts(&model, &hosts, parallel, &default_connector);
     let mut failed = false;
-    let mut observed = Vec::new();
-    for r in &results {
-        match &r.observed {
+    let mut packs: Vec<HostEvidence> = Vec::new();
+    for r in results.iter_mut() {
+        let HostResult { host, observed, transport } = r;
+        match observed {
             Ok(o) => {
                 super::print_diags(&o.problems);
-                observed.push(o);
+                if outputs.evidence.is_some() {
+                    let (Some(t), Some(h)) = (transport.as_mut(), model.hosts.get(host.as_str())) else { continue };
+                    match evidence::collect(t.as_mut(), h, &targets(&model, o)) {
+                        Ok(e) => packs.push(e),
+                        Err(e) => {
+                            let _ = writeln!(std::io::stderr(), "error: {e}");
+                            failed = true;
+                        }
+                    }
+                }
             }
             Err(e) => {
                 super::error(&e.to_string());
@@ -36,6 +84,7 @@ pub fn run(files: &[PathBuf], only: &[String], format: LicenceFormat, parallel: 
             }
         }
     }
+    let observed: Vec<_> = results.iter().filter_map(|r| r.observed.as_ref().ok()).collect();
     let rows = crate::licence::report(&model, &observed);
     let text = match format {
         LicenceFormat::Table => render::table(&rows),
@@ -43,15 +92,39 @@ pub fn run(files: &[PathBuf], only: &[String], format: LicenceFormat, parallel: 
         LicenceFormat::Csv => render::csv(&rows),
     };
     let _ = std::io::stdout().lock().write_all(text.as_bytes());
+    if outputs.html.is_some() || outputs.evidence.is_some() {
+        let page = html::page(&map::maps(&model, &observed, &rows), &generated);
+        if let Some(path) = &outputs.html {
+            if let Err(e) = write_file(path, &page) {
+                let _ = writeln!(std::io::stderr(), "error: {e}");
+                failed = true;
+            }
+        }
+        if let Some(dir) = &outputs.evidence {
+            match evidence::write_pack(dir, &packs, &page, &render::json(&rows), &generated) {
+                Ok(files) => {
+                    let _ = writeln!(
+                        std::io::stderr(),
+                        "evidence: {} files in {}; check with: (cd {} && sha256sum -c MANIFEST.sha256)",
+                        files.len(),
+                        dir.display(),
+                        dir.display()
+                    );
+                }
+                Err(e) => {
+                    let _ = writeln!(std::io::stderr(), "error: {e}");
+                    failed = true;
+                }
+            }
+        }
+    }
     for r in rows.iter().filter(|r| r.violation || r.error.is_some()) {
-        let _ = writeln!(
-            std::io::stderr(),
-            "error: licence group `{}` on {}: {} cores, max_cores {:?}",
-            r.group,
-            r.host,
-            r.cores,
-            r.max_cores
-        );
+        let why = match (&r.error, r.max_cores) {
+            (Some(e), _) => e.clone(),
+            (None, Some(m)) => format!("{} cores, more than max_cores {m}", r.cores),
+            (None, None) => format!("{} cores", r.cores),
+        };
+        let _ = writeln!(std::io::stderr(), "error: licence group `{}` on {}: {why}", r.group, r.host);
         failed = true;
     }
     if failed {

@@ -137,6 +137,13 @@ pub enum Command {
         /// Hosts read at the same time.
         #[arg(long, default_value_t = 16)]
         parallel: usize,
+        /// Also write the core map as one self-contained HTML page (for audits; prints on A4).
+        #[arg(long, value_name = "FILE")]
+        html: Option<PathBuf>,
+        /// Also write an evidence pack into this new folder: each host's raw outputs with UTC
+        /// read times and SSH host key, the page, the JSON report, and MANIFEST.sha256.
+        #[arg(long, value_name = "DIR")]
+        evidence: Option<PathBuf>,
     },
     /// Reflink snapshots of a VM's disks (and vm.cfg, and optionally memory).
     #[command(subcommand)]
@@ -293,7 +300,9 @@ pub fn main() -> ExitCode {
         Command::Stop(a) => power::run(power::Verb::Stop, &a),
         Command::Restart(a) => power::run(power::Verb::Restart, &a),
         Command::Import { host, files, out } => import::run(&host, &files, out.as_deref()),
-        Command::Licence { files, hosts, format, parallel } => licence::run(&files, &hosts, format, parallel),
+        Command::Licence { files, hosts, format, parallel, html, evidence } => {
+            licence::run(&files, &hosts, format, parallel, &licence::Outputs { html, evidence })
+        }
         Command::Snapshot(cmd) => snapshot::run(&cmd),
         Command::Console(a) => console::run(&a),
         Command::Vnc(a) => vnc::run(&a),

@@ -50,6 +50,8 @@ pub struct Loaded {
     pub licences: Vec<Entry<RawLicence>>,
     /// Oracle VM Manager hosts, in file order.
     pub managers: Vec<Entry<RawManager>>,
+    /// `host_defaults:` (the first one; a second is an error naming both).
+    pub host_defaults: Option<Entry<RawHost>>,
     /// Names whose entries failed to load (so references to them are not reported twice).
     pub broken: BTreeSet<String>,
     /// Files read.
@@ -57,7 +59,7 @@ pub struct Loaded {
 }
 
 /// Top-level keys of a file (the fields of [`super::raw::RawFile`]).
-pub const TOP_KEYS: &[&str] = &["version", "hosts", "vms", "licences", "managers"];
+pub const TOP_KEYS: &[&str] = &["version", "hosts", "vms", "licences", "managers", "host_defaults"];
 
 /// Expands paths: a file as it is; a directory's `*.yaml` and `*.yml` files, sorted.
 pub fn expand(paths: &[PathBuf], diags: &mut Vec<Diagnostic>) -> Vec<PathBuf> {
@@ -161,17 +163,42 @@ fn read_one(file: &Path, loaded: &mut Loaded, diags: &mut Vec<Diagnostic>) {
             "vms" => section(v, "vms", &mut loaded.vms, &mut loaded.broken, diags),
             "licences" => section(v, "licences", &mut loaded.licences, &mut loaded.broken, diags),
             "managers" => section(v, "managers", &mut loaded.managers, &mut loaded.broken, diags),
+            "host_defaults" => defaults(k, v, loaded, diags),
             other => {
                 let mut d = Diagnostic::error(Some(k.loc.clone()), other, format!("unknown top-level key `{other}`"));
                 if let Some(s) = did_you_mean(other, TOP_KEYS) {
                     d = d.with_help(format!("did you mean `{s}`?"));
                 } else {
-                    d = d.with_help("known keys here: `version`, `hosts`, `vms`, `licences`, `managers`");
+                    d = d.with_help(
+                        "known keys here: `version`, `hosts`, `vms`, `licences`, `managers`, `host_defaults`",
+                    );
                 }
                 diags.push(d);
             }
         }
     }
+}
+
+fn defaults(k: &Node, v: &Node, loaded: &mut Loaded, diags: &mut Vec<Diagnostic>) {
+    if v.is_null() {
+        return;
+    }
+    if let Some(first) = &loaded.host_defaults {
+        diags.push(
+            Diagnostic::error(Some(k.loc.clone()), "host_defaults", "`host_defaults` is declared twice")
+                .with_help(format!("first declared at {}", first.loc)),
+        );
+        return;
+    }
+    let sink = RefCell::new(Vec::new());
+    match tree::from_node::<RawHost>(v, "host_defaults", &sink) {
+        Ok(raw) => {
+            loaded.host_defaults =
+                Some(Entry { name: "host_defaults".into(), raw, loc: k.loc.clone(), node: v.clone() })
+        }
+        Err(e) => diags.push(e.into_diagnostic()),
+    }
+    diags.extend(sink.into_inner());
 }
 
 fn section<T: serde::de::DeserializeOwned>(

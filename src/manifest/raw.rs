@@ -28,6 +28,9 @@ pub struct RawFile {
     /// Oracle VM Manager hosts whose repository database connection domform manages.
     #[serde(default)]
     pub managers: BTreeMap<String, super::raw_manager::RawManager>,
+    /// Connection settings for every host and manager (any host key but `address`); a host's
+    /// own value for a key wins over this one.
+    pub host_defaults: Option<RawHost>,
 }
 
 /// How domform reaches a host.
@@ -39,6 +42,9 @@ pub enum TransportKind {
     Ssh,
     /// This machine, without SSH (running on dom0 itself).
     Local,
+    /// The system's OpenSSH client (`ssh`) with one ControlMaster connection per host: reads
+    /// ~/.ssh/config (ProxyJump, certificates, Kerberos, ...).
+    Openssh,
 }
 
 /// What to do with a host key that is not in known_hosts.
@@ -79,10 +85,23 @@ pub struct RawHost {
     pub known_hosts: Option<String>,
     /// Host-key policy: `strict` (default) or `accept-new`.
     pub host_key_policy: Option<HostKeyPolicy>,
-    /// `ssh` (default) or `local`.
+    /// `ssh` (default, libssh2), `openssh` (the system `ssh`) or `local`.
     pub transport: Option<TransportKind>,
     /// Connect timeout in seconds (10).
     pub connect_timeout: Option<u32>,
+    /// Key exchange algorithms, ssh_config syntax: `a,b` replaces the defaults, `+a` appends,
+    /// `-a` removes, `^a` puts first (OVM 3.0-3.2: `+diffie-hellman-group14-sha1`).
+    pub kex_algorithms: Option<String>,
+    /// Host-key signature algorithms, ssh_config syntax (`ssh-rsa` is offered by default).
+    pub host_key_algorithms: Option<String>,
+    /// Ciphers, ssh_config syntax.
+    pub ciphers: Option<String>,
+    /// MACs, ssh_config syntax (`hmac-sha1` is offered by default).
+    pub macs: Option<String>,
+    /// `transport: openssh` only: the ssh_config file to use instead of ~/.ssh/config (`ssh -F`).
+    pub ssh_config: Option<String>,
+    /// `transport: openssh` only: jump host(s), `[user@]host[:port][,...]` (`ssh -J`).
+    pub proxy_jump: Option<String>,
     /// `xm` (default) or `xl`.
     pub toolstack: Option<Toolstack>,
     /// The repository where new VMs and disks go (an OVM repository root).

@@ -26,10 +26,23 @@ pub struct RawManager {
     pub known_hosts: Option<String>,
     /// Host-key policy: `strict` (default) or `accept-new`.
     pub host_key_policy: Option<HostKeyPolicy>,
-    /// `ssh` (default) or `local`.
+    /// `ssh` (default, libssh2), `openssh` (the system `ssh`) or `local`.
     pub transport: Option<TransportKind>,
     /// Connect timeout in seconds (10).
     pub connect_timeout: Option<u32>,
+    /// Key exchange algorithms, ssh_config syntax: `a,b` replaces the defaults, `+a` appends,
+    /// `-a` removes, `^a` puts first (OVM 3.0-3.2: `+diffie-hellman-group14-sha1`).
+    pub kex_algorithms: Option<String>,
+    /// Host-key signature algorithms, ssh_config syntax (`ssh-rsa` is offered by default).
+    pub host_key_algorithms: Option<String>,
+    /// Ciphers, ssh_config syntax.
+    pub ciphers: Option<String>,
+    /// MACs, ssh_config syntax (`hmac-sha1` is offered by default).
+    pub macs: Option<String>,
+    /// `transport: openssh` only: the ssh_config file to use instead of ~/.ssh/config (`ssh -F`).
+    pub ssh_config: Option<String>,
+    /// `transport: openssh` only: jump host(s), `[user@]host[:port][,...]` (`ssh -J`).
+    pub proxy_jump: Option<String>,
     /// Oracle VM Manager version: `3.0`, `3.1`, `3.2` (`3.3`/`3.4` use bundled MySQL and are refused).
     pub version: String,
     /// WebLogic domain folder. Default for 3.0: `/u01/app/oracle/ovm-manager-3/machine1/base_adf_domain`;

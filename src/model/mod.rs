@@ -56,6 +56,17 @@ pub struct Host {
     pub transport: TransportKind,
     /// Connect timeout.
     pub connect_timeout: Duration,
+    /// SSH algorithm preferences (ssh_config syntax, `None` = domform's defaults).
+    pub algorithms: crate::transport::algorithms::Algorithms,
+    /// `transport: openssh`: the ssh_config file (`ssh -F`), else the user's own.
+    pub ssh_config: Option<PathBuf>,
+    /// `transport: openssh`: jump hosts (`ssh -J`).
+    pub proxy_jump: Option<String>,
+    /// Whether `port` and `user` were written in the YAML (the system `ssh` takes them from
+    /// ssh_config otherwise).
+    pub port_given: bool,
+    /// See `port_given`.
+    pub user_given: bool,
     /// xm or xl.
     pub toolstack: Toolstack,
     /// Where new VMs and disks go.

@@ -52,16 +52,30 @@ pub fn json(rows: &[GroupOnHost]) -> String {
     serde_json::to_string_pretty(&Doc { format_version: 1, groups: rows }).unwrap_or_default() + "\n"
 }
 
+/// Each counted core as `socket:core(threads)[vms]`, separated by `;`.
+fn core_detail(r: &GroupOnHost) -> String {
+    let cores: Vec<String> = r
+        .core_detail
+        .iter()
+        .map(|c| {
+            let threads: Vec<String> = c.threads.iter().map(u32::to_string).collect();
+            format!("{}:{}({})[{}]", c.socket, c.core, threads.join(" "), c.vms.join(" "))
+        })
+        .collect();
+    cores.join(";")
+}
+
 /// CSV with a header row; fields with commas or quotes are quoted.
 pub fn csv(rows: &[GroupOnHost]) -> String {
     let q =
         |s: &str| if s.contains([',', '"', '\n']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.to_string() };
-    let mut out =
-        String::from("host,group,vms,unpinned,threads,cores,host_cores,core_factor,licences,max_cores,violation\n");
+    let mut out = String::from(
+        "host,group,vms,unpinned,threads,cores,host_cores,core_factor,licences,max_cores,violation,core_detail\n",
+    );
     for r in rows {
         let vms: Vec<&str> = r.vms.iter().map(|m| m.vm.as_str()).collect();
         out.push_str(&format!(
-            "{},{},{},{},{},{},{},{},{},{},{}\n",
+            "{},{},{},{},{},{},{},{},{},{},{},{}\n",
             q(&r.host),
             q(&r.group),
             q(&vms.join(" ")),
@@ -72,7 +86,8 @@ pub fn csv(rows: &[GroupOnHost]) -> String {
             r.core_factor,
             r.licences,
             r.max_cores.map(|m| m.to_string()).unwrap_or_default(),
-            r.violation
+            r.violation,
+            q(&core_detail(r))
         ));
     }
     out

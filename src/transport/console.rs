@@ -31,7 +31,17 @@ pub fn attach(host: &Host, command: &str) -> Result<i32, TransportError> {
     match host.transport {
         TransportKind::Local => local(host, command),
         TransportKind::Ssh => ssh(host, command),
+        TransportKind::Openssh => openssh(host, command),
     }
+}
+
+fn openssh(host: &Host, command: &str) -> Result<i32, TransportError> {
+    // ssh makes the pty and puts this terminal in raw mode; `-e none` so that only xm's Ctrl-]
+    // detaches, as with the built-in SSH.
+    let status = super::openssh::direct(host, &["-tt", "-e", "none"], Some(command)).status().map_err(|e| {
+        TransportError::Exec { host: host.name.clone(), command: command.to_string(), message: e.to_string() }
+    })?;
+    Ok(status.code().unwrap_or(-1))
 }
 
 fn local(host: &Host, command: &str) -> Result<i32, TransportError> {

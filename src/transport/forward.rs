@@ -123,6 +123,9 @@ pub fn serve(
     target_port: u16,
     once: bool,
 ) -> Result<(), TransportError> {
+    if host.transport == crate::model::TransportKind::Openssh {
+        return serve_openssh(host, listener, target_host, target_port, once);
+    }
     let t = SshTransport::connect(host)?;
     let session = t.session();
     let err = |m: String| TransportError::Exec {
@@ -190,6 +193,56 @@ pub fn serve(
         if !busy {
             std::thread::sleep(IDLE);
         }
+    }
+}
+
+/// `transport: openssh`: each connection is an `ssh -W` (stdio forwarding, a direct-tcpip
+/// channel like the built-in forward), pumped by two threads.
+fn serve_openssh(
+    host: &Host,
+    listener: &TcpListener,
+    target_host: &str,
+    target_port: u16,
+    once: bool,
+) -> Result<(), TransportError> {
+    let err = |m: String| TransportError::Exec {
+        host: host.name.clone(),
+        command: format!("forward to {target_host}:{target_port}"),
+        message: m,
+    };
+    let target = format!("{target_host}:{target_port}");
+    loop {
+        let (tcp, _) = listener.accept().map_err(|e| err(format!("accept: {e}")))?;
+        let mut child = super::openssh::direct(host, &["-W", &target], None)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .map_err(|e| err(format!("cannot run ssh: {e}")))?;
+        let (Some(mut to_remote), Some(mut from_remote)) = (child.stdin.take(), child.stdout.take()) else {
+            return Err(err("ssh has no pipes".into()));
+        };
+        let mut tcp_in = tcp.try_clone().map_err(|e| err(e.to_string()))?;
+        let mut tcp_out = tcp;
+        let up = std::thread::spawn(move || {
+            let _ = std::io::copy(&mut tcp_in, &mut to_remote);
+        });
+        let down = std::thread::spawn(move || {
+            let _ = std::io::copy(&mut from_remote, &mut tcp_out);
+            let _ = tcp_out.shutdown(Shutdown::Both);
+        });
+        if once {
+            let _ = down.join();
+            let _ = child.kill();
+            let _ = child.wait();
+            let _ = up.join();
+            return Ok(());
+        }
+        std::thread::spawn(move || {
+            let _ = down.join();
+            let _ = child.kill();
+            let _ = child.wait();
+            let _ = up.join();
+        });
     }
 }
 

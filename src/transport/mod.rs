@@ -6,10 +6,12 @@
 //! in-memory fake of the tests) behaves alike and every round trip is counted.
 //! No module outside `transport/` spawns processes or opens sockets.
 
+pub mod algorithms;
 pub mod console;
 pub mod fake;
 pub mod forward;
 pub mod local;
+pub mod openssh;
 pub mod shell;
 pub mod ssh;
 pub mod tty;
@@ -122,6 +124,12 @@ pub trait Transport: Send {
     /// Round trips made so far (execs, background ones included).
     fn exec_count(&self) -> usize;
 
+    /// The host key this connection verified, OpenSSH style (`ssh-ed25519 SHA256:...`);
+    /// `None` where there is none (local) or it is not known.
+    fn host_key(&self) -> Option<String> {
+        None
+    }
+
     /// Starts `script` and keeps it running (its stdin stays open); returns what it printed up
     /// to a line equal to `marker`, or everything and its exit status if it ended first.
     /// Holds the host lock for a whole apply: when domform ends, or dies, stdin closes, the
@@ -175,6 +183,12 @@ pub fn write_atomic_script(path: &str, backup: bool) -> String {
         String::new()
     };
     format!("set -e; t={tmp}; trap 'rm -f -- \"$t\"' EXIT; cat > \"$t\"; sync -- \"$t\" 2>/dev/null || true; {bak}mv -f -- \"$t\" {q}; trap - EXIT")
+}
+
+/// OpenSSH's fingerprint form of a SHA-256 digest: `SHA256:` and unpadded base64.
+pub fn sha256_fingerprint(digest: &[u8]) -> String {
+    use base64::Engine as _;
+    format!("SHA256:{}", base64::engine::general_purpose::STANDARD_NO_PAD.encode(digest))
 }
 
 impl fmt::Display for ExecOutput {

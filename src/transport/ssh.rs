@@ -11,6 +11,7 @@ use std::path::PathBuf;
 
 use ssh2::{Channel, CheckResult, KnownHostFileKind, Session};
 
+use super::algorithms::{self, Kind, KINDS};
 use super::{read_until_marker, Background, ExecOutput, Transport, TransportError};
 use crate::model::{Host, HostKeyPolicy};
 
@@ -23,6 +24,7 @@ pub struct SshTransport {
     session: Session,
     execs: usize,
     background: Option<Channel>,
+    host_key: Option<String>,
 }
 
 impl std::fmt::Debug for SshTransport {
@@ -69,14 +71,22 @@ impl SshTransport {
         let mut session = Session::new().map_err(|e| conn_err(e.to_string()))?;
         session.set_tcp_stream(tcp);
         session.set_timeout(u32::try_from(host.connect_timeout.as_millis()).unwrap_or(u32::MAX));
-        session.handshake().map_err(|e| conn_err(format!("SSH handshake: {e}")))?;
+        let offered = set_preferences(&session, host).map_err(conn_err)?;
+        session.handshake().map_err(|e| conn_err(handshake_error(&e, &offered)))?;
         check_host_key(&session, host)?;
-        let auth = match &host.identity_file {
-            Some(key) => session
-                .userauth_pubkey_file(&host.user, None, key, None)
-                .map_err(|e| format!("key {}: {e}", key.display())),
-            None => session.userauth_agent(&host.user).map_err(|e| format!("ssh-agent: {e}")),
-        };
+        log_negotiated(&session, host);
+        let mut auth = authenticate(&session, host);
+        if auth.is_err() && !session.authenticated() {
+            // An RSA key signs with rsa-sha2-* when the server lists them in server-sig-algs, but
+            // a server may list them and still accept only `ssh-rsa` signatures (OpenSSH < 7.2
+            // semantics kept by PubkeyAcceptedAlgorithms): one more try with SHA-1 signatures.
+            if session.method_pref(ssh2::MethodType::SignAlgo, "ssh-rsa").is_ok()
+                && authenticate(&session, host).is_ok()
+            {
+                tracing::debug!(host = %host.name, "authenticated with an ssh-rsa (SHA-1) signature");
+                auth = Ok(());
+            }
+        }
         auth.map_err(|m| conn_err(format!("authentication as {} failed ({m})", host.user)))?;
         if !session.authenticated() {
             return Err(conn_err(format!("authentication as {} failed", host.user)));
@@ -85,13 +95,87 @@ impl SshTransport {
         // notice a dead peer instead.
         session.set_timeout(0);
         session.set_keepalive(true, 15);
-        Ok(SshTransport { name, session, execs: 0, background: None })
+        let host_key = session.host_key().map(|(_, t)| key_type_name(t)).and_then(|t| {
+            session.host_key_hash(ssh2::HashType::Sha256).map(|h| format!("{t} {}", super::sha256_fingerprint(h)))
+        });
+        Ok(SshTransport { name, session, execs: 0, background: None, host_key })
     }
 
     /// The underlying session (for consoles and port forwards).
     pub fn session(&self) -> &Session {
         &self.session
     }
+}
+
+fn key_type_name(t: ssh2::HostKeyType) -> &'static str {
+    use ssh2::HostKeyType as K;
+    match t {
+        K::Rsa => "ssh-rsa",
+        K::Dss => "ssh-dss",
+        K::Ecdsa256 => "ecdsa-sha2-nistp256",
+        K::Ecdsa384 => "ecdsa-sha2-nistp384",
+        K::Ecdsa521 => "ecdsa-sha2-nistp521",
+        K::Ed25519 => "ssh-ed25519",
+        K::Unknown => "unknown",
+    }
+}
+
+/// Public-key authentication with the host's key file, or ssh-agent's keys.
+fn authenticate(session: &Session, host: &Host) -> Result<(), String> {
+    match &host.identity_file {
+        Some(key) => {
+            session.userauth_pubkey_file(&host.user, None, key, None).map_err(|e| format!("key {}: {e}", key.display()))
+        }
+        None => session.userauth_agent(&host.user).map_err(|e| format!("ssh-agent: {e}")),
+    }
+}
+
+/// Sets the algorithm lists domform offers (see [`super::algorithms`]); returns them by kind.
+fn set_preferences(session: &Session, host: &Host) -> Result<Vec<(Kind, Vec<String>)>, String> {
+    use ssh2::MethodType as M;
+    let mut offered = Vec::new();
+    for kind in KINDS {
+        let list = algorithms::resolve(kind, host.algorithms.get(kind), &kind.supported())
+            .map_err(|m| format!("{}: {m}", kind.key()))?;
+        // libssh2 adds its pseudo key exchanges (ext-info-c, strict kex) itself.
+        let pref = list.join(",");
+        let methods: &[M] = match kind {
+            Kind::Kex => &[M::Kex],
+            Kind::HostKey => &[M::HostKey],
+            Kind::Ciphers => &[M::CryptCs, M::CryptSc],
+            Kind::Macs => &[M::MacCs, M::MacSc],
+        };
+        for m in methods {
+            session.method_pref(*m, &pref).map_err(|e| format!("{}: libssh2 refused `{pref}`: {e}", kind.key()))?;
+        }
+        offered.push((kind, list));
+    }
+    Ok(offered)
+}
+
+/// A failed handshake, with what was offered when no algorithm matched.
+fn handshake_error(e: &ssh2::Error, offered: &[(Kind, Vec<String>)]) -> String {
+    let mut m = format!("SSH handshake: {e}");
+    if matches!(e.code(), ssh2::ErrorCode::Session(-5) | ssh2::ErrorCode::Session(-8)) {
+        m.push_str(". The server accepts none of the algorithms offered (");
+        let lists: Vec<String> = offered.iter().map(|(k, l)| format!("{}: {}", k.key(), l.join(","))).collect();
+        m.push_str(&lists.join("; "));
+        m.push_str("). An Oracle VM 3.0-3.2 server (OpenSSH 4.3) needs `kex_algorithms: \"+diffie-hellman-group14-sha1\"`; see docs/hosts.md");
+    }
+    m
+}
+
+fn log_negotiated(session: &Session, host: &Host) {
+    use ssh2::MethodType as M;
+    let m = |t| session.methods(t).unwrap_or("?").to_string();
+    tracing::debug!(
+        host = %host.name,
+        "SSH negotiated kex {}, host key {}, cipher {}, mac {}",
+        m(M::Kex),
+        m(M::HostKey),
+        m(M::CryptCs),
+        m(M::MacCs)
+    );
 }
 
 fn check_host_key(session: &Session, host: &Host) -> Result<(), TransportError> {
@@ -103,21 +187,18 @@ fn check_host_key(session: &Session, host: &Host) -> Result<(), TransportError> 
         kh.read_file(&path, KnownHostFileKind::OpenSSH)
             .map_err(|e| err(format!("cannot read {}: {e}", path.display())))?;
     }
-    let fingerprint = session
-        .host_key_hash(ssh2::HashType::Sha256)
-        .map(|h| h.iter().map(|b| format!("{b:02x}")).collect::<String>())
-        .unwrap_or_default();
+    let fingerprint = session.host_key_hash(ssh2::HashType::Sha256).map(super::sha256_fingerprint).unwrap_or_default();
     match kh.check_port(&host.address, host.port, key) {
         CheckResult::Match => Ok(()),
         CheckResult::Mismatch => Err(err(format!(
-            "HOST KEY CHANGED for {}:{} (SHA256 {fingerprint}); it differs from {}. This may be an attack; refusing. If the host was reinstalled, remove its old line from known_hosts.",
+            "HOST KEY CHANGED for {}:{} ({fingerprint}); it differs from {}. This may be an attack; refusing. If the host was reinstalled, remove its old line from known_hosts.",
             host.address,
             host.port,
             path.display()
         ))),
         CheckResult::NotFound => match host.host_key_policy {
             HostKeyPolicy::Strict => Err(err(format!(
-                "{}:{} is not in {} (key SHA256 {fingerprint}). Add it (ssh-keyscan, or ssh once by hand) or set `host_key_policy: accept-new`.",
+                "{}:{} is not in {} (key {fingerprint}). Add it (ssh-keyscan, or ssh once by hand) or set `host_key_policy: accept-new`.",
                 host.address,
                 host.port,
                 path.display()
@@ -129,7 +210,7 @@ fn check_host_key(session: &Session, host: &Host) -> Result<(), TransportError> 
                     let _ = std::fs::create_dir_all(dir);
                 }
                 kh.write_file(&path, KnownHostFileKind::OpenSSH).map_err(|e| err(format!("cannot write {}: {e}", path.display())))?;
-                tracing::warn!(host = %host.name, "accepted new host key SHA256 {fingerprint} into {}", path.display());
+                tracing::warn!(host = %host.name, "accepted new host key {fingerprint} into {}", path.display());
                 Ok(())
             }
         },
@@ -186,6 +267,10 @@ impl Transport for SshTransport {
         self.execs
     }
 
+    fn host_key(&self) -> Option<String> {
+        self.host_key.clone()
+    }
+
     fn start_background(&mut self, script: &str, marker: &str) -> Result<Background, TransportError> {
         self.end_background();
         self.execs += 1;
@@ -223,6 +308,7 @@ impl Drop for SshTransport {
 pub fn open(host: &Host) -> Result<Box<dyn Transport>, TransportError> {
     match host.transport {
         crate::model::TransportKind::Ssh => Ok(Box::new(SshTransport::connect(host)?)),
+        crate::model::TransportKind::Openssh => Ok(Box::new(super::openssh::OpensshTransport::connect(host)?)),
         crate::model::TransportKind::Local => Ok(Box::new(super::local::LocalTransport::new(host.name.clone()))),
     }
 }

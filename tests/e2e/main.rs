@@ -2,7 +2,9 @@
 //! One integration binary (ripgrep's and cargo's habit); each module is one feature.
 
 mod apply;
+mod bastion;
 mod console;
+mod evidence;
 mod faults;
 mod harness;
 mod list;
@@ -10,3 +12,4 @@ mod manager;
 mod pinning;
 mod snapshot;
 mod ssh;
+mod ssh_algorithms;

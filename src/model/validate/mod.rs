@@ -8,6 +8,7 @@
 //! environment variable or a file, never inline; extra_config does not shadow owned keys.
 
 mod devices;
+mod ssh;
 use devices::{console, disks, extra, networks, snapshots};
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -60,11 +61,17 @@ pub fn validate(loaded: &Loaded, diags: &mut Vec<Diagnostic>) -> Option<Model> {
     let mut first_seen: BTreeMap<(&str, &str), Location> = BTreeMap::new();
     let mut complete = true;
 
+    // Defaults are checked once, where they are written; a host then takes only good ones.
+    let defaults = loaded.host_defaults.as_ref().and_then(|d| {
+        let before = cx.diags.len();
+        host_in(&mut cx, d, "host_defaults", None);
+        (cx.diags.len() == before).then_some(&d.raw)
+    });
     for e in &loaded.hosts {
         if !unique(&mut cx, &mut first_seen, "host", e) {
             continue;
         }
-        match host(&mut cx, e) {
+        match host_in(&mut cx, e, "hosts", defaults) {
             Some(h) => {
                 model.hosts.insert(e.name.clone(), h);
             }
@@ -103,7 +110,8 @@ pub fn validate(loaded: &Loaded, diags: &mut Vec<Diagnostic>) -> Option<Model> {
             ));
             continue;
         }
-        let connection = |d: &mut Vec<Diagnostic>, h: &Entry<RawHost>| host_in(&mut Ctx { diags: d }, h, "managers");
+        let connection =
+            |d: &mut Vec<Diagnostic>, h: &Entry<RawHost>| host_in(&mut Ctx { diags: d }, h, "managers", defaults);
         match super::manager::manager(cx.diags, e, connection) {
             Some(m) => {
                 model.managers.insert(e.name.clone(), m);
@@ -152,16 +160,32 @@ pub(super) fn expand_home(p: &str) -> PathBuf {
     }
 }
 
-fn host(cx: &mut Ctx, e: &Entry<RawHost>) -> Option<Host> {
-    host_in(cx, e, "hosts")
-}
-
-/// The connection fields of a `section` entry (`hosts`, or `managers` through [`connection`]).
-fn host_in(cx: &mut Ctx, e: &Entry<RawHost>, section: &str) -> Option<Host> {
-    let r = &e.raw;
-    let p = |f: &str| format!("{section}.{}.{f}", e.name);
+/// The connection fields of a `section` entry (`hosts`, `managers`, or `host_defaults` itself),
+/// with `defaults` filling what the entry leaves out.
+fn host_in(cx: &mut Ctx, e: &Entry<RawHost>, section: &str, defaults: Option<&RawHost>) -> Option<Host> {
+    let merged;
+    let r = match defaults {
+        Some(d) => {
+            merged = ssh::with_defaults(&e.raw, d);
+            &merged
+        }
+        None => &e.raw,
+    };
+    let is_defaults = section == "host_defaults";
+    let p = |f: &str| {
+        if is_defaults {
+            format!("host_defaults.{f}")
+        } else {
+            format!("{section}.{}.{f}", e.name)
+        }
+    };
     let transport = r.transport.unwrap_or_default();
     let address = match (&r.address, transport) {
+        (Some(_), _) if is_defaults => {
+            cx.err(e, &["address"], p("address"), "`address` belongs to each host, not to `host_defaults`");
+            String::new()
+        }
+        (None, _) if is_defaults => String::new(),
         (Some(a), _)
             if a.is_empty() || a.starts_with('-') || a.chars().any(|c| c.is_whitespace() || c.is_control()) =>
         {
@@ -170,7 +194,7 @@ fn host_in(cx: &mut Ctx, e: &Entry<RawHost>, section: &str) -> Option<Host> {
         }
         (Some(a), _) => a.clone(),
         (None, TransportKind::Local) => "localhost".into(),
-        (None, TransportKind::Ssh) => {
+        (None, TransportKind::Ssh | TransportKind::Openssh) => {
             cx.err(e, &[], p("address"), format!("host `{}` has no `address`", e.name));
             String::new()
         }
@@ -203,9 +227,15 @@ fn host_in(cx: &mut Ctx, e: &Entry<RawHost>, section: &str) -> Option<Host> {
         },
         None => None,
     };
+    let ssh = ssh::connection(cx, e, r, &p);
     Some(Host {
         name: e.name.clone(),
         address,
+        algorithms: ssh.algorithms,
+        ssh_config: ssh.ssh_config,
+        proxy_jump: ssh.proxy_jump,
+        port_given: r.port.is_some(),
+        user_given: r.user.is_some(),
         port: r.port.unwrap_or(22),
         user,
         identity_file: r.identity_file.as_deref().map(expand_home),

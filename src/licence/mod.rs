@@ -6,6 +6,13 @@
 //! scope are the union of every member's affinity. A member that is not pinned, in vm.cfg or
 //! live, may run on every core: the whole server counts. Licences = cores × core factor
 //! (0.5 for x86), rounded up.
+//!
+//! The same facts drawn for an auditor: [`map`] (per-host core map), [`html`] (the page) and
+//! [`evidence`] (the raw outputs, timestamped and hashed).
+
+pub mod evidence;
+pub mod html;
+pub mod map;
 
 use std::collections::BTreeSet;
 
@@ -70,6 +77,20 @@ pub struct MemberPin {
     pub cores: u32,
 }
 
+/// One physical core a licence group counts, with what makes it count.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct CoreUse {
+    /// Socket id (`xm info -n`).
+    pub socket: u32,
+    /// Core id within the socket.
+    pub core: u32,
+    /// The core's logical CPUs (threads).
+    pub threads: Vec<u32>,
+    /// Members pinned to at least one of those threads (empty: counted because a member is
+    /// not pinned and may run anywhere).
+    pub vms: Vec<String>,
+}
+
 /// A licence group on one host.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct GroupOnHost {
@@ -85,6 +106,8 @@ pub struct GroupOnHost {
     pub threads: String,
     /// Physical cores in scope.
     pub cores: u32,
+    /// Those cores one by one (the drawing's detail).
+    pub core_detail: Vec<CoreUse>,
     /// The host's physical cores.
     pub host_cores: u32,
     /// Core factor.
@@ -115,6 +138,7 @@ pub fn count(
         unpinned: Vec::new(),
         threads: String::new(),
         cores: 0,
+        core_detail: Vec::new(),
         host_cores: info.physical_cores(),
         core_factor: factor,
         licences: 0,
@@ -148,6 +172,21 @@ pub fn count(
     }
     out.threads = union.to_string();
     out.cores = if out.unpinned.is_empty() { all_cores.len() as u32 } else { out.host_cores };
+    let scope: BTreeSet<(u32, u32)> =
+        if out.unpinned.is_empty() { all_cores } else { info.topology.iter().map(|t| (t.socket, t.core)).collect() };
+    out.core_detail = scope
+        .into_iter()
+        .map(|(socket, core)| {
+            let threads: Vec<u32> =
+                info.topology.iter().filter(|t| (t.socket, t.core) == (socket, core)).map(|t| t.cpu).collect();
+            let vms = members
+                .iter()
+                .filter(|(_, p)| p.as_ref().is_some_and(|p| threads.iter().any(|t| p.contains(*t))))
+                .map(|(vm, _)| vm.clone())
+                .collect();
+            CoreUse { socket, core, threads, vms }
+        })
+        .collect();
     out.licences = licences(out.cores, factor);
     out.violation = max.is_some_and(|m| out.cores > m);
     out
