@@ -126,6 +126,14 @@ fn op_body(op: &Op, toolstack: Toolstack) -> String {
         }
         Op::ReplaceFile { path, content } => replace_file_shell(path, content),
         Op::RunCommand { command } => run_command_shell(command),
+        Op::OrElse { first, on_failure } => {
+            let undo: Vec<String> = on_failure.iter().map(|o| op_to_shell(o, toolstack)).collect();
+            format!(
+                "{{ {} || {{ r=$?; echo 'failed; putting things back as they were' >&2; {}; (exit $r); }}; }}",
+                op_to_shell(first, toolstack),
+                if undo.is_empty() { ":".to_string() } else { undo.join("; ") }
+            )
+        }
     }
 }
 

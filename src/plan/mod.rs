@@ -199,6 +199,14 @@ pub enum Op {
         /// The command line.
         command: String,
     },
+    /// Run `first`; when it fails, run `on_failure` (best effort) and fail: puts back what an
+    /// earlier step changed (a revert whose safety snapshot fails starts the VM it stopped).
+    OrElse {
+        /// The op.
+        first: Box<Op>,
+        /// What puts things back when it fails.
+        on_failure: Vec<Op>,
+    },
 }
 
 /// A whole vm.cfg before and after, for the unified diff.

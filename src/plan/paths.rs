@@ -54,6 +54,11 @@ pub fn written_paths(op: &Op) -> Vec<String> {
             );
             v
         }
+        Op::OrElse { first, on_failure } => {
+            let mut v = written_paths(first);
+            v.extend(on_failure.iter().flat_map(written_paths));
+            v
+        }
         Op::Xen { .. } | Op::Shutdown { .. } | Op::ReplaceFile { .. } | Op::RunCommand { .. } => Vec::new(),
     }
 }

@@ -180,6 +180,16 @@ pub fn revert_changes(
         out.push(power(Action::Stop, ops, Vec::new(), d.state.word(), "stopped (for the revert)"));
     }
     let mut safety = create_change(vm, cfg_path, cfg, None, None, false, false)?;
+    if let Some(d) = domain {
+        // The VM was stopped for this: if the safety snapshot fails, the revert stops here and
+        // the VM must be left as it was found, running (and paused again if it was).
+        let mut again = vec![Op::Xen { args: vec!["create".into(), cfg_path.into()] }];
+        if d.state.paused {
+            again.push(Op::Xen { args: vec!["pause".into(), d.name.clone()] });
+        }
+        safety.ops =
+            safety.ops.drain(..).map(|op| Op::OrElse { first: Box::new(op), on_failure: again.clone() }).collect();
+    }
     safety.id = format!("snapshot/{vm}/safety");
     safety.name = format!("{vm}/auto-<time> (safety copy before the revert)");
     safety.depends_on = out.iter().map(|c| c.id.clone()).collect();
