@@ -101,3 +101,11 @@ laughs = 'a0: &a0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol","lol"]\
     f"a{i}: &a{i} [{','.join([f'*a{i - 1}'] * 10)}]\n" for i in range(1, 9))
 put("yaml_load", "billion-laughs.yaml", laughs)
 put("yaml_load", "deep.yaml", "vms: " + "[" * 100 + "]" * 100 + "\n")
+put("snapshot_manifest", "spaces.txt", f"made_by=domform\nvm=DB Server 01\nname=s1\ndisk={SNAP}/a.img|disks/00-a.img|1\n")
+
+# yaml_load: names with spaces (OVM simple names).
+put("yaml_load", "names-with-spaces.yaml",
+    "hosts:\n  h1: { address: h1.example.com, repository: /OVS/Repositories/r }\n"
+    "vms:\n  DB Server 01:\n    host: h1\n    memory: 1GiB\n    vcpus: 1\n"
+    "    disks: [{ name: system, size: 8GiB }]\n  \"web front 2\": { host: h1, memory: 1GiB, vcpus: 1 }\n"
+    "licences:\n  oracle: { vms: [DB Server 01], max_cores: 2 }\n")

@@ -233,10 +233,17 @@ const SNAP_CFG: &str =
 /// repository is untrusted). Parsing is total; what parses names only files inside the folder;
 /// a revert planned from it writes only disks of the VM's own vm.cfg, inside the repository.
 pub fn snapshot_manifest(text: &str) {
+    // A plain name and one with spaces, as OVM simple names often are.
+    for vm in ["app01", "DB Server 01"] {
+        snapshot_manifest_of(vm, text);
+    }
+}
+
+fn snapshot_manifest_of(vm: &str, text: &str) {
     use domform::plan::{paths, snapshot, Op};
-    let dir = format!("{SNAP_REPO}/Snapshots/app01/s1");
+    let dir = format!("{SNAP_REPO}/Snapshots/{vm}/s1");
     let Ok(snap) = observe::SnapshotInfo::parse(&dir, text) else { return };
-    assert_eq!((snap.vm.as_str(), snap.name.as_str()), ("app01", "s1"), "names come from the folder");
+    assert_eq!((snap.vm.as_str(), snap.name.as_str()), (vm, "s1"), "names come from the folder");
     for (_, file, _) in &snap.disks {
         let f = file.strip_prefix("disks/").unwrap_or_else(|| panic!("disk file {file:?} outside disks/"));
         assert!(!f.contains('/') && f != ".." && f != ".", "disk file {file:?} leaves the folder");
@@ -245,8 +252,8 @@ pub fn snapshot_manifest(text: &str) {
         assert!(!m.contains('/') && m != "..", "memory file {m:?} leaves the folder");
     }
     let cfg = VmCfg::parse(SNAP_CFG).expect("the fixed vm.cfg parses");
-    let cfg_path = format!("{SNAP_REPO}/VirtualMachines/app01/vm.cfg");
-    let Ok(changes) = snapshot::revert_changes("app01", &cfg_path, &cfg, None, &snap, 60, false) else { return };
+    let cfg_path = format!("{SNAP_REPO}/VirtualMachines/0004fb00000600001111222233334444/vm.cfg");
+    let Ok(changes) = snapshot::revert_changes(vm, &cfg_path, &cfg, None, &snap, 60, false) else { return };
     let (mine, _) = snapshot::snapshot_disks(&cfg);
     for op in changes.iter().flat_map(|c| &c.ops) {
         if let Op::Revert { disks, .. } = op {

@@ -10,13 +10,13 @@ use vmcfg::{parse_kv_stanza, DiskSpec, Value};
 
 use super::load_or_report;
 use crate::manifest::raw::{RawCpus, RawDisk, RawNetwork, RawSize, RawVm, VmState, VmType};
-use crate::model::units::check_name;
+use crate::model::units::check_vm_name;
 use crate::observe::fleet::{default_connector, observe_hosts};
 use crate::observe::{Observed, VmView};
 
 /// One VM as raw desired state, or why it cannot be imported.
 pub fn vm_yaml(host: &str, v: &VmView<'_>) -> Result<RawVm, String> {
-    check_name(&v.simple_name)?;
+    check_vm_name(&v.simple_name)?;
     let cfg = v
         .cfg
         .map(|c| &c.cfg)

@@ -113,6 +113,15 @@ pub fn check_name(name: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// A VM's name: [`check_name`]'s characters and single spaces inside, because OVM simple
+/// names often have them ("DB Server 01"). Every use reaches the shell through `quote`.
+pub fn check_vm_name(name: &str) -> Result<(), String> {
+    if name.starts_with(' ') || name.ends_with(' ') || name.contains("  ") {
+        return Err(format!("`{}`: spaces only between words, one at a time", name.escape_debug()));
+    }
+    check_name(&name.replace(' ', "_")).map_err(|m| m.replace("`, `_` and `-`", "`, `_`, `-` and single spaces"))
+}
+
 /// A MAC address `xx:xx:xx:xx:xx:xx`, unicast.
 pub fn check_mac(mac: &str) -> Result<(), String> {
     let parts: Vec<&str> = mac.split(':').collect();
@@ -162,6 +171,10 @@ mod tests {
     #[test]
     fn names() {
         assert!(check_name("db01.prod_a-1").is_ok());
+        assert!(check_vm_name("DB Server 01").is_ok());
+        for bad in [" DB", "DB ", "DB  01", "DB\t01", "DB\n01", "a b;c", "-a b"] {
+            assert!(check_vm_name(bad).is_err(), "{bad:?} should fail");
+        }
         for bad in ["", "a;rm -rf /", "a b", "$(x)", "-rf", ".hidden", "ü", "a\nb", &"x".repeat(129)] {
             assert!(check_name(bad).is_err(), "{bad:?} should fail");
         }

@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::units::{check_name, parse_size, MAX_VCPUS, MIB};
+use super::units::{check_name, check_vm_name, parse_size, MAX_VCPUS, MIB};
 use super::{CpuSet, Host, Licence, Model, Pinning, Vm};
 use crate::diag::{Diagnostic, Location};
 use crate::manifest::load::{Entry, Loaded};
@@ -137,7 +137,8 @@ fn unique<'a, T>(
         return false;
     }
     seen.insert((kind, e.name.as_str()), e.loc.clone());
-    if let Err(m) = check_name(&e.name) {
+    let checked = if kind == "VM" { check_vm_name(&e.name) } else { check_name(&e.name) };
+    if let Err(m) = checked {
         cx.diags.push(Diagnostic::error(Some(e.loc.clone()), e.name.clone(), format!("{kind} name: {m}")));
     }
     true
