@@ -175,6 +175,9 @@ pub struct PowerArgs {
     /// Destroy the VM when the clean shutdown times out.
     #[arg(long)]
     pub force: bool,
+    /// With --force: do not ask for confirmation (needed without a terminal).
+    #[arg(long)]
+    pub auto_approve: bool,
 }
 
 /// `domform snapshot …`.
@@ -209,7 +212,7 @@ pub struct SnapshotArgs {
     /// create: allow a full sparse copy where the file system cannot reflink.
     #[arg(long)]
     pub allow_full_copy: bool,
-    /// revert: do not ask for confirmation.
+    /// revert, delete: do not ask for confirmation (needed without a terminal).
     #[arg(long)]
     pub auto_approve: bool,
     /// revert: seconds the clean shutdown may take.

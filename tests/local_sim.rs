@@ -1,7 +1,8 @@
-//! Names users really have (issue 14): OVM simple names often contain spaces ("DB Server 01").
-//! They are declarable, importable and quoted everywhere: the whole loop runs here on a local
-//! simulated host (this crate's binary acts as `xm` through a link, as `domform demo` does),
-//! so every generated script goes through a real `sh`.
+//! The real binary on a local simulated host (this crate's binary acts as `xm` through a link,
+//! as `domform demo` does), so every generated script goes through a real `sh` (issue 14):
+//! - names users really have: OVM simple names often contain spaces ("DB Server 01"); they
+//!   are declarable, importable and quoted everywhere;
+//! - destructive commands ask on a terminal and need `--auto-approve` without one.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -137,4 +138,36 @@ fn names_with_spaces_are_declared_applied_imported_and_quoted_everywhere() {
     std::fs::copy(&imported, hosts_only.join("vms.yaml")).expect("copy");
     let (code, out, err) = e.run(&["plan", "-f", hosts_only.to_str().expect("utf-8"), "--detailed-exitcode"]);
     assert_eq!(code, 0, "the imported names plan clean: {out}{err}\n{text}");
+}
+
+#[test]
+fn destructive_commands_need_auto_approve_without_a_terminal() {
+    let e = setup(&["db01".to_string()]);
+    let f = e.f().to_string();
+    let (code, out, err) = e.run(&["apply", "-f", &f, "--auto-approve"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, out, err) = e.run(&["snapshot", "create", "db01", "s1", "-f", &f, "--allow-full-copy"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let snap = e.repo().join("Snapshots/db01/s1");
+    // stdin is not a terminal here: refused, nothing deleted, nothing destroyed.
+    for args in [
+        vec!["snapshot", "delete", "db01", "s1", "-f", &f],
+        vec!["snapshot", "revert", "db01", "s1", "-f", &f],
+        vec!["stop", "db01", "-f", &f, "--force", "--timeout", "5"],
+        vec!["restart", "db01", "-f", &f, "--force"],
+    ] {
+        let (code, out, err) = e.run(&args);
+        assert_eq!(code, 1, "{args:?}: {out}{err}");
+        assert!(err.contains("pass --auto-approve"), "{args:?}: {err}");
+    }
+    assert!(exists(&snap), "the snapshot was deleted without confirmation");
+    let (code, list, _) = e.run(&["list", "-f", &f]);
+    assert_eq!(code, 0);
+    assert!(list.lines().any(|l| l.contains("db01") && l.contains("running")), "{list}");
+    // With --auto-approve they run.
+    let (code, out, err) = e.run(&["snapshot", "delete", "db01", "s1", "-f", &f, "--auto-approve"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(!exists(&snap));
+    let (code, out, err) = e.run(&["stop", "db01", "-f", &f, "--force", "--auto-approve"]);
+    assert_eq!(code, 0, "{out}{err}");
 }
