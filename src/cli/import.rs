@@ -70,12 +70,12 @@ pub fn vm_yaml(host: &str, v: &VmView<'_>) -> Result<RawVm, String> {
     let hvm = cfg.get("builder").and_then(Value::as_str) == Some("hvm");
     let serial = cfg.get("serial").and_then(Value::as_str) == Some("pty");
     Ok(RawVm {
-        host: host.to_string(),
+        host: Some(host.to_string()),
         state: Some(state),
         vm_type: Some(if hvm { VmType::Hvm } else { VmType::Pv }),
-        memory: RawSize::Number(memory),
+        memory: Some(RawSize::Number(memory)),
         maxmem: maxmem.map(RawSize::Number),
-        vcpus,
+        vcpus: Some(vcpus),
         maxvcpus: int("maxvcpus").and_then(|m| u32::try_from(m).ok()),
         cpus,
         disks,
