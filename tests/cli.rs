@@ -98,3 +98,18 @@ fn schema_covers_every_vm_field() {
     }
     assert_eq!(schema["definitions"]["RawVm"]["additionalProperties"], serde_json::Value::Bool(false));
 }
+
+#[test]
+fn unknown_targets_and_limits_are_errors_with_did_you_mean() {
+    // Checked before any host is contacted: the example hosts do not exist.
+    let (code, out, err) = domform(&["plan", "-f", "examples/basic.yaml", "--target", "web1"]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(err.contains("unknown target `web1` (did you mean `web01`?)"), "{err}");
+    assert!(!out.contains("No changes"), "{out}");
+    let (code, _, err) = domform(&["apply", "-f", "examples/basic.yaml", "--target", "nosuch", "--auto-approve"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("unknown target `nosuch`"), "{err}");
+    let (code, _, err) = domform(&["plan", "-f", "examples/basic.yaml", "--limit", "ovs"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("unknown host or manager `ovs` (did you mean `ovs1`?)"), "{err}");
+}

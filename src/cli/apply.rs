@@ -53,6 +53,9 @@ pub fn run(
         Some(p) => p.hosts.iter().map(|h| h.host.clone()).collect(),
         None => limit.to_vec(),
     };
+    if let Err(code) = super::check_targets(&model, target) {
+        return code;
+    }
     let hosts = match select_targets(&model, &wanted) {
         Ok(h) => h,
         Err(code) => return code,

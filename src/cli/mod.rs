@@ -413,6 +413,23 @@ pub(crate) fn select_hosts(model: &crate::model::Model, only: &[String]) -> Resu
     Ok(only.to_vec())
 }
 
+/// Checks `--target` names: each must be a declared VM (or manager); an unknown one is an
+/// error with a "did you mean" (it once planned nothing and said "No changes", exit 0).
+pub(crate) fn check_targets(model: &crate::model::Model, targets: &[String]) -> Result<(), ExitCode> {
+    let known: Vec<&str> = model.vms.keys().chain(model.managers.keys()).map(String::as_str).collect();
+    let mut ok = true;
+    for t in targets.iter().filter(|t| !known.contains(&t.as_str())) {
+        let hint = crate::diag::did_you_mean(t, &known).map(|s| format!(" (did you mean `{s}`?)")).unwrap_or_default();
+        error(&format!("unknown target `{t}`{hint}: --target takes the name of a declared VM"));
+        ok = false;
+    }
+    if ok {
+        Ok(())
+    } else {
+        Err(ExitCode::FAILURE)
+    }
+}
+
 /// The hosts and Oracle VM Manager hosts `plan` and `apply` work on: all, or those named with
 /// `--limit` (each a declared host or manager).
 pub(crate) fn select_targets(model: &crate::model::Model, only: &[String]) -> Result<Vec<String>, ExitCode> {
