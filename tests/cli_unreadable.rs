@@ -54,7 +54,7 @@ fn imperative_commands_refuse_a_host_whose_xm_list_does_not_parse() {
     let yaml = setup(dir.path());
     let y = yaml.to_str().expect("utf-8");
     let path = format!("{}:{}", dir.path().join("bin").display(), std::env::var("PATH").unwrap_or_default());
-    let runs: [&[&str]; 8] = [
+    let runs: [&[&str]; 9] = [
         &["stop", "app01", "-f", y],
         &["start", "app01", "-f", y],
         &["restart", "app01", "-f", y],
@@ -63,6 +63,7 @@ fn imperative_commands_refuse_a_host_whose_xm_list_does_not_parse() {
         &["vnc", "app01", "-f", y, "--once"],
         &["import", "--host", "h1", "-f", y],
         &["snapshot", "list", "app01", "-f", y],
+        &["plan", "-f", y],
     ];
     for args in runs {
         let out = Command::new(env!("CARGO_BIN_EXE_domform"))
@@ -74,6 +75,7 @@ fn imperative_commands_refuse_a_host_whose_xm_list_does_not_parse() {
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
         assert!(err.contains("h1") && err.contains("cannot parse `xm list -l`"), "{args:?}: {err}");
+        assert!(!err.contains("error: error:"), "{args:?}: {err}");
     }
     let log = std::fs::read_to_string(dir.path().join("xm.log")).unwrap_or_default();
     for line in log.lines() {

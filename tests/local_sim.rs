@@ -2,7 +2,8 @@
 //! as `domform demo` does), so every generated script goes through a real `sh` (issue 14):
 //! - names users really have: OVM simple names often contain spaces ("DB Server 01"); they
 //!   are declarable, importable and quoted everywhere;
-//! - destructive commands ask on a terminal and need `--auto-approve` without one.
+//! - destructive commands ask on a terminal and need `--auto-approve` without one;
+//! - `licence` names max_cores as a number, `import` fails when it skipped VMs.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -170,4 +171,31 @@ fn destructive_commands_need_auto_approve_without_a_terminal() {
     assert!(!exists(&snap));
     let (code, out, err) = e.run(&["stop", "db01", "-f", &f, "--force", "--auto-approve"]);
     assert_eq!(code, 0, "{out}{err}");
+}
+
+#[test]
+fn licence_says_max_cores_plainly_and_import_fails_when_it_skipped_vms() {
+    let e = setup(&["db01".to_string()]);
+    let f = e.f().to_string();
+    let (code, out, err) = e.run(&["apply", "-f", &f, "--auto-approve"]);
+    assert_eq!(code, 0, "{out}{err}");
+    // The licence group comes after the VM runs unpinned (a plan would refuse it).
+    let yaml = std::fs::read_to_string(e.f()).expect("yaml");
+    std::fs::write(&e.file, format!("{yaml}licences:\n  oracle: {{ vms: [db01], max_cores: 1 }}\n")).expect("yaml");
+    let (code, out, err) = e.run(&["licence", "-f", &f]);
+    assert_eq!(code, 1, "an unpinned VM counts the whole host, over max_cores 1: {out}{err}");
+    assert!(err.contains("max_cores 1") && !err.contains("Some("), "{err}");
+    assert!(!err.contains("error: error:"), "{err}");
+    // A vm.cfg import cannot take (no memory): written as a comment, and the exit code says so.
+    let odd = e.repo().join("VirtualMachines/0004fb0000060000aaaabbbbccccdddd");
+    std::fs::create_dir_all(&odd).expect("mkdir");
+    std::fs::write(
+        odd.join("vm.cfg"),
+        "name = '0004fb0000060000aaaabbbbccccdddd'\nOVM_simple_name = 'odd'\nvcpus = 1\n",
+    )
+    .expect("cfg");
+    let (code, out, err) = e.run(&["import", "--host", "h1", "-f", &f]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(out.contains("# skipped odd") && out.contains("db01"), "{out}");
+    assert!(err.contains("1 VM(s) on h1 could not be imported") && !err.contains("error: error:"), "{err}");
 }

@@ -105,8 +105,8 @@ fn prune(v: serde_yaml::Value) -> Option<serde_yaml::Value> {
     }
 }
 
-/// The YAML document for a host, with skipped VMs as comments.
-pub fn import_yaml(host: &str, obs: &Observed) -> String {
+/// The YAML document for a host, with skipped VMs as comments, and how many were skipped.
+pub fn import_yaml(host: &str, obs: &Observed) -> (String, usize) {
     let mut vms = serde_yaml::Mapping::new();
     let mut skipped = Vec::new();
     for v in obs.vms() {
@@ -129,7 +129,7 @@ pub fn import_yaml(host: &str, obs: &Observed) -> String {
         out.push('\n');
     }
     out.push_str(&body);
-    out
+    (out, skipped.len())
 }
 
 /// Observes the host and writes the YAML.
@@ -151,10 +151,21 @@ pub fn run(host: &str, files: &[PathBuf], out: Option<&Path>) -> ExitCode {
         return ExitCode::FAILURE;
     }
     super::print_diags(&obs.problems);
-    let text = import_yaml(host, obs);
+    let (text, skipped) = import_yaml(host, obs);
+    // Skipped VMs are an error (exit 1) after the YAML is written: an import that left VMs out
+    // must not look complete to a script.
+    let done = || {
+        if skipped == 0 {
+            return ExitCode::SUCCESS;
+        }
+        super::error(&format!(
+            "{skipped} VM(s) on {host} could not be imported; each is named in a `# skipped` comment of the output"
+        ));
+        ExitCode::FAILURE
+    };
     match out {
         Some(p) => match std::fs::write(p, &text) {
-            Ok(()) => ExitCode::SUCCESS,
+            Ok(()) => done(),
             Err(e) => {
                 let _ = writeln!(std::io::stderr(), "error: cannot write {}: {e}", p.display());
                 ExitCode::FAILURE
@@ -162,7 +173,7 @@ pub fn run(host: &str, files: &[PathBuf], out: Option<&Path>) -> ExitCode {
         },
         None => {
             let _ = std::io::stdout().lock().write_all(text.as_bytes());
-            ExitCode::SUCCESS
+            done()
         }
     }
 }
