@@ -120,3 +120,29 @@ fn written_paths_stay_inside_the_repository_or_are_declared() {
         }
     }
 }
+
+#[test]
+fn observe_reads_nothing_through_a_planted_link() {
+    use domform::model::Toolstack;
+    use domform::observe::ObserveRequest;
+    use domform::transport::local::LocalTransport;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let repo = dir.path().join("repo");
+    std::fs::create_dir_all(repo.join("VirtualMachines/x")).expect("mkdir");
+    std::fs::create_dir_all(repo.join("Snapshots/app01/s1")).expect("mkdir");
+    let secret = dir.path().join("shadow");
+    std::fs::write(&secret, "root:SECRET-HASH:19000::::::\n").expect("secret");
+    std::os::unix::fs::symlink(&secret, repo.join("VirtualMachines/x/vm.cfg")).expect("link");
+    std::os::unix::fs::symlink(&secret, repo.join("Snapshots/app01/s1/manifest")).expect("link");
+    let req = ObserveRequest {
+        toolstack: Toolstack::Xm,
+        repositories: vec![repo.display().to_string()],
+        extra_paths: vec![],
+    };
+    let obs = domform::observe::observe(&mut LocalTransport::new("h1"), &req).expect("runs");
+    assert!(obs.cfgs.is_empty() && obs.snapshots.is_empty(), "{:?} {:?}", obs.cfgs, obs.snapshots);
+    let problems: Vec<String> = obs.problems.iter().map(|p| p.to_string()).collect();
+    assert!(problems.iter().any(|p| p.contains("vm.cfg") && p.contains("symbolic link")), "{problems:?}");
+    assert!(!format!("{problems:?}").contains("SECRET"), "{problems:?}");
+    assert!(obs.links.iter().any(|l| l.ends_with("VirtualMachines/x/vm.cfg")), "{:?}", obs.links);
+}

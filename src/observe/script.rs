@@ -60,11 +60,15 @@ pub fn build(req: &ObserveRequest, marker: &str) -> String {
             "s links {r} sh -c 'for d in \"$1\"/VirtualDisks \"$1\"/VirtualMachines \"$1\"/Snapshots; do if [ -e \"$d\" ] || [ -L \"$d\" ]; then find \"$d\" -maxdepth 3 -type l; fi; done; true' links {r}\n"
         ));
         s.push_str(&format!("s snapshots {r} find {r}/Snapshots -mindepth 2 -maxdepth 2 -type d\n"));
+        // Nothing is read through a link planted in the repository (it could show a root-only
+        // file in a plan): a linked manifest is skipped, a linked vm.cfg or VM folder is an error.
         s.push_str(&format!(
-            "for f in {r}/Snapshots/*/*/manifest; do [ -f \"$f\" ] || continue; s snapmanifest \"$f\" cat -- \"$f\"; done\n"
+            "for f in {r}/Snapshots/*/*/manifest; do [ -f \"$f\" ] && [ ! -L \"$f\" ] && [ ! -L \"${{f%/manifest}}\" ] || continue; s snapmanifest \"$f\" cat -- \"$f\"; done\n"
         ));
         s.push_str(&format!(
-            "for f in {r}/VirtualMachines/*/vm.cfg; do [ -f \"$f\" ] || continue; s cfg \"$f\" cat -- \"$f\"; done\n"
+            "for f in {r}/VirtualMachines/*/vm.cfg; do [ -f \"$f\" ] || continue; \
+if [ -L \"$f\" ] || [ -L \"${{f%/vm.cfg}}\" ]; then s cfg \"$f\" sh -c 'echo \"not read: a symbolic link (planted in the repository?)\"; exit 1'; \
+else s cfg \"$f\" cat -- \"$f\"; fi; done\n"
         ));
     }
     if !req.extra_paths.is_empty() {
