@@ -239,7 +239,7 @@ fn hostile_values_are_quoted_never_executed() {
         "xm got the name as one argument: {log}"
     );
     let (code, imported, _) = domform(&["import", "--host", "h1", "-f", s(&h.hosts_yaml())]);
-    assert_eq!(code, 0);
+    assert_eq!(code, 1, "an import that skipped a VM says so in its exit code");
     assert!(
         imported.contains("# skipped") && !imported.contains("\n  x; touch"),
         "unsafe names are not imported: {imported}"
