@@ -13,8 +13,9 @@ use std::collections::BTreeSet;
 
 use super::{Change, Op};
 
-/// The repository folders whose contents domform writes; a link in them is refused.
-pub const GUARDED: [&str; 3] = ["VirtualDisks", "VirtualMachines", "Snapshots"];
+/// The repository folders whose contents domform writes (and its trash folder); a link in
+/// them is refused.
+pub const GUARDED: [&str; 4] = ["VirtualDisks", "VirtualMachines", "Snapshots", ".domform-trash"];
 
 /// True when `path` is absolute and has no empty, `.` or `..` component.
 pub fn is_normal(path: &str) -> bool {
@@ -45,7 +46,12 @@ pub fn written_paths(op: &Op) -> Vec<String> {
         Op::CreateDisk { path, .. } | Op::GrowDisk { path, .. } | Op::DeleteFile { path } => vec![path.clone()],
         Op::WriteFile { path, backup, .. } if *backup => vec![path.clone(), format!("{path}.domform-bak")],
         Op::WriteFile { path, .. } => vec![path.clone()],
-        Op::RemoveVmDir { dir } | Op::DeleteSnapshot { dir } => vec![dir.clone()],
+        Op::RemoveVmDir { dir } => {
+            // Moved to `<repo>/.domform-trash/`, which must not be a planted link either.
+            let repo = dir.rsplitn(3, '/').nth(2).unwrap_or_default();
+            vec![dir.clone(), format!("{repo}/.domform-trash")]
+        }
+        Op::DeleteSnapshot { dir } => vec![dir.clone()],
         Op::Snapshot { parent, .. } => vec![parent.clone()],
         Op::Revert { dir, cfg_path, disks } => {
             let mut v = vec![dir.clone(), cfg_path.clone(), format!("{cfg_path}.domform-revert")];
@@ -121,6 +127,9 @@ mod tests {
             vec!["/OVS/R/Snapshots", "/OVS/R/Snapshots/db 01", "/OVS/R/Snapshots/db 01/s1"]
         );
         assert!(guarded_chain("/srv/disks/a.img").is_empty());
+        let rm = Op::RemoveVmDir { dir: "/OVS/R/VirtualMachines/x".into() };
+        assert_eq!(written_paths(&rm), ["/OVS/R/VirtualMachines/x", "/OVS/R/.domform-trash"]);
+        assert_eq!(guarded_chain("/OVS/R/.domform-trash"), ["/OVS/R/.domform-trash"]);
     }
 
     #[test]
