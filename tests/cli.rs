@@ -80,7 +80,7 @@ fn schema_is_committed_and_current() {
 #[test]
 fn schema_covers_every_vm_field() {
     let schema: serde_json::Value = serde_json::from_str(&domform::cli::schema_json()).expect("json");
-    let props = &schema["definitions"]["RawVm"]["properties"];
+    let props = &schema["$defs"]["RawVm"]["properties"];
     for key in [
         "host",
         "state",
@@ -96,7 +96,27 @@ fn schema_covers_every_vm_field() {
     ] {
         assert!(props.get(key).is_some(), "schema lacks vms.*.{key}");
     }
-    assert_eq!(schema["definitions"]["RawVm"]["additionalProperties"], serde_json::Value::Bool(false));
+    assert_eq!(schema["$defs"]["RawVm"]["additionalProperties"], serde_json::Value::Bool(false));
+}
+
+#[test]
+fn completions_and_man_page_cover_every_subcommand() {
+    let (code, bash, err) = domform(&["completions", "bash"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(bash.contains("complete -F _domform") || bash.contains("_domform()"), "{bash}");
+    for shell in ["zsh", "fish", "elvish", "powershell"] {
+        let (code, out, err) = domform(&["completions", shell]);
+        assert_eq!(code, 0, "{shell}: {err}");
+        assert!(out.contains("licence") && out.contains("snapshot"), "{shell} lists subcommands");
+    }
+    let (code, man, err) = domform(&["man"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(man.starts_with(".ie") && man.contains(".TH domform 1"), "roff: {}", &man[..man.len().min(200)]);
+    for sub in ["plan", "apply", "licence", "snapshot", "console", "completions"] {
+        assert!(man.contains(sub), "man page lists `{sub}`");
+    }
+    let (code, _, err) = domform(&["completions", "tcsh"]);
+    assert_eq!(code, 2, "an unknown shell is a usage error: {err}");
 }
 
 #[test]

@@ -156,6 +156,13 @@ pub enum Command {
     Demo,
     /// Print the JSON Schema of the desired-state files (for editors).
     Schema,
+    /// Print a shell completion script (e.g. `domform completions bash > /etc/bash_completion.d/domform`).
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff; e.g. `domform man | man -l -`).
+    Man,
 }
 
 /// Arguments of start/stop/restart.
@@ -310,6 +317,26 @@ pub fn main() -> ExitCode {
         Command::Console(a) => console::run(&a),
         Command::Vnc(a) => vnc::run(&a),
         Command::Demo => demo::run(),
+        Command::Completions { shell } => {
+            // Into a buffer first: clap_complete panics when its writer fails (`| head`).
+            let mut buf = Vec::new();
+            clap_complete::generate(shell, &mut <Cli as clap::CommandFactory>::command(), "domform", &mut buf);
+            let _ = std::io::stdout().lock().write_all(&buf);
+            ExitCode::SUCCESS
+        }
+        Command::Man => {
+            let mut buf = Vec::new();
+            match clap_mangen::Man::new(<Cli as clap::CommandFactory>::command()).render(&mut buf) {
+                Ok(()) => {
+                    let _ = std::io::stdout().lock().write_all(&buf);
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    let _ = writeln!(std::io::stderr(), "error: cannot render the man page: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
         Command::Schema => {
             let mut out = std::io::stdout().lock();
             let _ = writeln!(out, "{}", schema_json());
