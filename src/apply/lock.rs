@@ -6,6 +6,12 @@
 //! when domform closes it, or when domform dies and sshd (or the pipe) closes it. So a killed
 //! run never leaves a lock behind to take over by hand; a second apply fails fast and names
 //! the holder (controller host, pid, start time).
+//!
+//! The lock is `flock(2)` on the script's fd 9, taken with `flock -n 9` where util-linux has
+//! flock(1), else with Python's `fcntl.flock` on the same inherited fd (every OVM dom0 has
+//! Python: xend is written in it; Python 2.4 on OL5, whose util-linux 2.13 may lack flock(1)).
+//! Either way the lock belongs to the open file behind fd 9, so it lives exactly as long as the
+//! script, whichever program took it.
 
 use crate::transport::quote;
 
@@ -46,6 +52,21 @@ pub fn markers(marker: &str) -> (String, String) {
     (format!("{marker} locked"), format!("{marker} observed"))
 }
 
+/// `lk`: takes an exclusive, non-blocking flock on fd 9; returns 1 when another process holds
+/// it, 2 when it cannot lock at all (message on stdout, where the caller reads it).
+const LOCK_FN: &str =
+    "lk() { if command -v flock >/dev/null 2>&1; then flock -n 9; r=$?; [ $r -le 1 ] || r=2; return $r; fi; \
+if command -v python >/dev/null 2>&1; then python -c 'import errno, fcntl, sys
+try:
+    fcntl.flock(9, fcntl.LOCK_EX | fcntl.LOCK_NB)
+except IOError:
+    e = sys.exc_info()[1]
+    if e.errno in (errno.EAGAIN, errno.EACCES):
+        sys.exit(1)
+    sys.stdout.write(\"flock: %s\\n\" % e)
+    sys.exit(2)'; return $?; fi; \
+echo 'neither flock(1) nor python is on this host: cannot take the host lock'; return 2; }\n";
+
 /// The lock script: busy → prints `<marker> busy` and the holder, exits 75; locked → prints
 /// `<marker> locked`, runs `observe`, prints `<marker> observed` and waits on stdin.
 pub fn script(lock: &str, holder: &str, marker: &str, observe: &str) -> String {
@@ -53,8 +74,10 @@ pub fn script(lock: &str, holder: &str, marker: &str, observe: &str) -> String {
     let h = quote(&format!("{lock}.holder"));
     let m = quote(marker);
     format!(
-        "exec 9>>{l} || exit 70\n\
-         if ! flock -n 9; then printf '%s busy\\n' {m}; cat {h} 2>/dev/null; exit 75; fi\n\
+        "{LOCK_FN}exec 9>>{l} || exit 70\n\
+         lk; r=$?\n\
+         if [ $r -eq 1 ]; then printf '%s busy\\n' {m}; cat {h} 2>/dev/null; exit 75; fi\n\
+         [ $r -eq 0 ] || exit 71\n\
          printf '%s\\n' {info} > {h}\n\
          printf '%s locked\\n' {m}\n\
          {observe}\n\

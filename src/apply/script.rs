@@ -4,11 +4,38 @@
 //! disks is one exec). Each change is a step between `<marker> step <id>` and `<marker> rc <n>`
 //! lines, so a failure names its change and shows what the command printed; the first failing
 //! step stops the host. Every value reaches the shell through [`quote`].
+//!
+//! The commands are the ones every supported dom0 has, down to Oracle Linux 5 (OVM 3.0-3.2:
+//! bash 3.2, coreutils 5.97) and they parse under a POSIX sh (docs/hosts-userland.md): no
+//! `truncate` (a sparse file is `dd … seek=SIZE count=0`), no `timeout` (a polling watchdog), and
+//! a clone is tried with `cp --reflink=always`, then OCFS2's `reflink`, whichever the host has.
 
 use crate::model::Toolstack;
 use crate::plan::paths::{guarded_chain, written_paths};
 use crate::plan::{Change, Op};
 use crate::transport::quote;
+
+/// Sets the size of file `p` (quoted) to `size` bytes with `dd`, creating it sparse when missing:
+/// `truncate -s` without `truncate` (coreutils 7.0; OL5 has 5.97). `dd` truncates to `seek` when
+/// the file is larger, so callers guard against shrinking. dd's record counts are shown only when
+/// it fails.
+fn dd_size(p: &str, size: u64) -> String {
+    format!(
+        "{{ e=$(dd if=/dev/null of={p} bs=1 seek={size} count=0 2>&1) || {{ printf '%s\\n' \"$e\" >&2; false; }}; }}"
+    )
+}
+
+/// `tool shutdown -w` under a watchdog (no `timeout`: coreutils 7.0). The shell polls the
+/// background shutdown and sends it SIGTERM, as `timeout` would, once `secs` have passed; every
+/// sleep is a foreground child, so nothing outlives the step. Fails when the shutdown failed or
+/// was stopped. `date +%s` ticks in whole seconds: the limit is between `secs` and `secs`+1.
+fn shutdown_watchdog(tool: &str, d: &str, secs: u64) -> String {
+    format!(
+        "{tool} shutdown -w {d} & p=$!; e=$(( $(date +%s) + {secs} )); \
+while kill -0 \"$p\" 2>/dev/null; do if [ \"$(date +%s)\" -gt \"$e\" ]; then kill -TERM \"$p\" 2>/dev/null; break; fi; \
+sleep 0.2 2>/dev/null || sleep 1; done; wait \"$p\""
+    )
+}
 
 fn parent(path: &str) -> &str {
     path.rsplit_once('/').map(|(d, _)| if d.is_empty() { "/" } else { d }).unwrap_or(".")
@@ -55,13 +82,18 @@ fn op_body(op: &Op, toolstack: Toolstack) -> String {
         Op::CreateDisk { path, size } => {
             let p = quote(path);
             format!(
-                "{{ if [ -e {p} ]; then echo {} >&2; false; else truncate -s {size} {p}; fi; }}",
-                quote(&format!("{path} already exists; not overwriting it"))
+                "{{ if [ -e {p} ]; then echo {} >&2; false; else {} || {{ rm -f -- {p}; false; }}; fi; }}",
+                quote(&format!("{path} already exists; not overwriting it")),
+                dd_size(&p, *size)
             )
         }
         Op::GrowDisk { path, to, .. } => {
             let p = quote(path);
-            format!("{{ s=$(stat -c %s {p}) && [ \"$s\" -le {to} ] && truncate -s {to} {p}; }}")
+            format!(
+                "{{ s=$(stat -c %s -- {p}) && if [ \"$s\" -gt {to} ]; then echo {p}\" is $s bytes, more than {to}; not shrinking it\" >&2; false; \
+elif [ \"$s\" -lt {to} ]; then {}; fi; }}",
+                dd_size(&p, *to)
+            )
         }
         Op::WriteFile { path, content, backup } => {
             let p = quote(path);
@@ -93,7 +125,10 @@ fn op_body(op: &Op, toolstack: Toolstack) -> String {
                     quote(&format!("{domain} did not stop within {timeout_secs}s; set `force_stop: true` to power it off after the timeout"))
                 )
             };
-            format!("{{ if {tool} list {d} >/dev/null 2>&1; then timeout {timeout_secs} {tool} shutdown -w {d} || {on_timeout}; fi; }}")
+            format!(
+                "{{ if {tool} list {d} >/dev/null 2>&1; then {{ {}; }} || {on_timeout}; fi; }}",
+                shutdown_watchdog(tool, &d, *timeout_secs)
+            )
         }
         Op::RemoveVmDir { dir } => {
             let repo = parent(parent(dir));
@@ -156,7 +191,7 @@ printf '%s' {c} > \"$t\" && cp -p -- {p} {bak} && mv -f -- \"$t\" {p} || {{ rm -
 /// starts (a Manager's WebLogic) must not hold the SSH channel open, or the apply never ends.
 fn run_command_shell(command: &str) -> String {
     format!(
-        "{{ o=$(mktemp) || exit 1; sh -c {} </dev/null >\"$o\" 2>&1; r=$?; cat \"$o\"; rm -f -- \"$o\"; [ \"$r\" -eq 0 ]; }}",
+        "{{ o=$(mktemp \"${{TMPDIR:-/tmp}}/domform.XXXXXXXXXX\") || exit 1; sh -c {} </dev/null >\"$o\" 2>&1; r=$?; cat \"$o\"; rm -f -- \"$o\"; [ \"$r\" -eq 0 ]; }}",
         quote(command)
     )
 }
@@ -167,11 +202,15 @@ pub fn snapshot_file(index: usize, path: &str) -> String {
 }
 
 /// Shell helper defined once per script: `cl SRC DST FULL` makes DST a copy-on-write clone of
-/// SRC (`reflink` on OCFS2, else `cp --reflink=always`), a full sparse copy only when FULL is 1,
-/// and never writes into something already at DST.
+/// SRC, a full sparse copy only when FULL is 1, and never writes into something already at DST
+/// (a dangling link planted there included: `[ -e ]` is false for one, so `[ -L ]` too).
+/// Clones are tried, not assumed: `cp --reflink=always` (coreutils 8.x on a kernel whose file
+/// system has FICLONE: XFS, OCFS2 from Linux 4.10), then ocfs2-tools' `reflink` (OCFS2 on OVM's
+/// UEK kernels; coreutils 5.97 on OL5 has no `--reflink`, and OL6's UEK4 OCFS2 no FICLONE).
+/// A failed attempt may leave an empty DST (coreutils 8.4 does): it is removed before the next.
 pub const CLONE_FN: &str = "cl() { [ ! -e \"$2\" ] && [ ! -L \"$2\" ] || { echo \"$2 is in the way\" >&2; return 1; }; \
-if command -v reflink >/dev/null 2>&1 && reflink \"$1\" \"$2\" 2>/dev/null; then return 0; fi; \
-rm -f -- \"$2\"; if cp --reflink=always -T -- \"$1\" \"$2\" 2>/dev/null; then return 0; fi; rm -f -- \"$2\"; \
+if cp --reflink=always -T -- \"$1\" \"$2\" 2>/dev/null; then return 0; fi; rm -f -- \"$2\"; \
+if command -v reflink >/dev/null 2>&1 && reflink \"$1\" \"$2\" 2>/dev/null; then return 0; fi; rm -f -- \"$2\"; \
 if [ \"$3\" = 1 ]; then cp --sparse=always -T -- \"$1\" \"$2\"; return; fi; \
 echo \"cannot reflink $1: its file system does not support reflinks (OCFS2 and XFS with reflink=1 do); set snapshots.allow_full_copy: true to allow a full sparse copy\" >&2; return 1; }\n";
 

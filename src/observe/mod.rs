@@ -395,13 +395,23 @@ fn parse_size_line(line: &str) -> Option<(String, FileSize)> {
     Some((path, FileSize { size, allocated: blocks.saturating_mul(512) }))
 }
 
+/// `stat -f -c %T` output as a name. A coreutils that predates a file system (5.97 on OL5)
+/// prints `UNKNOWN (0x<magic>)`; OCFS2's magic is named here so OVM repositories read as `ocfs2`.
+fn fs_type_name(line: &str) -> String {
+    let t = line.trim();
+    match t.strip_prefix("UNKNOWN (").and_then(|r| r.strip_suffix(')')) {
+        Some(magic) if magic.eq_ignore_ascii_case("0x7461636f") => "ocfs2".into(),
+        _ => t.to_string(),
+    }
+}
+
 fn repo_section(sec: &Section, repo: &mut Repository, files: &mut BTreeMap<String, FileSize>) {
     let ok = sec.status == Some(0);
     match sec.kind.as_str() {
         "fs" if ok => {
             let mut lines = sec.body.lines();
             repo.exists = true;
-            repo.fs_type = lines.next().map(|s| s.trim().to_string());
+            repo.fs_type = lines.next().map(fs_type_name);
             // df -P -k: Filesystem 1024-blocks Used Available Capacity Mounted-on
             repo.free_bytes = lines
                 .next()
@@ -433,5 +443,15 @@ pub fn live_pinning(d: &Domain, nr_cpus: u32) -> Option<Vec<CpuSet>> {
         None
     } else {
         Some(sets)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn old_stat_names_ocfs2_by_its_magic() {
+        assert_eq!(super::fs_type_name("UNKNOWN (0x7461636f)\n"), "ocfs2");
+        assert_eq!(super::fs_type_name("xfs"), "xfs");
+        assert_eq!(super::fs_type_name("UNKNOWN (0x1234)"), "UNKNOWN (0x1234)");
     }
 }

@@ -182,7 +182,11 @@ pub fn write_atomic_script(path: &str, backup: bool) -> String {
     } else {
         String::new()
     };
-    format!("set -e; t={tmp}; trap 'rm -f -- \"$t\"' EXIT; cat > \"$t\"; sync -- \"$t\" 2>/dev/null || true; {bak}mv -f -- \"$t\" {q}; trap - EXIT")
+    // `sync FILE` flushes just FILE only from coreutils 8.24 (its --help then lists
+    // --file-system); older ones (OL5 5.97, OL6 8.4) ignore FILE and flush every file system
+    // of a busy dom0, so there the rename relies on the file system's ordering alone.
+    let sync = "if sync --help 2>/dev/null | grep -q -e --file-system; then sync -- \"$t\" || true; fi";
+    format!("set -e; t={tmp}; trap 'rm -f -- \"$t\"' EXIT; cat > \"$t\"; {sync}; {bak}mv -f -- \"$t\" {q}; trap - EXIT")
 }
 
 /// OpenSSH's fingerprint form of a SHA-256 digest: `SHA256:` and unpadded base64.

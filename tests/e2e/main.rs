@@ -11,6 +11,7 @@ mod hostile;
 mod list;
 mod manager;
 mod pinning;
+mod profiles;
 mod snapshot;
 mod ssh;
 mod ssh_algorithms;

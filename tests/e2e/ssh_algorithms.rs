@@ -49,6 +49,19 @@ fn ovm_3_3_sshd_works_with_no_settings() {
 }
 
 #[test]
+fn an_rsa_key_falls_back_to_ssh_rsa_signatures_when_rsa_sha2_is_advertised_but_refused() {
+    if !can_run("an_rsa_key_falls_back_to_ssh_rsa_signatures_when_rsa_sha2_is_advertised_but_refused") {
+        return;
+    }
+    // OpenSSH 5.3 accepts only ssh-rsa user signatures; this sshd also advertises rsa-sha2-*.
+    let h = TestHosts::up(1, &["--profile", "ol6", "--strict-pubkey"]);
+    let (code, out, err) = domform(&["list", "-f", s(&h.hosts_yaml()), "-vv"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("Domain-0"), "{out}");
+    assert!(err.contains("authenticated with an ssh-rsa (SHA-1) signature"), "the fallback was needed: {err}");
+}
+
+#[test]
 fn ovm_3_0_sshd_needs_the_sha1_key_exchange_and_says_so() {
     if !can_run("ovm_3_0_sshd_needs_the_sha1_key_exchange_and_says_so") {
         return;
