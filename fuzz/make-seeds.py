@@ -86,3 +86,26 @@ put("observe_output", "xm-host.txt", "Last login: today\n" + section("info", "-"
 put("observe_output", "xl-host.txt", section("info", "-", info) + section("list", "-", brief) + section("vcpus", "-", vcpus) + common)
 put("observe_output", "cut-short.txt", section("info", "-", info) + f"{MARKER} domains-sxp -\n(domain (domid 0)")
 put("observe_output", "failed.txt", section("info", "-", "Error: xend not running", 1) + section("cfg", "/x/vm.cfg", "cat: no such file", 1))
+
+# snapshot_manifest: a manifest domform writes, and ones an attacker might plant.
+SNAP = "/OVS/Repositories/r/VirtualDisks"
+put("snapshot_manifest", "domform.txt",
+    "format=1\nmade_by=domform\nvm=app01\nname=s1\ncreated=2024-01-02T03:04:05Z\nrunning=true\n"
+    f"cfg=/OVS/Repositories/r/VirtualMachines/app01/vm.cfg\nmemory=memory.save\n"
+    f"disk={SNAP}/a.img|disks/00-a.img|1048576\ndisk={SNAP}/b.img|disks/01-b.img|2048\n")
+put("snapshot_manifest", "planted-target.txt", "made_by=domform\nvm=app01\ndisk=/etc/passwd|disks/00-passwd|5\n")
+put("snapshot_manifest", "planted-file.txt", f"vm=app01\ndisk={SNAP}/a.img|../../../../etc/shadow|5\n")
+
+# yaml_load: the resource limits (nested aliases, deep nesting).
+laughs = 'a0: &a0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n' + "".join(
+    f"a{i}: &a{i} [{','.join([f'*a{i - 1}'] * 10)}]\n" for i in range(1, 9))
+put("yaml_load", "billion-laughs.yaml", laughs)
+put("yaml_load", "deep.yaml", "vms: " + "[" * 100 + "]" * 100 + "\n")
+put("snapshot_manifest", "spaces.txt", f"made_by=domform\nvm=DB Server 01\nname=s1\ndisk={SNAP}/a.img|disks/00-a.img|1\n")
+
+# yaml_load: names with spaces (OVM simple names).
+put("yaml_load", "names-with-spaces.yaml",
+    "hosts:\n  h1: { address: h1.example.com, repository: /OVS/Repositories/r }\n"
+    "vms:\n  DB Server 01:\n    host: h1\n    memory: 1GiB\n    vcpus: 1\n"
+    "    disks: [{ name: system, size: 8GiB }]\n  \"web front 2\": { host: h1, memory: 1GiB, vcpus: 1 }\n"
+    "licences:\n  oracle: { vms: [DB Server 01], max_cores: 2 }\n")

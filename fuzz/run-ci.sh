@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 seconds="${FUZZ_SECONDS:-45}"
-targets="${FUZZ_TARGETS:-vmcfg_parse xm_outputs yaml_load observe_output}"
+targets="${FUZZ_TARGETS:-vmcfg_parse xm_outputs yaml_load observe_output snapshot_manifest}"
 export RUSTC_BOOTSTRAP=1
 # -a: debug assertions and overflow checks, as in the test suite; -s none: no AddressSanitizer
 # (domform forbids unsafe code, so ASan finds nothing that a panic would not, and costs build

@@ -73,21 +73,36 @@ impl Diagnostic {
     }
 }
 
+impl Diagnostic {
+    /// The diagnostic without its leading `error: ` / `warning: ` (for a list that already
+    /// says what its items are, such as a plan's errors: `error: error:` no more).
+    pub fn body(&self) -> String {
+        let full = self.to_string();
+        let word = match self.severity {
+            Severity::Error => "error: ",
+            Severity::Warning => "warning: ",
+        };
+        full.strip_prefix(word).map(str::to_string).unwrap_or(full)
+    }
+}
+
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let word = match self.severity {
             Severity::Error => "error",
             Severity::Warning => "warning",
         };
-        write!(f, "{word}: {}", self.message)?;
+        // Messages and key paths may hold names from hosts or files: nothing in them may drive
+        // the terminal (render::escape).
+        write!(f, "{word}: {}", crate::render::escape::indented(&self.message, "  "))?;
         if !self.path.is_empty() {
-            write!(f, " (at `{}`)", self.path)?;
+            write!(f, " (at `{}`)", crate::render::escape::line(&self.path))?;
         }
         if let Some(loc) = &self.location {
             write!(f, "\n  --> {loc}")?;
         }
         if let Some(help) = &self.help {
-            write!(f, "\n   = help: {help}")?;
+            write!(f, "\n   = help: {}", crate::render::escape::indented(help, "     "))?;
         }
         Ok(())
     }

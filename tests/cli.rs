@@ -45,7 +45,7 @@ fn ten_mistakes_give_ten_located_errors_in_one_run() {
         "VM name: `bad;name`",
         "not a MAC address",
         "runs backwards",
-        "at most 4096",
+        "at most 256",
         "`data` is declared twice",
         "VNC password written inline",
     ] {
@@ -117,4 +117,19 @@ fn completions_and_man_page_cover_every_subcommand() {
     }
     let (code, _, err) = domform(&["completions", "tcsh"]);
     assert_eq!(code, 2, "an unknown shell is a usage error: {err}");
+}
+
+#[test]
+fn unknown_targets_and_limits_are_errors_with_did_you_mean() {
+    // Checked before any host is contacted: the example hosts do not exist.
+    let (code, out, err) = domform(&["plan", "-f", "examples/basic.yaml", "--target", "web1"]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(err.contains("unknown target `web1` (did you mean `web01`?)"), "{err}");
+    assert!(!out.contains("No changes"), "{out}");
+    let (code, _, err) = domform(&["apply", "-f", "examples/basic.yaml", "--target", "nosuch", "--auto-approve"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("unknown target `nosuch`"), "{err}");
+    let (code, _, err) = domform(&["plan", "-f", "examples/basic.yaml", "--limit", "ovs"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("unknown host or manager `ovs` (did you mean `ovs1`?)"), "{err}");
 }

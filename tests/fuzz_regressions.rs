@@ -62,6 +62,15 @@ fn yaml_load(data: &[u8]) {
     checks::yaml_load_file(data, &tmp.path().join("fuzz.yaml"));
 }
 
+fn snapshot_manifest(data: &[u8]) {
+    checks::snapshot_manifest(&checks::text(data));
+}
+
+#[test]
+fn snapshot_manifest_regressions() {
+    replay_dir("snapshot_manifest", snapshot_manifest);
+}
+
 #[test]
 fn vmcfg_parse_regressions() {
     replay_dir("vmcfg_parse", vmcfg_parse);
@@ -87,7 +96,8 @@ fn yaml_load_regressions() {
 #[test]
 fn seed_corpora_pass() {
     let seeds = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus");
-    let targets: [(&str, Check); 4] = [
+    let targets: [(&str, Check); 5] = [
+        ("snapshot_manifest", snapshot_manifest),
         ("vmcfg_parse", vmcfg_parse),
         ("xm_outputs", xm_outputs),
         ("observe_output", observe_output),

@@ -78,6 +78,10 @@ fn every_op() -> Vec<Op> {
         Op::DeleteSnapshot { dir: format!("{r}/Snapshots/x/s1") },
         Op::ReplaceFile { path: "/u01/domain/config/jdbc/ds.xml".into(), content: "<a/>\n".into() },
         Op::RunCommand { command: "/u01/bin/restart.sh".into() },
+        Op::OrElse {
+            first: Box::new(Op::DeleteSnapshot { dir: format!("{r}/Snapshots/x/s2") }),
+            on_failure: vec![Op::Xen { args: vec!["create".into(), format!("{r}/VirtualMachines/x/vm.cfg")] }],
+        },
     ]
 }
 

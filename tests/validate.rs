@@ -143,7 +143,7 @@ fn duplicate_macs_across_vms() {
 
 #[test]
 fn brace_range_limit() {
-    fails(&format!("{BASE}    disks:\n      - {{ name: \"d{{1..4097}}\", size: 1G }}\n"), "at most 4096", 12);
+    fails(&format!("{BASE}    disks:\n      - {{ name: \"d{{1..257}}\", size: 1G }}\n"), "at most 256", 12);
     let v = passes(&format!("{BASE}    disks:\n      - {{ name: \"d{{001..100}}\", size: 1G }}\n"));
     assert_eq!(v.disks.len(), 100);
     assert_eq!(v.disks[99].device, "xvdcv");
@@ -266,4 +266,35 @@ fn no_panic_on_mangled_input() {
             assert!(errs.iter().any(Diagnostic::is_error));
         }
     }
+}
+
+fn messages(yaml: &str) -> String {
+    let errs = load(yaml).expect_err("should fail");
+    errs.iter().filter(|d| d.is_error()).map(|d| d.to_string()).collect::<Vec<_>>().join("\n")
+}
+
+#[test]
+fn a_missing_required_key_hides_no_other_mistake_of_the_vm() {
+    // No `memory`, and a per-vCPU `cpus` list longer than `vcpus`: both reported.
+    let m = messages(&vm("    vcpus: 2\n    cpus: [\"2\", \"3\", \"4\"]\n"));
+    assert!(m.contains("VM `v1` needs `memory`") && m.contains("t.yaml:"), "{m}");
+    assert!(m.contains("has 3 entries but vcpus is 2"), "{m}");
+    // No `host` either, and a value of the wrong type: every mistake at once.
+    let m = messages(&format!(
+        "{HOST}vms:\n  v1:\n    vcpus: lots\n    memroy: 2\n    disks:\n      - {{ name: d, size: 12 parsecs }}\n    networks:\n      - {{ bridge: xenbr0, mac: nope }}\n"
+    ));
+    for needle in ["needs `host`", "needs `memory`", "vcpus", "did you mean `memory`?", "parsecs", "not a MAC address"]
+    {
+        assert!(m.contains(needle), "{needle:?} missing from:\n{m}");
+    }
+    assert!(!m.contains("needs `vcpus`"), "a key dropped for its bad value is not reported twice:\n{m}");
+}
+
+#[test]
+fn absent_vms_need_no_memory_or_vcpus() {
+    let model = load(&format!("{HOST}vms:\n  old:\n    host: h1\n    state: absent\n    allow_destroy: true\n"))
+        .unwrap_or_else(|e| panic!("an absent VM without memory and vcpus: {e:#?}"));
+    assert!(model.vms.contains_key("old"));
+    let m = messages(&format!("{HOST}vms:\n  v2:\n    host: h1\n    state: stopped\n"));
+    assert!(m.contains("needs `memory`") && m.contains("needs `vcpus`"), "{m}");
 }

@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use domform::manifest::events;
 use domform::manifest::raw::{RawHost, RawLicence, RawVm};
 use domform::manifest::tree::{self, Node, NodeKind};
 use domform::model::Toolstack;
@@ -130,7 +131,24 @@ pub fn xm_outputs(text: &str) {
 /// deserialized on its own, as `manifest::load` does. Never panics.
 pub fn yaml_tree(text: &str) {
     let file = Arc::new(PathBuf::from("fuzz.yaml"));
-    let Ok(Some(root)) = tree::parse(text, &file) else { return };
+    let root = match tree::parse(text, &file) {
+        Ok(Some(root)) => root,
+        Ok(None) => return,
+        Err(d) => {
+            assert!(d.location.is_some() || text.len() as u64 > events::MAX_FILE_BYTES, "unlocated: {d}");
+            return;
+        }
+    };
+    // The resource limits hold for every tree that loads: nesting, and what aliases copied
+    // (at most two nodes per input byte come from the text itself).
+    let (weight, depth) = events::measure(&root);
+    assert!(depth <= events::MAX_DEPTH + 1, "a tree {depth} levels deep loaded");
+    let from_text = 2 * (text.len() + 1) * events::NODE_BYTES + text.len();
+    assert!(
+        weight <= from_text + events::MAX_ALIAS_WEIGHT,
+        "a tree of weight {weight} loaded from {} bytes",
+        text.len()
+    );
     let sink = std::cell::RefCell::new(Vec::new());
     let _ = tree::from_node::<RawVm>(&root, "vm", &sink);
     let NodeKind::Map(entries) = &root.kind else { return };
@@ -202,4 +220,50 @@ pub fn observe_output(text: &str) {
             let _ = p.to_string();
         }
     }
+}
+
+/// A VM's vm.cfg for `snapshot_manifest`: two snapshot-able disks, a shared one, a CD-ROM.
+const SNAP_REPO: &str = "/OVS/Repositories/r";
+const SNAP_CFG: &str =
+    "name = 'app01'\nOVM_simple_name = 'app01'\ndisk = ['file:/OVS/Repositories/r/VirtualDisks/a.img,xvda,w', \
+'file:/OVS/Repositories/r/VirtualDisks/b.img,xvdb,w', 'file:/OVS/Repositories/r/VirtualDisks/s.img,xvdc,w!', \
+'file:/OVS/Repositories/r/ISOs/x.iso,xvdd:cdrom,r']\n";
+
+/// `snapshot_manifest`: the input as a manifest found in `<repo>/Snapshots/app01/s1` (a
+/// repository is untrusted). Parsing is total; what parses names only files inside the folder;
+/// a revert planned from it writes only disks of the VM's own vm.cfg, inside the repository.
+pub fn snapshot_manifest(text: &str) {
+    // A plain name and one with spaces, as OVM simple names often are.
+    for vm in ["app01", "DB Server 01"] {
+        snapshot_manifest_of(vm, text);
+    }
+}
+
+fn snapshot_manifest_of(vm: &str, text: &str) {
+    use domform::plan::{paths, snapshot, Op};
+    let dir = format!("{SNAP_REPO}/Snapshots/{vm}/s1");
+    let Ok(snap) = observe::SnapshotInfo::parse(&dir, text) else { return };
+    assert_eq!((snap.vm.as_str(), snap.name.as_str()), (vm, "s1"), "names come from the folder");
+    for (_, file, _) in &snap.disks {
+        let f = file.strip_prefix("disks/").unwrap_or_else(|| panic!("disk file {file:?} outside disks/"));
+        assert!(!f.contains('/') && f != ".." && f != ".", "disk file {file:?} leaves the folder");
+    }
+    if let Some(m) = &snap.memory {
+        assert!(!m.contains('/') && m != "..", "memory file {m:?} leaves the folder");
+    }
+    let cfg = VmCfg::parse(SNAP_CFG).expect("the fixed vm.cfg parses");
+    let cfg_path = format!("{SNAP_REPO}/VirtualMachines/0004fb00000600001111222233334444/vm.cfg");
+    let Ok(changes) = snapshot::revert_changes(vm, &cfg_path, &cfg, None, &snap, 60, false) else { return };
+    let (mine, _) = snapshot::snapshot_disks(&cfg);
+    for op in changes.iter().flat_map(|c| &c.ops) {
+        if let Op::Revert { disks, .. } = op {
+            for (from, to) in disks {
+                assert!(mine.contains(to), "a revert writes {to:?}, not a disk of the VM");
+                assert!(from.starts_with(&format!("{dir}/disks/")), "a revert reads {from:?}");
+            }
+        }
+    }
+    let repos = vec![SNAP_REPO.to_string()];
+    let none = Default::default();
+    assert_eq!(paths::check(&changes, &repos, &none, &none), Vec::<String>::new());
 }

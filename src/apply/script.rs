@@ -11,6 +11,7 @@
 //! a clone is tried with `cp --reflink=always`, then OCFS2's `reflink`, whichever the host has.
 
 use crate::model::Toolstack;
+use crate::plan::paths::{guarded_chain, written_paths};
 use crate::plan::{Change, Op};
 use crate::transport::limit::WATCHDOG_FNS;
 use crate::transport::quote;
@@ -41,8 +42,39 @@ fn parent(path: &str) -> &str {
     path.rsplit_once('/').map(|(d, _)| if d.is_empty() { "/" } else { d }).unwrap_or(".")
 }
 
-/// One op as a shell command group that succeeds or fails as a whole.
+/// One op as a shell command group that succeeds or fails as a whole, preceded by the link
+/// guard for the paths it writes.
 pub fn op_to_shell(op: &Op, toolstack: Toolstack) -> String {
+    let body = op_body(op, toolstack);
+    match link_guard(op) {
+        Some(guard) => format!("{{ {guard} && {body}; }}"),
+        None => body,
+    }
+}
+
+/// A test, run on the host just before the op, that no component of a path it writes (from
+/// the repository's `VirtualDisks/`, `VirtualMachines/` or `Snapshots/` folder down) is a
+/// symbolic link: one may be planted between plan and apply (`plan::paths`).
+pub fn link_guard(op: &Op) -> Option<String> {
+    let mut chain: Vec<String> = Vec::new();
+    for p in written_paths(op) {
+        for c in guarded_chain(&p) {
+            if !chain.contains(&c) {
+                chain.push(c);
+            }
+        }
+    }
+    if chain.is_empty() {
+        return None;
+    }
+    let list: Vec<String> = chain.iter().map(|p| quote(p)).collect();
+    Some(format!(
+        "{{ l=; for p in {}; do [ ! -L \"$p\" ] || l=$p; done; [ -z \"$l\" ] || {{ echo \"refusing to write through $l: it is a symbolic link (planted in the repository?)\" >&2; false; }}; }}",
+        list.join(" ")
+    ))
+}
+
+fn op_body(op: &Op, toolstack: Toolstack) -> String {
     let tool = match toolstack {
         Toolstack::Xm => "xm",
         Toolstack::Xl => "xl",
@@ -72,7 +104,7 @@ elif [ \"$s\" -lt {to} ]; then {}; fi; }}",
                 String::new()
             };
             format!(
-                "{{ mkdir -p {dir} && t={p}.domform-tmp.$$ && printf '%s' {c} | cat > \"$t\" && {bak}mv -f \"$t\" {p} || {{ rm -f \"$t\"; false; }}; }}",
+                "{{ mkdir -p {dir} && t={p}.domform-tmp.$$ && printf '%s' {c} | (set -C; cat > \"$t\") && {bak}mv -f \"$t\" {p} || {{ rm -f \"$t\"; false; }}; }}",
                 dir = quote(parent(path)),
                 c = quote(content)
             )
@@ -130,6 +162,14 @@ elif [ \"$s\" -lt {to} ]; then {}; fi; }}",
         }
         Op::ReplaceFile { path, content } => replace_file_shell(path, content),
         Op::RunCommand { command } => run_command_shell(command),
+        Op::OrElse { first, on_failure } => {
+            let undo: Vec<String> = on_failure.iter().map(|o| op_to_shell(o, toolstack)).collect();
+            format!(
+                "{{ {} || {{ r=$?; echo 'failed; putting things back as they were' >&2; {}; (exit $r); }}; }}",
+                op_to_shell(first, toolstack),
+                if undo.is_empty() { ":".to_string() } else { undo.join("; ") }
+            )
+        }
     }
 }
 
@@ -163,12 +203,13 @@ pub fn snapshot_file(index: usize, path: &str) -> String {
 }
 
 /// Shell helper defined once per script: `cl SRC DST FULL` makes DST a copy-on-write clone of
-/// SRC, a full sparse copy only when FULL is 1, and never writes into something already at DST.
+/// SRC, a full sparse copy only when FULL is 1, and never writes into something already at DST
+/// (a dangling link planted there included: `[ -e ]` is false for one, so `[ -L ]` too).
 /// Clones are tried, not assumed: `cp --reflink=always` (coreutils 8.x on a kernel whose file
 /// system has FICLONE: XFS, OCFS2 from Linux 4.10), then ocfs2-tools' `reflink` (OCFS2 on OVM's
 /// UEK kernels; coreutils 5.97 on OL5 has no `--reflink`, and OL6's UEK4 OCFS2 no FICLONE).
 /// A failed attempt may leave an empty DST (coreutils 8.4 does): it is removed before the next.
-pub const CLONE_FN: &str = "cl() { [ ! -e \"$2\" ] || { echo \"$2 is in the way\" >&2; return 1; }; \
+pub const CLONE_FN: &str = "cl() { [ ! -e \"$2\" ] && [ ! -L \"$2\" ] || { echo \"$2 is in the way\" >&2; return 1; }; \
 if cp --reflink=always -T -- \"$1\" \"$2\" 2>/dev/null; then return 0; fi; rm -f -- \"$2\"; \
 if command -v reflink >/dev/null 2>&1 && reflink \"$1\" \"$2\" 2>/dev/null; then return 0; fi; rm -f -- \"$2\"; \
 if [ \"$3\" = 1 ]; then cp --sparse=always -T -- \"$1\" \"$2\"; return; fi; \
@@ -230,7 +271,8 @@ fn snapshot_shell(
     format!(
         "{{ n={n}; d={p}/\"$n\"; t=\"$d.domform-tmp\"; rc=0; \
 if [ -e \"$d\" ]; then echo \"snapshot $d already exists\" >&2; false; else \
-mkdir -p \"$t/disks\" && {{ {pause_cmd}; \
+{{ [ ! -L \"$t\" ] || {{ echo \"$t is a symbolic link\" >&2; false; }}; }} && rm -rf -- \"$t\" && \
+mkdir -p -- {p} && mkdir -- \"$t\" \"$t/disks\" && {{ {pause_cmd}; \
 if [ $rc -eq 0 ]; then {{ {copies}; }} || rc=$?; fi; \
 {unpause_cmd}; \
 if [ $rc -eq 0 ]; then {{ printf '%s\\n' {manifest} > \"$t/manifest\" && mv -T -- \"$t\" \"$d\"; }} || rc=$?; fi; \
@@ -358,5 +400,44 @@ mod tests {
         let again = t.exec(&op_to_shell(&op, Toolstack::Xm), &[]).expect("runs");
         assert_ne!(again.status, 0);
         assert!(again.stderr_text().contains("already exists"));
+    }
+
+    #[test]
+    fn a_link_planted_in_the_repository_is_refused_on_the_host() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path().display().to_string();
+        let disks = format!("{root}/R/VirtualDisks");
+        std::fs::create_dir_all(&disks).expect("mkdir");
+        std::fs::create_dir_all(format!("{root}/outside")).expect("mkdir");
+        // Dangling: `[ -e ]` is false for it, so a plain existence test would follow it.
+        let evil = format!("{root}/outside/evil.img");
+        std::os::unix::fs::symlink(&evil, format!("{disks}/web01_system.img")).expect("symlink");
+        let mut t = LocalTransport::new("here");
+        let op = Op::CreateDisk { path: format!("{disks}/web01_system.img"), size: 1 << 20 };
+        let out = t.exec(&op_to_shell(&op, Toolstack::Xm), &[]).expect("runs");
+        assert_ne!(out.status, 0);
+        assert!(out.stderr_text().contains("symbolic link"), "{}", out.stderr_text());
+        assert!(!std::path::Path::new(&evil).exists(), "the disk was created through the link");
+        // A planted backup name would make `cp -p vm.cfg vm.cfg.domform-bak` write elsewhere.
+        let vmdir = format!("{root}/R/VirtualMachines/x");
+        std::fs::create_dir_all(&vmdir).expect("mkdir");
+        std::fs::write(format!("{vmdir}/vm.cfg"), "name = 'x'\n").expect("cfg");
+        let victim = format!("{root}/outside/victim");
+        std::fs::write(&victim, "precious\n").expect("victim");
+        std::os::unix::fs::symlink(&victim, format!("{vmdir}/vm.cfg.domform-bak")).expect("symlink");
+        let op = Op::WriteFile { path: format!("{vmdir}/vm.cfg"), content: "name = 'y'\n".into(), backup: true };
+        let out = t.exec(&op_to_shell(&op, Toolstack::Xm), &[]).expect("runs");
+        assert_ne!(out.status, 0);
+        assert_eq!(std::fs::read_to_string(&victim).expect("victim"), "precious\n");
+        // A linked folder on the way (VirtualMachines/x → elsewhere) is refused too.
+        std::fs::remove_file(format!("{vmdir}/vm.cfg.domform-bak")).expect("rm");
+        std::fs::create_dir_all(format!("{root}/outside/vm")).expect("mkdir");
+        std::os::unix::fs::symlink(format!("{root}/outside/vm"), format!("{root}/R/VirtualMachines/y"))
+            .expect("symlink");
+        let op =
+            Op::WriteFile { path: format!("{root}/R/VirtualMachines/y/vm.cfg"), content: "x".into(), backup: false };
+        let out = t.exec(&op_to_shell(&op, Toolstack::Xm), &[]).expect("runs");
+        assert_ne!(out.status, 0);
+        assert!(!std::path::Path::new(&format!("{root}/outside/vm/vm.cfg")).exists());
     }
 }

@@ -1,5 +1,6 @@
 //! `domform apply [PLANFILE]`.
 
+use crate::render::escape as esc;
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -52,6 +53,9 @@ pub fn run(
         Some(p) => p.hosts.iter().map(|h| h.host.clone()).collect(),
         None => limit.to_vec(),
     };
+    if let Err(code) = super::check_targets(&model, target) {
+        return code;
+    }
     let hosts = match select_targets(&model, &wanted) {
         Ok(h) => h,
         Err(code) => return code,
@@ -112,7 +116,7 @@ pub(crate) fn apply_with(
     let skipped = |host: &str| timed_out.iter().any(|t| t.host == host);
     if plan.hosts.iter().any(|h| !h.errors.is_empty() && !skipped(&h.host)) {
         for e in plan.hosts.iter().flat_map(|h| &h.errors) {
-            say(&format!("error: {e}"));
+            super::error(e);
         }
         say("error: the plan has errors; nothing was applied");
         return ExitCode::FAILURE;
@@ -171,21 +175,21 @@ pub(crate) fn report_text(reports: &[HostReport]) -> (String, bool) {
             match &step.status {
                 StepStatus::Done => {
                     done += 1;
-                    s.push_str(&format!("  ✓ {}\n", step.id));
+                    s.push_str(&format!("  ✓ {}\n", esc::line(&step.id)));
                 }
                 StepStatus::Failed { exit_status, output } => {
                     failed += 1;
                     let code = exit_status.map(|c| c.to_string()).unwrap_or_else(|| "?".into());
-                    s.push_str(&format!("  ✗ {} failed (exit {code})\n", step.id));
+                    s.push_str(&format!("  ✗ {} failed (exit {code})\n", esc::line(&step.id)));
                     for line in render::redact(output).lines() {
-                        s.push_str(&format!("      {line}\n"));
+                        s.push_str(&format!("      {}\n", esc::line(line)));
                     }
                 }
                 StepStatus::Interrupted => {
                     failed += 1;
                     s.push_str(&format!(
                         "  ? {} interrupted: the connection was lost while it ran (it may have run in part)\n",
-                        step.id
+                        esc::line(&step.id)
                     ));
                 }
                 StepStatus::TimedOut { after_secs } => {
@@ -197,12 +201,12 @@ pub(crate) fn report_text(reports: &[HostReport]) -> (String, bool) {
                 }
                 StepStatus::NotRun => {
                     not_run += 1;
-                    s.push_str(&format!("  · {} not run\n", step.id));
+                    s.push_str(&format!("  · {} not run\n", esc::line(&step.id)));
                 }
             }
         }
         if let Some(e) = &r.error {
-            s.push_str(&format!("  error: {}\n", render::redact(e)));
+            s.push_str(&format!("  error: {}\n", esc::text(&render::redact(e))));
         }
     }
     let ok = failed == 0 && not_run == 0 && reports.iter().all(|r| r.error.is_none());

@@ -15,7 +15,7 @@ use crate::transport::quote;
 use crate::xen::Domain;
 
 pub(crate) fn fail(msg: &str) -> ExitCode {
-    let _ = writeln!(std::io::stderr(), "error: {msg}");
+    super::error(msg);
     ExitCode::FAILURE
 }
 
@@ -28,6 +28,9 @@ pub(crate) fn find_running(model: &Model, name: &str, host: Option<&str>) -> Res
     for r in &results {
         match &r.observed {
             Ok(obs) => {
+                if let Some(why) = obs.unreadable() {
+                    return Err(why);
+                }
                 for v in obs.vms().into_iter().filter(|v| v.simple_name == name || v.xen_name == name) {
                     found.push((r.host.clone(), v.domain.cloned()));
                 }

@@ -10,13 +10,13 @@ use vmcfg::{parse_kv_stanza, DiskSpec, Value};
 
 use super::load_or_report;
 use crate::manifest::raw::{RawCpus, RawDisk, RawNetwork, RawSize, RawVm, VmState, VmType};
-use crate::model::units::check_name;
+use crate::model::units::check_vm_name;
 use crate::observe::fleet::{default_connector, observe_hosts};
 use crate::observe::{Observed, VmView};
 
 /// One VM as raw desired state, or why it cannot be imported.
 pub fn vm_yaml(host: &str, v: &VmView<'_>) -> Result<RawVm, String> {
-    check_name(&v.simple_name)?;
+    check_vm_name(&v.simple_name)?;
     let cfg = v
         .cfg
         .map(|c| &c.cfg)
@@ -70,12 +70,12 @@ pub fn vm_yaml(host: &str, v: &VmView<'_>) -> Result<RawVm, String> {
     let hvm = cfg.get("builder").and_then(Value::as_str) == Some("hvm");
     let serial = cfg.get("serial").and_then(Value::as_str) == Some("pty");
     Ok(RawVm {
-        host: host.to_string(),
+        host: Some(host.to_string()),
         state: Some(state),
         vm_type: Some(if hvm { VmType::Hvm } else { VmType::Pv }),
-        memory: RawSize::Number(memory),
+        memory: Some(RawSize::Number(memory)),
         maxmem: maxmem.map(RawSize::Number),
-        vcpus,
+        vcpus: Some(vcpus),
         maxvcpus: int("maxvcpus").and_then(|m| u32::try_from(m).ok()),
         cpus,
         disks,
@@ -105,8 +105,8 @@ fn prune(v: serde_yaml::Value) -> Option<serde_yaml::Value> {
     }
 }
 
-/// The YAML document for a host, with skipped VMs as comments.
-pub fn import_yaml(host: &str, obs: &Observed) -> String {
+/// The YAML document for a host, with skipped VMs as comments, and how many were skipped.
+pub fn import_yaml(host: &str, obs: &Observed) -> (String, usize) {
     let mut vms = serde_yaml::Mapping::new();
     let mut skipped = Vec::new();
     for v in obs.vms() {
@@ -129,7 +129,7 @@ pub fn import_yaml(host: &str, obs: &Observed) -> String {
         out.push('\n');
     }
     out.push_str(&body);
-    out
+    (out, skipped.len())
 }
 
 /// Observes the host and writes the YAML.
@@ -142,15 +142,30 @@ pub fn run(host: &str, files: &[PathBuf], out: Option<&Path>) -> ExitCode {
     let results = observe_hosts(&model, &hosts, 1, &default_connector);
     let Some(obs) = results.first().and_then(|r| r.observed.as_ref().ok()) else {
         if let Some(Err(e)) = results.first().map(|r| &r.observed) {
-            let _ = writeln!(std::io::stderr(), "error: {e}");
+            super::error(&e.to_string());
         }
         return ExitCode::FAILURE;
     };
+    if let Some(why) = obs.unreadable() {
+        super::error(&why);
+        return ExitCode::FAILURE;
+    }
     super::print_diags(&obs.problems);
-    let text = import_yaml(host, obs);
+    let (text, skipped) = import_yaml(host, obs);
+    // Skipped VMs are an error (exit 1) after the YAML is written: an import that left VMs out
+    // must not look complete to a script.
+    let done = || {
+        if skipped == 0 {
+            return ExitCode::SUCCESS;
+        }
+        super::error(&format!(
+            "{skipped} VM(s) on {host} could not be imported; each is named in a `# skipped` comment of the output"
+        ));
+        ExitCode::FAILURE
+    };
     match out {
         Some(p) => match std::fs::write(p, &text) {
-            Ok(()) => ExitCode::SUCCESS,
+            Ok(()) => done(),
             Err(e) => {
                 let _ = writeln!(std::io::stderr(), "error: cannot write {}: {e}", p.display());
                 ExitCode::FAILURE
@@ -158,7 +173,7 @@ pub fn run(host: &str, files: &[PathBuf], out: Option<&Path>) -> ExitCode {
         },
         None => {
             let _ = std::io::stdout().lock().write_all(text.as_bytes());
-            ExitCode::SUCCESS
+            done()
         }
     }
 }

@@ -79,7 +79,7 @@ pub fn run(files: &[PathBuf], only: &[String], format: LicenceFormat, parallel: 
                 }
             }
             Err(e) => {
-                let _ = writeln!(std::io::stderr(), "error: {e}");
+                super::error(&e.to_string());
                 failed = true;
             }
         }
@@ -121,10 +121,10 @@ pub fn run(files: &[PathBuf], only: &[String], format: LicenceFormat, parallel: 
     for r in rows.iter().filter(|r| r.violation || r.error.is_some()) {
         let why = match (&r.error, r.max_cores) {
             (Some(e), _) => e.clone(),
-            (None, Some(m)) => format!("{} cores, more than max_cores {m}", r.cores),
-            (None, None) => format!("{} cores", r.cores),
+            (None, Some(max)) => format!("{} cores in scope, more than max_cores {max}", r.cores),
+            (None, None) => format!("{} cores in scope", r.cores),
         };
-        let _ = writeln!(std::io::stderr(), "error: licence group `{}` on {}: {why}", r.group, r.host);
+        super::error(&format!("licence group `{}` on {}: {why}", r.group, r.host));
         failed = true;
     }
     if failed {

@@ -18,7 +18,6 @@ pub fn run(files: &[PathBuf], only: &[String], format: Format, parallel: usize) 
     let results = observe_hosts(&model, &hosts, parallel, &default_connector);
     let mut rows = Vec::new();
     let mut failed = false;
-    let mut err = std::io::stderr().lock();
     for r in &results {
         match &r.observed {
             Ok(obs) => {
@@ -27,7 +26,7 @@ pub fn run(files: &[PathBuf], only: &[String], format: Format, parallel: usize) 
                 failed |= obs.problems.iter().any(|p| p.is_error());
             }
             Err(e) => {
-                let _ = writeln!(err, "error: {e}");
+                super::error(&e.to_string());
                 failed = true;
             }
         }

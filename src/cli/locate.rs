@@ -39,8 +39,28 @@ impl Located {
 
 /// Prints an error and gives the failure exit code.
 pub fn fail(msg: impl std::fmt::Display) -> ExitCode {
-    let _ = writeln!(std::io::stderr(), "error: {msg}");
+    super::error(&msg.to_string());
     ExitCode::FAILURE
+}
+
+/// Asks before a destructive command (a snapshot deleted, disks reverted, a VM destroyed):
+/// on a terminal only `yes` goes on; without a terminal only `--auto-approve` does.
+pub fn confirm(what: &str, auto_approve: bool) -> Result<(), ExitCode> {
+    use std::io::{BufRead, IsTerminal};
+    if auto_approve {
+        return Ok(());
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(fail(format!("{what}: pass --auto-approve when there is no terminal to confirm on")));
+    }
+    let _ = write!(std::io::stderr(), "\n{}? Only 'yes' will be accepted: ", crate::render::escape::line(what));
+    let mut answer = String::new();
+    let _ = std::io::stdin().lock().read_line(&mut answer);
+    if answer.trim() == "yes" {
+        Ok(())
+    } else {
+        Err(fail("cancelled; nothing was changed"))
+    }
 }
 
 /// Observes the hosts (`host` or all) in `mode` and finds exactly one VM called `name`.
@@ -52,6 +72,9 @@ pub fn locate(model: &Model, host: Option<&str>, name: &str, mode: Mode) -> Resu
     for (i, r) in results.iter().enumerate() {
         match &r.observed {
             Ok(obs) => {
+                if let Some(why) = obs.unreadable() {
+                    return Err(fail(why));
+                }
                 for v in obs.vms().into_iter().filter(|v| v.simple_name == name || v.xen_name == name) {
                     found.push((i, v.cfg.cloned(), v.domain.cloned()));
                 }

@@ -182,6 +182,9 @@ pub struct PowerArgs {
     /// Destroy the VM when the clean shutdown times out.
     #[arg(long)]
     pub force: bool,
+    /// With --force: do not ask for confirmation (needed without a terminal).
+    #[arg(long)]
+    pub auto_approve: bool,
 }
 
 /// `domform snapshot …`.
@@ -216,7 +219,7 @@ pub struct SnapshotArgs {
     /// create: allow a full sparse copy where the file system cannot reflink.
     #[arg(long)]
     pub allow_full_copy: bool,
-    /// revert: do not ask for confirmation.
+    /// revert, delete: do not ask for confirmation (needed without a terminal).
     #[arg(long)]
     pub auto_approve: bool,
     /// revert: seconds the clean shutdown may take.
@@ -379,6 +382,13 @@ pub(crate) fn load_or_report(files: &[PathBuf]) -> Option<crate::model::Model> {
     }
 }
 
+/// Prints `error: <msg>` on stderr: once (a message that already starts with `error: ` is not
+/// prefixed again) and escaped, since messages carry names from hosts (render::escape).
+pub(crate) fn error(msg: &str) {
+    let msg = msg.strip_prefix("error: ").unwrap_or(msg);
+    let _ = writeln!(std::io::stderr().lock(), "error: {}", crate::render::escape::indented(msg, "  "));
+}
+
 pub(crate) fn print_diags(diags: &[Diagnostic]) {
     let mut err = std::io::stderr().lock();
     for d in diags {
@@ -428,6 +438,23 @@ pub(crate) fn select_hosts(model: &crate::model::Model, only: &[String]) -> Resu
         }
     }
     Ok(only.to_vec())
+}
+
+/// Checks `--target` names: each must be a declared VM (or manager); an unknown one is an
+/// error with a "did you mean" (it once planned nothing and said "No changes", exit 0).
+pub(crate) fn check_targets(model: &crate::model::Model, targets: &[String]) -> Result<(), ExitCode> {
+    let known: Vec<&str> = model.vms.keys().chain(model.managers.keys()).map(String::as_str).collect();
+    let mut ok = true;
+    for t in targets.iter().filter(|t| !known.contains(&t.as_str())) {
+        let hint = crate::diag::did_you_mean(t, &known).map(|s| format!(" (did you mean `{s}`?)")).unwrap_or_default();
+        error(&format!("unknown target `{t}`{hint}: --target takes the name of a declared VM"));
+        ok = false;
+    }
+    if ok {
+        Ok(())
+    } else {
+        Err(ExitCode::FAILURE)
+    }
 }
 
 /// The hosts and Oracle VM Manager hosts `plan` and `apply` work on: all, or those named with

@@ -20,6 +20,9 @@ pub fn run(
 ) -> ExitCode {
     let Some(mut model) = load_or_report(files) else { return ExitCode::FAILURE };
     crate::ops::resolve_secrets(&mut model);
+    if let Err(code) = super::check_targets(&model, target) {
+        return code;
+    }
     let hosts = match select_targets(&model, limit) {
         Ok(h) => h,
         Err(code) => return code,
@@ -46,7 +49,7 @@ pub fn run(
     }
     if plan.has_errors() {
         for e in plan.hosts.iter().flat_map(|h| &h.errors) {
-            let _ = writeln!(std::io::stderr(), "error: {e}");
+            super::error(e);
         }
         ExitCode::FAILURE
     } else if detailed && !plan.is_empty() {

@@ -3,7 +3,7 @@
 
 use std::process::ExitCode;
 
-use super::locate::{fail, locate, run_changes};
+use super::locate::{confirm, fail, locate, run_changes};
 use super::{load_or_report, PowerArgs};
 use crate::observe::fleet::Mode;
 use crate::plan::{Action, Change, FieldChange, Impact, Op, Resource};
@@ -53,6 +53,13 @@ pub fn run(verb: Verb, a: &PowerArgs) -> ExitCode {
         (Verb::Restart, Some((dom, _)), c) => (Action::Start, std::iter::once(shutdown(dom)).chain(start(c)).collect()),
         (Verb::Restart, None, c) => (Action::Start, start(c).into_iter().collect()),
     };
+    if a.force && running.is_some() && verb != Verb::Start {
+        let what =
+            format!("Stop `{}`, destroying it if it does not shut down within {} s (--force)", a.name, a.timeout);
+        if let Err(code) = confirm(&what, a.auto_approve) {
+            return code;
+        }
+    }
     let change = Change {
         id: format!("power/{}", a.name),
         resource: Resource::Power,

@@ -1,10 +1,10 @@
 //! `domform snapshot create|list|revert|delete VM [NAME]`: the imperative face of the same
 //! snapshot engine the declarative `snapshots:` uses, under the host lock.
 
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
-use super::locate::{fail, locate, run_changes};
+use super::locate::{confirm, fail, locate, run_changes};
 use super::{load_or_report, SnapshotCmd};
 use crate::observe::fleet::Mode;
 use crate::plan::snapshot;
@@ -106,6 +106,14 @@ pub fn run(cmd: &SnapshotCmd) -> ExitCode {
             }
         }
     };
+    // Every path these changes write must be inside the repository (or a declared `path:`
+    // disk) and reach no planted link: the snapshot folder and its manifest are untrusted.
+    let repos = model.hosts.get(loc.host()).map(|h| h.repositories.clone()).unwrap_or_default();
+    let links = loc.observed().map(|o| o.links.clone()).unwrap_or_default();
+    let refused = crate::plan::paths::check(&changes, &repos, &crate::plan::declared_paths(&model, loc.host()), &links);
+    if !refused.is_empty() {
+        return fail(refused.join("\n"));
+    }
     let plan = crate::plan::Plan {
         format_version: crate::plan::FORMAT_VERSION,
         hosts: vec![crate::plan::HostPlan {
@@ -118,17 +126,20 @@ pub fn run(cmd: &SnapshotCmd) -> ExitCode {
         }],
     };
     let _ = std::io::stdout().lock().write_all(render::human(&plan, std::io::stdout().is_terminal()).as_bytes());
-    if matches!(cmd, SnapshotCmd::Revert(_)) && !a.auto_approve {
-        if !std::io::stdin().is_terminal() {
-            return fail(
-                "a revert replaces the VM's disks: pass --auto-approve when there is no terminal to confirm on",
-            );
+    let destructive = match cmd {
+        SnapshotCmd::Revert(_) => Some(format!(
+            "Revert `{}` to snapshot `{}` (its disks and vm.cfg are replaced)",
+            a.vm,
+            a.name.as_deref().unwrap_or_default()
+        )),
+        SnapshotCmd::Delete(_) => {
+            Some(format!("Delete snapshot `{}` of `{}`", a.name.as_deref().unwrap_or_default(), a.vm))
         }
-        let _ = write!(std::io::stderr(), "\nRevert? Only 'yes' will be accepted: ");
-        let mut answer = String::new();
-        let _ = std::io::stdin().lock().read_line(&mut answer);
-        if answer.trim() != "yes" {
-            return fail("revert cancelled; nothing was changed");
+        _ => None,
+    };
+    if let Some(what) = destructive {
+        if let Err(code) = confirm(&what, a.auto_approve) {
+            return code;
         }
     }
     run_changes(&model, &mut loc, changes)

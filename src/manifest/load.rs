@@ -21,6 +21,9 @@ pub struct Entry<T> {
     pub loc: Location,
     /// The value node, to locate later errors inside it.
     pub node: Node,
+    /// Keys left out because their values did not deserialize (each already reported), so
+    /// the entry's other mistakes are reported too.
+    pub dropped: Vec<String>,
 }
 
 impl<T> Entry<T> {
@@ -108,6 +111,12 @@ pub fn read_all(paths: &[PathBuf]) -> (Loaded, Vec<Diagnostic>) {
 
 fn read_one(file: &Path, loaded: &mut Loaded, diags: &mut Vec<Diagnostic>) {
     let name = Arc::new(file.to_path_buf());
+    // Not read at all when too big (a desired-state file is untrusted input: see tree::events).
+    let size = std::fs::metadata(file).map(|m| m.len()).unwrap_or(0);
+    if size > super::events::MAX_FILE_BYTES {
+        diags.push(super::events::too_big(&name, size));
+        return;
+    }
     let text = match std::fs::read(file) {
         Ok(bytes) => match String::from_utf8(bytes) {
             Ok(t) => t,
@@ -187,8 +196,13 @@ fn defaults(k: &Node, v: &Node, loaded: &mut Loaded, diags: &mut Vec<Diagnostic>
     let sink = RefCell::new(Vec::new());
     match tree::from_node::<RawHost>(v, "host_defaults", &sink) {
         Ok(raw) => {
-            loaded.host_defaults =
-                Some(Entry { name: "host_defaults".into(), raw, loc: k.loc.clone(), node: v.clone() })
+            loaded.host_defaults = Some(Entry {
+                name: "host_defaults".into(),
+                raw,
+                loc: k.loc.clone(),
+                node: v.clone(),
+                dropped: Vec::new(),
+            })
         }
         Err(e) => diags.push(e.into_diagnostic()),
     }
@@ -225,14 +239,46 @@ fn section<T: serde::de::DeserializeOwned>(
             ));
             continue;
         }
-        let sink = RefCell::new(Vec::new());
-        match tree::from_node::<T>(v, &path, &sink) {
-            Ok(raw) => out.push(Entry { name, raw, loc: k.loc.clone(), node: v.clone() }),
-            Err(e) => {
-                broken.insert(name);
-                diags.push(e.into_diagnostic());
+        // A value of the wrong type fails the whole entry in serde; report it, leave that key
+        // out and try again, so the entry's other mistakes are reported in the same run.
+        let mut node = v.clone();
+        let mut dropped = Vec::new();
+        loop {
+            let sink = RefCell::new(Vec::new());
+            match tree::from_node::<T>(&node, &path, &sink) {
+                Ok(raw) => {
+                    diags.extend(sink.into_inner());
+                    out.push(Entry { name, raw, loc: k.loc.clone(), node: v.clone(), dropped });
+                    break;
+                }
+                Err(e) => {
+                    let key = e.path.as_deref().and_then(|p| top_key(p, &path)).map(str::to_string);
+                    diags.push(e.into_diagnostic());
+                    match key {
+                        Some(key) if !dropped.contains(&key) && remove_key(&mut node, &key) => dropped.push(key),
+                        _ => {
+                            diags.extend(sink.into_inner());
+                            broken.insert(name);
+                            break;
+                        }
+                    }
+                }
             }
         }
-        diags.extend(sink.into_inner());
     }
+}
+
+/// The entry's own key an error path is about: `vms.db01.disks[0].size` → `disks`.
+fn top_key<'a>(error_path: &'a str, entry_path: &str) -> Option<&'a str> {
+    let rest = error_path.strip_prefix(entry_path)?.strip_prefix('.')?;
+    let end = rest.find(['.', '[']).unwrap_or(rest.len());
+    Some(&rest[..end]).filter(|k| !k.is_empty())
+}
+
+/// Removes `key` from a mapping node; false when it is not there.
+fn remove_key(node: &mut Node, key: &str) -> bool {
+    let NodeKind::Map(entries) = &mut node.kind else { return false };
+    let before = entries.len();
+    entries.retain(|(k, _)| k.as_str() != Some(key));
+    entries.len() != before
 }

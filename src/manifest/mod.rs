@@ -8,6 +8,7 @@
 //!    and builds the typed model.
 //! 3. Any error anywhere: the caller gets every diagnostic and no model.
 
+pub mod events;
 pub mod load;
 pub mod raw;
 pub mod raw_manager;

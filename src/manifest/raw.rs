@@ -169,19 +169,20 @@ pub enum RawSize {
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawVm {
-    /// The host it runs on (a key of `hosts`).
-    pub host: String,
+    /// The host it runs on (a key of `hosts`). Required (checked in validation, so a missing
+    /// key is reported beside the VM's other mistakes).
+    pub host: Option<String>,
     /// `running` (default), `stopped`, `paused` or `absent`.
     pub state: Option<VmState>,
     /// `hvm` (default) or `pv`.
     #[serde(rename = "type")]
     pub vm_type: Option<VmType>,
-    /// Memory, e.g. `8GiB` or `4096` (MiB).
-    pub memory: RawSize,
+    /// Memory, e.g. `8GiB` or `4096` (MiB). Required unless `state: absent`.
+    pub memory: Option<RawSize>,
     /// Maximum memory for ballooning (defaults to `memory`).
     pub maxmem: Option<RawSize>,
-    /// vCPUs online at boot.
-    pub vcpus: u32,
+    /// vCPUs online at boot. Required unless `state: absent`.
+    pub vcpus: Option<u32>,
     /// vCPU hot-plug ceiling.
     pub maxvcpus: Option<u32>,
     /// Hard partitioning: physical CPUs the vCPUs may run on.

@@ -10,12 +10,8 @@
 
 use std::cell::RefCell;
 use std::fmt;
-use std::path::PathBuf;
-use std::sync::Arc;
 
 use serde::de::{self, DeserializeSeed, IntoDeserializer, MapAccess, SeqAccess, Visitor};
-use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
-use yaml_rust2::scanner::{Marker, TScalarStyle};
 
 use crate::diag::{did_you_mean, Diagnostic, Location};
 
@@ -80,115 +76,7 @@ impl Node {
     }
 }
 
-/// Parses one YAML document into a [`Node`]. An empty file gives `None`.
-pub fn parse(text: &str, file: &Arc<PathBuf>) -> Result<Option<Node>, Diagnostic> {
-    let mut builder = Builder {
-        file: file.clone(),
-        stack: Vec::new(),
-        anchors: Default::default(),
-        root: None,
-        docs: 0,
-        error: None,
-    };
-    let mut parser = Parser::new_from_str(text);
-    if let Err(e) = parser.load(&mut builder, true) {
-        return Err(Diagnostic::error(Some(loc_of(file, e.marker())), "", format!("YAML syntax error: {}", e.info())));
-    }
-    if let Some(d) = builder.error {
-        return Err(d);
-    }
-    Ok(builder.root)
-}
-
-fn loc_of(file: &Arc<PathBuf>, m: &Marker) -> Location {
-    Location { file: file.clone(), line: m.line(), col: m.col() + 1 }
-}
-
-enum Partial {
-    Seq(Node, usize, Vec<Node>),
-    Map(Node, usize, Vec<(Node, Node)>, Option<Node>),
-}
-
-struct Builder {
-    file: Arc<PathBuf>,
-    stack: Vec<Partial>,
-    anchors: std::collections::HashMap<usize, Node>,
-    root: Option<Node>,
-    docs: usize,
-    error: Option<Diagnostic>,
-}
-
-impl Builder {
-    fn push_node(&mut self, node: Node, anchor: usize) {
-        if anchor > 0 {
-            self.anchors.insert(anchor, node.clone());
-        }
-        match self.stack.last_mut() {
-            None => self.root = Some(node),
-            Some(Partial::Seq(_, _, items)) => items.push(node),
-            Some(Partial::Map(_, _, entries, pending)) => match pending.take() {
-                None => {
-                    if !matches!(node.kind, NodeKind::Scalar { .. }) && self.error.is_none() {
-                        self.error =
-                            Some(Diagnostic::error(Some(node.loc.clone()), "", "mapping keys must be plain scalars"));
-                    }
-                    *pending = Some(node);
-                }
-                Some(key) => entries.push((key, node)),
-            },
-        }
-    }
-}
-
-impl MarkedEventReceiver for Builder {
-    fn on_event(&mut self, ev: Event, mark: Marker) {
-        let loc = loc_of(&self.file, &mark);
-        match ev {
-            Event::DocumentStart => {
-                self.docs += 1;
-                if self.docs > 1 && self.error.is_none() {
-                    self.error = Some(Diagnostic::error(
-                        Some(loc),
-                        "",
-                        "more than one YAML document in a file; use one file per document",
-                    ));
-                }
-            }
-            Event::Scalar(text, style, anchor, _tag) => {
-                let plain = style == TScalarStyle::Plain;
-                self.push_node(Node { kind: NodeKind::Scalar { text, plain }, loc }, anchor);
-            }
-            Event::SequenceStart(anchor, _) => {
-                let head = Node { kind: NodeKind::Seq(Vec::new()), loc };
-                self.stack.push(Partial::Seq(head, anchor, Vec::new()));
-            }
-            Event::MappingStart(anchor, _) => {
-                let head = Node { kind: NodeKind::Map(Vec::new()), loc };
-                self.stack.push(Partial::Map(head, anchor, Vec::new(), None));
-            }
-            Event::SequenceEnd | Event::MappingEnd => match self.stack.pop() {
-                Some(Partial::Seq(mut head, anchor, items)) => {
-                    head.kind = NodeKind::Seq(items);
-                    self.push_node(head, anchor);
-                }
-                Some(Partial::Map(mut head, anchor, entries, _)) => {
-                    head.kind = NodeKind::Map(entries);
-                    self.push_node(head, anchor);
-                }
-                None => {}
-            },
-            Event::Alias(id) => match self.anchors.get(&id).cloned() {
-                Some(node) => self.push_node(node, 0),
-                None => {
-                    if self.error.is_none() {
-                        self.error = Some(Diagnostic::error(Some(loc), "", "alias to an unknown anchor"));
-                    }
-                }
-            },
-            Event::Nothing | Event::StreamStart | Event::StreamEnd | Event::DocumentEnd => {}
-        }
-    }
-}
+pub use super::events::{parse, MAX_ALIAS_WEIGHT, MAX_DEPTH, MAX_FILE_BYTES};
 
 /// A deserialization error, located at the innermost node that caused it.
 #[derive(Debug, Clone)]

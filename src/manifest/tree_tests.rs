@@ -2,6 +2,8 @@
 
 use super::*;
 use serde::Deserialize;
+use std::path::PathBuf;
+use std::sync::Arc;
 
 fn tree(text: &str) -> Node {
     parse(text, &Arc::new(PathBuf::from("t.yaml"))).expect("parses").expect("not empty")

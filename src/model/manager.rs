@@ -133,7 +133,8 @@ pub(super) fn manager(
         repositories: Vec::new(),
         reserved_cpus: None,
     };
-    let host_entry = Entry { name: e.name.clone(), raw: raw_host, loc: e.loc.clone(), node: e.node.clone() };
+    let host_entry =
+        Entry { name: e.name.clone(), raw: raw_host, loc: e.loc.clone(), node: e.node.clone(), dropped: Vec::new() };
     let conn = connection(diags, &host_entry)?;
     let release = version(&r.version);
     if release.is_none() {

@@ -54,8 +54,15 @@ pub fn format_size(bytes: u64) -> String {
     format!("{bytes}B")
 }
 
-/// The most names one brace range may make.
-pub const MAX_BRACE_ITEMS: usize = 4096;
+/// The most names one brace range may make (a VM holds at most [`MAX_DISKS_PER_VM`] disks;
+/// `data{1..4096}` once made an apply create 4,096 disks before it failed).
+pub const MAX_BRACE_ITEMS: usize = 256;
+
+/// The most disks one VM may declare (far beyond what a guest uses; bigger is a typo).
+pub const MAX_DISKS_PER_VM: usize = 256;
+
+/// The most vCPUs a Xen 4.x guest may have (`HVM_MAX_VCPUS`; PV guests are held to the same).
+pub const MAX_VCPUS: u32 = 128;
 
 /// Expands one numeric brace range: `data{01..10}` → data01 … data10 (width kept from the
 /// first bound when it has leading zeros). A name without braces is returned as it is.
@@ -106,6 +113,15 @@ pub fn check_name(name: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// A VM's name: [`check_name`]'s characters and single spaces inside, because OVM simple
+/// names often have them ("DB Server 01"). Every use reaches the shell through `quote`.
+pub fn check_vm_name(name: &str) -> Result<(), String> {
+    if name.starts_with(' ') || name.ends_with(' ') || name.contains("  ") {
+        return Err(format!("`{}`: spaces only between words, one at a time", name.escape_debug()));
+    }
+    check_name(&name.replace(' ', "_")).map_err(|m| m.replace("`, `_` and `-`", "`, `_`, `-` and single spaces"))
+}
+
 /// A MAC address `xx:xx:xx:xx:xx:xx`, unicast.
 pub fn check_mac(mac: &str) -> Result<(), String> {
     let parts: Vec<&str> = mac.split(':').collect();
@@ -145,8 +161,8 @@ mod tests {
         assert_eq!(names[9], "data10");
         assert_eq!(expand_braces("d{8..10}x").expect("valid"), vec!["d8x", "d9x", "d10x"]);
         assert_eq!(expand_braces("plain").expect("valid"), vec!["plain"]);
-        assert!(expand_braces("d{1..4097}").is_err());
-        assert!(expand_braces("d{1..4096}").is_ok());
+        assert!(expand_braces("d{1..257}").is_err());
+        assert!(expand_braces("d{1..256}").is_ok());
         for bad in ["d{1..}", "d{a..b}", "d{5..1}", "d{1..2}{3..4}", "d}", "d{1..2"] {
             assert!(expand_braces(bad).is_err(), "{bad:?} should fail");
         }
@@ -155,6 +171,10 @@ mod tests {
     #[test]
     fn names() {
         assert!(check_name("db01.prod_a-1").is_ok());
+        assert!(check_vm_name("DB Server 01").is_ok());
+        for bad in [" DB", "DB ", "DB  01", "DB\t01", "DB\n01", "a b;c", "-a b"] {
+            assert!(check_vm_name(bad).is_err(), "{bad:?} should fail");
+        }
         for bad in ["", "a;rm -rf /", "a b", "$(x)", "-rf", ".hidden", "ü", "a\nb", &"x".repeat(129)] {
             assert!(check_name(bad).is_err(), "{bad:?} should fail");
         }

@@ -86,9 +86,21 @@ pub struct SnapshotInfo {
 }
 
 impl SnapshotInfo {
-    /// Parses a manifest (`key=value` lines; `disk=orig|file|size`).
+    /// Parses a manifest (`key=value` lines; `disk=orig|file|size`) found at `<dir>/manifest`.
+    ///
+    /// The manifest is data to check, never a list of targets (anyone who can write to the
+    /// repository can plant one): the VM and snapshot names come from the folder
+    /// (`…/Snapshots/<vm>/<name>`) and must agree with the manifest's; every file it names
+    /// must be a plain name inside the folder (`disks/NN-<file>`, `memory.save`). Which disks a
+    /// revert writes is decided from the VM's own vm.cfg (`plan::snapshot::revert_changes`).
     pub fn parse(dir: &str, text: &str) -> Result<SnapshotInfo, String> {
-        let mut s = SnapshotInfo { dir: dir.trim_end_matches('/').to_string(), ..SnapshotInfo::default() };
+        let dir = dir.trim_end_matches('/');
+        let mut parts = dir.rsplit('/');
+        let (Some(name), Some(vm)) = (parts.next(), parts.next()) else {
+            return Err("a snapshot folder is `<repository>/Snapshots/<vm>/<name>`".into());
+        };
+        let mut s = SnapshotInfo { dir: dir.to_string(), vm: vm.into(), name: name.into(), ..SnapshotInfo::default() };
+        let esc = |v: &str| v.escape_debug().to_string();
         for (i, line) in text.lines().enumerate() {
             let Some((k, v)) = line.split_once('=') else {
                 if line.trim().is_empty() {
@@ -96,29 +108,50 @@ impl SnapshotInfo {
                 }
                 return Err(format!("line {}: not key=value", i + 1));
             };
+            let at = i + 1;
             match k {
-                "vm" => s.vm = v.into(),
-                "name" => s.name = v.into(),
+                "vm" if v != s.vm => {
+                    return Err(format!("line {at}: says vm={} but the folder belongs to `{}`", esc(v), esc(&s.vm)))
+                }
+                "name" if v != s.name => {
+                    return Err(format!("line {at}: says name={} but the folder is `{}`", esc(v), esc(&s.name)))
+                }
                 "created" => s.created = v.into(),
                 "made_by" => s.made_by_domform = v == "domform",
                 "running" => s.running = v == "true",
                 "cfg" => s.cfg = v.into(),
-                "memory" if !v.is_empty() => s.memory = Some(v.into()),
+                "memory" if !v.is_empty() => {
+                    if !plain_file(v) {
+                        return Err(format!("line {at}: memory file {} is not a plain name in the folder", esc(v)));
+                    }
+                    s.memory = Some(v.into())
+                }
                 "disk" => {
                     let mut it = v.splitn(3, '|');
                     match (it.next(), it.next(), it.next().and_then(|n| n.parse().ok())) {
-                        (Some(o), Some(f), Some(n)) => s.disks.push((o.into(), f.into(), n)),
-                        _ => return Err(format!("line {}: a disk line is `disk=original|file|size`", i + 1)),
+                        (Some(o), Some(f), Some(n)) => {
+                            let inside = f.strip_prefix("disks/").is_some_and(plain_file);
+                            if !inside {
+                                return Err(format!(
+                                    "line {at}: disk file {} is not `disks/<file>` inside the snapshot folder",
+                                    esc(f)
+                                ));
+                            }
+                            s.disks.push((o.into(), f.into(), n))
+                        }
+                        _ => return Err(format!("line {at}: a disk line is `disk=original|file|size`")),
                     }
                 }
                 _ => {}
             }
         }
-        if s.name.is_empty() {
-            s.name = s.dir.rsplit('/').next().unwrap_or_default().to_string();
-        }
         Ok(s)
     }
+}
+
+/// A file name with no folder part, not `.` or `..`, no control characters.
+fn plain_file(f: &str) -> bool {
+    !f.is_empty() && f != "." && f != ".." && !f.contains('/') && !f.chars().any(char::is_control)
 }
 
 /// Everything read from one host.
@@ -138,6 +171,9 @@ pub struct Observed {
     pub snapshots: Vec<SnapshotInfo>,
     /// Files by path: VirtualDisks contents and the extra paths asked for.
     pub files: BTreeMap<String, FileSize>,
+    /// Symbolic links in the repositories' VirtualDisks/, VirtualMachines/ and Snapshots/
+    /// (domform writes through none of them unless declared: see `plan::paths`).
+    pub links: std::collections::BTreeSet<String>,
     /// What could not be read or parsed, located.
     pub problems: Vec<Diagnostic>,
     /// For an Oracle VM Manager host: its WebLogic domain's data sources.
@@ -194,6 +230,19 @@ impl Observed {
         }
         out.sort_by(|a, b| a.simple_name.cmp(&b.simple_name).then_with(|| a.xen_name.cmp(&b.xen_name)));
         out
+    }
+
+    /// Why this host's facts cannot be trusted for an imperative command (start, stop, restart,
+    /// snapshot, console, vnc, import): an output that did not parse or a command that failed.
+    /// With an unparsed `xm list -l`, `stop` once said "already stopped" and `start` ran `xm
+    /// create` on a running domain; like `plan`, these commands refuse such a host.
+    pub fn unreadable(&self) -> Option<String> {
+        let mut why: Vec<String> = self.problems.iter().filter(|p| p.is_error()).map(|p| p.body()).collect();
+        if self.info.is_none() && why.is_empty() {
+            why.push(format!("{}: the host could not be read completely", self.host));
+        }
+        (!why.is_empty())
+            .then(|| format!("host {} cannot be read, so nothing is done on it:\n{}", self.host, why.join("\n")))
     }
 
     /// Domain-0, when listed.
@@ -300,6 +349,7 @@ pub fn parse(host: &str, stdout: &str, marker: &str, req: &ObserveRequest) -> Ob
                 let Some(repo) = repos.get_mut(&sec.arg) else { continue };
                 repo_section(&sec, repo, &mut obs.files);
             }
+            "links" => obs.links.extend(sec.body.lines().filter(|l| !l.is_empty()).map(str::to_string)),
             "paths" => {
                 for line in sec.body.lines() {
                     if let Some((path, size)) = parse_size_line(line) {

@@ -85,12 +85,20 @@ pub fn build_limited(req: &ObserveRequest, marker: &str, host_secs: Option<u64>)
         s.push_str(&format!("s fs {r} sh -c 'stat -f -c %T \"$1\" && df -P -k \"$1\" | tail -n 1' fs {r}\n"));
         s.push_str(&format!("s ovsrepo {r} cat -- {r}/.ovsrepo\n"));
         s.push_str(&format!("s disks {r} find {r}/VirtualDisks -maxdepth 1 -type f -printf '%s %b %p\\n'\n"));
-        s.push_str(&format!("s snapshots {r} find {r}/Snapshots -mindepth 2 -maxdepth 2 -type d\n"));
+        // Links where domform writes (a planted link would redirect a write): listed, refused.
         s.push_str(&format!(
-            "for f in {r}/Snapshots/*/*/manifest; do [ -f \"$f\" ] || continue; s snapmanifest \"$f\" cat -- \"$f\"; done\n"
+            "s links {r} sh -c 'for d in \"$1\"/VirtualDisks \"$1\"/VirtualMachines \"$1\"/Snapshots; do if [ -e \"$d\" ] || [ -L \"$d\" ]; then find \"$d\" -maxdepth 3 -type l; fi; done; true' links {r}\n"
+        ));
+        s.push_str(&format!("s snapshots {r} find {r}/Snapshots -mindepth 2 -maxdepth 2 -type d\n"));
+        // Nothing is read through a link planted in the repository (it could show a root-only
+        // file in a plan): a linked manifest is skipped, a linked vm.cfg or VM folder is an error.
+        s.push_str(&format!(
+            "for f in {r}/Snapshots/*/*/manifest; do [ -f \"$f\" ] && [ ! -L \"$f\" ] && [ ! -L \"${{f%/manifest}}\" ] || continue; s snapmanifest \"$f\" cat -- \"$f\"; done\n"
         ));
         s.push_str(&format!(
-            "for f in {r}/VirtualMachines/*/vm.cfg; do [ -f \"$f\" ] || continue; s cfg \"$f\" cat -- \"$f\"; done\n"
+            "for f in {r}/VirtualMachines/*/vm.cfg; do [ -f \"$f\" ] || continue; \
+if [ -L \"$f\" ] || [ -L \"${{f%/vm.cfg}}\" ]; then s cfg \"$f\" sh -c 'echo \"not read: a symbolic link (planted in the repository?)\"; exit 1'; \
+else s cfg \"$f\" cat -- \"$f\"; fi; done\n"
         ));
     }
     if !req.extra_paths.is_empty() {

@@ -19,7 +19,7 @@ pub fn plan_manager(m: &Manager, obs: &Observed) -> HostPlan {
         host: m.name.clone(),
         fingerprint: fingerprint::of(obs),
         changes: Vec::new(),
-        errors: obs.problems.iter().filter(|p| p.is_error()).map(|p| p.to_string()).collect(),
+        errors: obs.problems.iter().filter(|p| p.is_error()).map(|p| p.body()).collect(),
         notes: Vec::new(),
         warnings: Vec::new(),
     };

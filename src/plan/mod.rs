@@ -9,12 +9,14 @@
 //!    config before start, stop before delete; ties broken by id; cycles are errors.
 //! 3. A per-host fingerprint of the observed facts lets a saved plan be refused as stale.
 
+pub mod capacity;
 pub mod console;
 pub mod desired;
 pub mod disk;
 pub mod fingerprint;
 pub mod graph;
 pub mod manager;
+pub mod paths;
 pub mod pinning;
 pub mod snapshot;
 pub mod vm;
@@ -197,6 +199,14 @@ pub enum Op {
         /// The command line.
         command: String,
     },
+    /// Run `first`; when it fails, run `on_failure` (best effort) and fail: puts back what an
+    /// earlier step changed (a revert whose safety snapshot fails starts the VM it stopped).
+    OrElse {
+        /// The op.
+        first: Box<Op>,
+        /// What puts things back when it fails.
+        on_failure: Vec<Op>,
+    },
 }
 
 /// A whole vm.cfg before and after, for the unified diff.
@@ -315,7 +325,7 @@ pub fn plan_host(model: &Model, obs: &Observed) -> HostPlan {
         warnings: Vec::new(),
     };
     for p in obs.problems.iter().filter(|p| p.is_error()) {
-        hp.errors.push(p.to_string());
+        hp.errors.push(p.body());
     }
     if obs.info.is_none() {
         hp.errors.push(format!("{}: the host could not be read completely; nothing is planned for it", obs.host));
@@ -340,11 +350,29 @@ pub fn plan_host(model: &Model, obs: &Observed) -> HostPlan {
         vm::plan_vm(vm, obs, &views, &in_use, &mut changes, &mut hp.errors, &mut hp.notes);
     }
     pinning::check(model, obs, &mut hp.errors, &mut hp.warnings);
+    capacity::check(model, obs, &mut hp.errors, &mut hp.warnings);
+    let repos = model.hosts.get(&obs.host).map(|h| h.repositories.clone()).unwrap_or_default();
+    hp.errors.extend(paths::check(&changes, &repos, &declared_paths(model, &obs.host), &obs.links));
     match graph::order(changes) {
         Ok(sorted) => hp.changes = sorted,
         Err(e) => hp.errors.push(e),
     }
     hp
+}
+
+/// The disks the desired state declares by `path:` on `host` (domform may write to them
+/// wherever they are).
+pub fn declared_paths(model: &Model, host: &str) -> std::collections::BTreeSet<String> {
+    model
+        .vms
+        .values()
+        .filter(|v| v.host == host)
+        .flat_map(|v| v.disks.iter())
+        .filter_map(|d| match &d.source {
+            crate::model::DiskSource::Existing { path } => Some(path.clone()),
+            crate::model::DiskSource::New { .. } => None,
+        })
+        .collect()
 }
 
 impl Plan {

@@ -152,6 +152,7 @@ pub fn revert_changes(
     if snap.disks.is_empty() {
         return Err(format!("snapshot {} records no disks", snap.dir));
     }
+    let targets = revert_targets(vm, cfg_path, cfg, snap)?;
     let mut out = Vec::new();
     let power = |action: Action, ops: Vec<Op>, deps: Vec<String>, old: &str, new: &str| Change {
         id: format!("power/{vm}/{}", if action == Action::Stop { "stop" } else { "start" }),
@@ -179,22 +180,31 @@ pub fn revert_changes(
         out.push(power(Action::Stop, ops, Vec::new(), d.state.word(), "stopped (for the revert)"));
     }
     let mut safety = create_change(vm, cfg_path, cfg, None, None, false, false)?;
+    if let Some(d) = domain {
+        // The VM was stopped for this: if the safety snapshot fails, the revert stops here and
+        // the VM must be left as it was found, running (and paused again if it was).
+        let mut again = vec![Op::Xen { args: vec!["create".into(), cfg_path.into()] }];
+        if d.state.paused {
+            again.push(Op::Xen { args: vec!["pause".into(), d.name.clone()] });
+        }
+        safety.ops =
+            safety.ops.drain(..).map(|op| Op::OrElse { first: Box::new(op), on_failure: again.clone() }).collect();
+    }
     safety.id = format!("snapshot/{vm}/safety");
     safety.name = format!("{vm}/auto-<time> (safety copy before the revert)");
     safety.depends_on = out.iter().map(|c| c.id.clone()).collect();
     out.push(safety);
     let disks: Vec<(String, String)> =
-        snap.disks.iter().map(|(orig, file, _)| (format!("{}/{file}", snap.dir), orig.clone())).collect();
+        targets.iter().map(|(orig, file)| (format!("{}/{file}", snap.dir), orig.clone())).collect();
     out.push(Change {
         id: format!("revert/{vm}/{}", snap.name),
         resource: Resource::Snapshot,
         name: format!("{vm}/{}", snap.name),
         action: Action::Revert,
         impact: Impact::Live,
-        fields: snap
-            .disks
+        fields: targets
             .iter()
-            .map(|(orig, _, _)| FieldChange {
+            .map(|(orig, _)| FieldChange {
                 field: "disk".into(),
                 old: Some(orig.clone()),
                 new: Some(format!("as of {}", snap.created)),
@@ -230,6 +240,58 @@ pub fn revert_changes(
             "stopped",
             "running",
         ));
+    }
+    Ok(out)
+}
+
+/// What a revert writes: each disk of the VM's own vm.cfg (the ones a snapshot copies) with
+/// its file in the snapshot folder. The manifest only vouches for them: a manifest line naming
+/// a path that is not such a disk, or a file not named as domform names it (`disks/NN-<file>`),
+/// refuses the revert, so a planted manifest cannot choose what is overwritten.
+pub fn revert_targets(
+    vm: &str,
+    cfg_path: &str,
+    cfg: &VmCfg,
+    snap: &SnapshotInfo,
+) -> Result<Vec<(String, String)>, String> {
+    if snap.vm != vm {
+        return Err(format!(
+            "snapshot {} belongs to `{}`, not `{vm}`",
+            snap.dir.escape_debug(),
+            snap.vm.escape_debug()
+        ));
+    }
+    let (current, _) = snapshot_disks(cfg);
+    let mut out = Vec::new();
+    for (orig, file, _) in &snap.disks {
+        let Some(target) = current.iter().find(|d| *d == orig) else {
+            return Err(format!(
+                "snapshot {}'s manifest names {}, which is not a disk of {cfg_path}; refusing the revert (a manifest is checked, never obeyed)",
+                snap.dir.escape_debug(),
+                orig.escape_debug()
+            ));
+        };
+        let base = target.rsplit('/').next().unwrap_or_default();
+        let expected = file
+            .strip_prefix("disks/")
+            .and_then(|f| f.split_once('-'))
+            .is_some_and(|(nn, rest)| nn.len() >= 2 && nn.bytes().all(|b| b.is_ascii_digit()) && rest == base);
+        if !expected {
+            return Err(format!(
+                "snapshot {}'s manifest keeps {} in {}, not in `disks/NN-{base}`; refusing the revert",
+                snap.dir.escape_debug(),
+                target.escape_debug(),
+                file.escape_debug()
+            ));
+        }
+        if out.iter().any(|(t, _): &(String, String)| t == target) {
+            return Err(format!(
+                "snapshot {}'s manifest names {} twice",
+                snap.dir.escape_debug(),
+                target.escape_debug()
+            ));
+        }
+        out.push((target.clone(), file.clone()));
     }
     Ok(out)
 }

@@ -129,6 +129,7 @@ pub fn plan_vm(
             }
             if let Some(d) = dom {
                 pin_drift(vm, d, obs, &mut fields, &mut ops);
+                live_drift(vm, d, &mut fields, &mut ops);
             }
             if !ops.is_empty() {
                 let restart: Vec<&str> =
@@ -273,6 +274,50 @@ fn pin_drift(vm: &Vm, d: &Domain, obs: &Observed, fields: &mut Vec<FieldChange>,
         impact: Impact::Live,
     });
     ops.extend(pin_ops(&d.name, &want));
+}
+
+/// A running domain that lacks what its vm.cfg (already as desired) gives it: a live step that
+/// failed after vm.cfg was written (`block-attach`, `mem-set`) is planned again, not forgotten.
+/// Disks are compared only when the domain lists any (a toolstack that omits them says nothing).
+fn live_drift(vm: &Vm, d: &Domain, fields: &mut Vec<FieldChange>, ops: &mut Vec<Op>) {
+    let xen = |args: Vec<String>| Op::Xen { args };
+    if !fields.iter().any(|f| f.field == "disk") && !d.vbds.is_empty() {
+        let attached: Vec<&str> = d
+            .vbds
+            .iter()
+            .map(|v| v.uname.rsplit_once(':').map_or(v.uname.as_str(), |(_, p)| p))
+            .map(|p| p.strip_prefix("//").unwrap_or(p))
+            .collect();
+        for disk in vm.disks.iter().filter(|k| !k.cdrom) {
+            let Some(path) = desired::disk_path(vm, disk) else { continue };
+            if attached.contains(&path.as_str()) {
+                continue;
+            }
+            let backend = if path.starts_with("/dev/") { "phy" } else { "file" };
+            fields.push(FieldChange {
+                field: "disk (live)".into(),
+                old: Some("not attached".into()),
+                new: Some(format!("{path} as {}", disk.device)),
+                impact: Impact::Live,
+            });
+            ops.push(xen(vec![
+                "block-attach".into(),
+                d.name.clone(),
+                format!("{backend}:{path}"),
+                disk.device.clone(),
+                disk.mode.as_str().into(),
+            ]));
+        }
+    }
+    if !fields.iter().any(|f| f.field == "memory") && d.memory_mib != vm.memory_mib && vm.memory_mib <= d.maxmem_mib {
+        fields.push(FieldChange {
+            field: "memory (live)".into(),
+            old: Some(format!("{} MiB", d.memory_mib)),
+            new: Some(format!("{} MiB", vm.memory_mib)),
+            impact: Impact::Live,
+        });
+        ops.push(xen(vec!["mem-set".into(), d.name.clone(), vm.memory_mib.to_string()]));
+    }
 }
 
 /// What `vcpu-list` must show for a pinning.

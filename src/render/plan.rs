@@ -5,6 +5,7 @@
 //! holds the VNC password, and plans end up in CI logs and PR comments, so every text that leaves
 //! this module goes through [`redact`] first.
 
+use super::escape as esc;
 use similar::TextDiff;
 
 use crate::plan::{Action, Change, FieldChange, HostPlan, Impact, Op, Plan, Resource};
@@ -123,10 +124,10 @@ pub fn human(plan: &Plan, color: bool) -> String {
         out.push('\n');
         for h in &plan.hosts {
             for w in &h.warnings {
-                out.push_str(&format!("warning: {}: {}\n", h.host, redact(w)));
+                out.push_str(&format!("warning: {}: {}\n", esc::line(&h.host), esc::indented(&redact(w), "  ")));
             }
             for n in &h.notes {
-                out.push_str(&format!("note: {}: {}\n", h.host, redact(n)));
+                out.push_str(&format!("note: {}: {}\n", esc::line(&h.host), esc::indented(&redact(n), "  ")));
             }
         }
         return out;
@@ -135,7 +136,7 @@ pub fn human(plan: &Plan, color: bool) -> String {
         out.push_str("domform will perform these actions:\n");
     }
     for h in plan.hosts.iter().filter(|h| shown(h)) {
-        out.push_str(&format!("\nHost {}:\n", h.host));
+        out.push_str(&format!("\nHost {}:\n", esc::line(&h.host)));
         for line in change_lines(h, color) {
             out.push_str(&format!("  {line}\n"));
         }
@@ -146,7 +147,7 @@ pub fn human(plan: &Plan, color: bool) -> String {
                 out.push_str(&format!("  {title}:\n"));
             }
             for item in items {
-                out.push_str(&format!("    {prefix}: {}\n", redact(item)));
+                out.push_str(&format!("    {prefix}: {}\n", esc::indented(&redact(item), "      ")));
             }
         }
     }
@@ -282,7 +283,12 @@ fn change_lines(h: &HostPlan, color: bool) -> Vec<String> {
             Some((_, size)) if run > FOLD_AFTER => {
                 let last = &h.changes[i + run - 1].name;
                 let last = last.split_once('/').map_or(last.as_str(), |(_, d)| d);
-                let rest = format!(" disk {} … {last} (create ×{run}, {} each)", c.name, redact(size));
+                let rest = format!(
+                    " disk {} … {} (create ×{run}, {} each)",
+                    esc::line(&c.name),
+                    esc::line(last),
+                    esc::line(&redact(size))
+                );
                 out.push(format!("{}{rest}", paint(color, GREEN, "+")));
                 i += run;
             }
@@ -301,7 +307,7 @@ fn one_change(c: &Change, color: bool, out: &mut Vec<String>) {
         (Action::Update, Impact::NeedsRestart | Impact::Replace) => format!(", {}", impact_word(c.impact)),
         _ => String::new(),
     };
-    let rest = format!(" {} {} ({word}{restart})", kind(c.resource), c.name);
+    let rest = format!(" {} {} ({word}{restart})", kind(c.resource), esc::line(&c.name));
     if c.action == Action::Delete {
         out.push(paint(color, RED, &format!("{sym}{rest}")));
         let what = match c.resource {
@@ -316,9 +322,10 @@ fn one_change(c: &Change, color: bool, out: &mut Vec<String>) {
     }
     for f in c.fields.iter().map(redact_field) {
         let new = f.new.unwrap_or_else(|| "(removed)".into());
+        let (field, new) = (esc::line(&f.field), esc::line(&new));
         let mut line = match (c.action, f.old) {
-            (Action::Create | Action::Restart, None) => format!("    {}: {new}", f.field),
-            (_, old) => format!("    {}: {} → {new}", f.field, old.as_deref().unwrap_or("(none)")),
+            (Action::Create | Action::Restart, None) => format!("    {field}: {new}"),
+            (_, old) => format!("    {field}: {} → {new}", esc::line(old.as_deref().unwrap_or("(none)"))),
         };
         if c.action == Action::Update {
             line.push_str(&format!(" ({})", impact_word(f.impact)));
@@ -327,7 +334,7 @@ fn one_change(c: &Change, color: bool, out: &mut Vec<String>) {
     }
     if let Some(fd) = &c.file {
         let label = if c.resource == Resource::Manager { "file" } else { "vm.cfg" };
-        out.push(format!("    {label} {}:", fd.path));
+        out.push(format!("    {label} {}:", esc::line(&fd.path)));
         let (old, new) = (redact(&fd.old), redact(&fd.new));
         let diff = TextDiff::from_lines(&old, &new);
         let text = diff
@@ -346,7 +353,8 @@ fn one_change(c: &Change, color: bool, out: &mut Vec<String>) {
                 Some(b'@') => Some(CYAN),
                 _ => None,
             };
-            out.push(format!("      {}", code.map_or_else(|| line.to_string(), |c| paint(color, c, line))));
+            let line = esc::line(line);
+            out.push(format!("      {}", code.map_or_else(|| line.to_string(), |c| paint(color, c, &line))));
         }
     }
 }

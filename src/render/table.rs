@@ -1,7 +1,11 @@
 //! A plain text table: left-aligned columns, two spaces apart, no trailing blanks.
 
-/// Renders rows under a header.
+/// Renders rows under a header. Cells are escaped ([`super::escape::line`]): most come from
+/// hosts, and a newline or an escape sequence in one must not draw rows or drive the terminal.
 pub fn render(header: &[&str], rows: &[Vec<String>]) -> String {
+    let rows: Vec<Vec<String>> =
+        rows.iter().map(|r| r.iter().map(|c| super::escape::line(c).into_owned()).collect()).collect();
+    let rows = rows.as_slice();
     let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
     for row in rows {
         for (i, cell) in row.iter().enumerate() {

@@ -57,6 +57,9 @@ mod tests {
             "-rf",
             "\"double\"",
             "x'; echo pwned; '",
+            "DB Server 01",
+            "/OVS/Repositories/r/VirtualDisks/DB Server 01_system.img",
+            " leading and trailing ",
         ];
         for h in hostile {
             let out = Command::new("sh").arg("-c").arg(format!("printf %s {}", quote(h))).output().expect("sh runs");

@@ -222,8 +222,16 @@ fn hostile_values_are_quoted_never_executed() {
         out.contains("x; touch /tmp/domform-pwned-e2e") && out.contains("$(touch /tmp/domform-pwned-e2e)"),
         "listed literally: {out}"
     );
-    let (code, out, err) =
-        domform(&["stop", "x; touch /tmp/domform-pwned-e2e", "-f", s(&h.hosts_yaml()), "--force", "--timeout", "5"]);
+    let (code, out, err) = domform(&[
+        "stop",
+        "x; touch /tmp/domform-pwned-e2e",
+        "-f",
+        s(&h.hosts_yaml()),
+        "--force",
+        "--timeout",
+        "5",
+        "--auto-approve",
+    ]);
     assert_eq!(code, 0, "{out}{err}");
     let log = h.ssh_ok(1, "cat /var/lib/xmsim/commands.log");
     assert!(
@@ -231,7 +239,7 @@ fn hostile_values_are_quoted_never_executed() {
         "xm got the name as one argument: {log}"
     );
     let (code, imported, _) = domform(&["import", "--host", "h1", "-f", s(&h.hosts_yaml())]);
-    assert_eq!(code, 0);
+    assert_eq!(code, 1, "an import that skipped a VM says so in its exit code");
     assert!(
         imported.contains("# skipped") && !imported.contains("\n  x; touch"),
         "unsafe names are not imported: {imported}"

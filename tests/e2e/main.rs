@@ -7,6 +7,7 @@ mod console;
 mod evidence;
 mod faults;
 mod harness;
+mod hostile;
 mod list;
 mod manager;
 mod pinning;

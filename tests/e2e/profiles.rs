@@ -196,7 +196,7 @@ echo 'controller=held-by-test pid=1' > {lock}.holder; echo held; sleep 6"
     }
     let (code, out, err) = domform(&["start", "web1", "-f", s(&e)]);
     assert_eq!(code, 0, "{profile}: start\n{out}{err}");
-    let (code, out, err) = domform(&["stop", "web1", "-f", s(&e), "--timeout", "1", "--force"]);
+    let (code, out, err) = domform(&["stop", "web1", "-f", s(&e), "--timeout", "1", "--force", "--auto-approve"]);
     assert_eq!(code, 0, "{profile}: stop --force\n{out}{err}");
     assert!(!state(&h).contains(&web1), "{profile}: destroyed after the limit");
     let log = h.ssh_ok(1, "cat /var/lib/xmsim/commands.log");

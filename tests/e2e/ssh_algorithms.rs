@@ -115,25 +115,29 @@ fn agent_with_encrypted_rsa_key(dir: &Path) -> Agent {
     let child =
         Command::new("ssh-agent").arg("-D").arg("-a").arg(&sock).stdout(Stdio::null()).spawn().expect("ssh-agent");
     let agent = Agent { child, sock };
-    for _ in 0..100 {
-        if agent.sock.exists() {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
     let askpass = dir.join("askpass");
     std::fs::write(&askpass, "#!/bin/sh\necho 's3cret passphrase'\n").expect("askpass");
     Command::new("chmod").arg("700").arg(&askpass).status().expect("chmod");
-    let add = Command::new("ssh-add")
-        .arg(&key)
-        .env("SSH_AUTH_SOCK", &agent.sock)
-        .env("SSH_ASKPASS", &askpass)
-        .env("SSH_ASKPASS_REQUIRE", "force")
-        .env("DISPLAY", "none")
-        .stdin(Stdio::null())
-        .output()
-        .expect("ssh-add");
-    assert!(add.status.success(), "ssh-add: {}", String::from_utf8_lossy(&add.stderr));
+    // The agent may take a while to listen on a loaded machine: try for up to 20 s.
+    let mut last = String::new();
+    for _ in 0..200 {
+        let add = Command::new("ssh-add")
+            .arg(&key)
+            .env("SSH_AUTH_SOCK", &agent.sock)
+            .env("SSH_ASKPASS", &askpass)
+            .env("SSH_ASKPASS_REQUIRE", "force")
+            .env("DISPLAY", "none")
+            .stdin(Stdio::null())
+            .output()
+            .expect("ssh-add");
+        if add.status.success() {
+            last.clear();
+            break;
+        }
+        last = String::from_utf8_lossy(&add.stderr).into_owned();
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(last.is_empty(), "ssh-add: {last}");
     let pubkey = std::fs::read_to_string(dir.join("enc_rsa.pub")).expect("pub");
     let ak = dir.join("authorized_keys");
     let mut keys = std::fs::read_to_string(&ak).expect("authorized_keys");

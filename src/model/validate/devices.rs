@@ -7,7 +7,7 @@ use super::{expand_home, path_ok, Ctx, OWNED_KEYS};
 use crate::diag::Diagnostic;
 use crate::manifest::load::Entry;
 use crate::manifest::raw::{RawDisk, RawSecret, RawSize, RawVm, VmType};
-use crate::model::units::{check_mac, check_name, expand_braces, parse_size};
+use crate::model::units::{check_mac, check_name, expand_braces, parse_size, MAX_DISKS_PER_VM};
 use crate::model::{Console, Disk, DiskMode, DiskSource, Nic, SecretRef, Snapshots, Vnc};
 
 fn disk_mode(m: Option<&str>) -> Result<DiskMode, String> {
@@ -58,6 +58,15 @@ pub(super) fn disks(cx: &mut Ctx, e: &Entry<RawVm>) -> Vec<Disk> {
                     RawSize::Text(t) => parse_size(t, 1),
                 };
                 let bytes = match bytes {
+                    Ok(b) if b > i64::MAX as u64 => {
+                        cx.err(
+                            e,
+                            &["disks", &idx, "size"],
+                            p(".size"),
+                            "bad size: larger than any file can be (8 EiB)",
+                        );
+                        continue;
+                    }
                     Ok(b) if b > 0 => b,
                     Ok(_) => {
                         cx.err(e, &["disks", &idx, "size"], p(".size"), "bad size: zero");
@@ -115,6 +124,15 @@ pub(super) fn disks(cx: &mut Ctx, e: &Entry<RawVm>) -> Vec<Disk> {
                 "a disk has either `name` and `size` (a new disk) or `path` (an existing one)",
             ),
         }
+    }
+    if out.len() > MAX_DISKS_PER_VM {
+        cx.err(
+            e,
+            &["disks"],
+            format!("vms.{}.disks", e.name),
+            format!("{} disks; a VM has at most {MAX_DISKS_PER_VM} (check the brace ranges)", out.len()),
+        );
+        return Vec::new();
     }
     // Devices: explicit ones first, the rest take xvda, xvdb, … in order.
     let mut taken: BTreeMap<String, usize> = BTreeMap::new();

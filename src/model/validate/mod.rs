@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::units::{check_name, parse_size, MIB};
+use super::units::{check_name, check_vm_name, parse_size, MAX_VCPUS, MIB};
 use super::{CpuSet, Host, Licence, Model, Pinning, Vm};
 use crate::diag::{Diagnostic, Location};
 use crate::manifest::load::{Entry, Loaded};
@@ -137,7 +137,8 @@ fn unique<'a, T>(
         return false;
     }
     seen.insert((kind, e.name.as_str()), e.loc.clone());
-    if let Err(m) = check_name(&e.name) {
+    let checked = if kind == "VM" { check_vm_name(&e.name) } else { check_name(&e.name) };
+    if let Err(m) = checked {
         cx.diags.push(Diagnostic::error(Some(e.loc.clone()), e.name.clone(), format!("{kind} name: {m}")));
     }
     true
@@ -277,18 +278,33 @@ fn size(cx: &mut Ctx, e: &Entry<RawVm>, at: &[&str], path: String, raw: &RawSize
 fn vm(cx: &mut Ctx, e: &Entry<RawVm>, hosts: &BTreeMap<String, Host>, broken: &BTreeSet<String>) -> Option<Vm> {
     let r = &e.raw;
     let p = |f: &str| format!("vms.{}.{f}", e.name);
-    let host = hosts.get(&r.host);
-    if host.is_none() && !broken.contains(&r.host) {
+    let absent = r.state == Some(crate::manifest::raw::VmState::Absent);
+    let mut missing = false;
+    let mut require = |cx: &mut Ctx, key: &str, present: bool, why: &str| {
+        if !present {
+            missing = true;
+            // A key dropped for a bad value was reported already.
+            if !e.dropped.iter().any(|d| d == key) {
+                cx.err(e, &[], p(key), format!("VM `{}` needs `{key}`{why}", e.name));
+            }
+        }
+    };
+    require(cx, "host", r.host.is_some(), "");
+    require(cx, "memory", r.memory.is_some() || absent, " (unless `state: absent`)");
+    require(cx, "vcpus", r.vcpus.is_some() || absent, " (unless `state: absent`)");
+    let host_name = r.host.clone().unwrap_or_default();
+    let host = hosts.get(&host_name);
+    if host.is_none() && r.host.is_some() && !broken.contains(&host_name) {
         let known: Vec<&str> = hosts.keys().map(String::as_str).collect();
-        let mut d = Diagnostic::error(Some(e.loc_at(&["host"])), p("host"), format!("unknown host `{}`", r.host));
-        if let Some(s) = crate::diag::did_you_mean(&r.host, &known) {
+        let mut d = Diagnostic::error(Some(e.loc_at(&["host"])), p("host"), format!("unknown host `{host_name}`"));
+        if let Some(s) = crate::diag::did_you_mean(&host_name, &known) {
             d = d.with_help(format!("did you mean `{s}`?"));
         } else if known.is_empty() {
             d = d.with_help("no hosts are declared; add a `hosts:` section or pass its file with -f");
         }
         cx.diags.push(d);
     }
-    let memory = size(cx, e, &["memory"], p("memory"), &r.memory, MIB);
+    let memory = r.memory.as_ref().and_then(|m| size(cx, e, &["memory"], p("memory"), m, MIB));
     let maxmem = r.maxmem.as_ref().and_then(|m| size(cx, e, &["maxmem"], p("maxmem"), m, MIB));
     let memory_mib = memory.map(|b| b.div_ceil(MIB)).unwrap_or(0);
     if memory.is_some_and(|b| b % MIB != 0) {
@@ -298,12 +314,18 @@ fn vm(cx: &mut Ctx, e: &Entry<RawVm>, hosts: &BTreeMap<String, Host>, broken: &B
     if maxmem_mib < memory_mib {
         cx.err(e, &["maxmem"], p("maxmem"), format!("maxmem ({maxmem_mib} MiB) is below memory ({memory_mib} MiB)"));
     }
-    if r.vcpus == 0 {
+    let vcpus = r.vcpus.unwrap_or(0);
+    if r.vcpus == Some(0) {
         cx.err(e, &["vcpus"], p("vcpus"), "a VM needs at least one vCPU");
     }
+    for (key, n) in [("vcpus", r.vcpus), ("maxvcpus", r.maxvcpus)] {
+        if let Some(n) = n.filter(|n| *n > MAX_VCPUS) {
+            cx.err(e, &[key], p(key), format!("{key} is {n}; a Xen guest has at most {MAX_VCPUS} vCPUs"));
+        }
+    }
     if let Some(max) = r.maxvcpus {
-        if max < r.vcpus {
-            cx.err(e, &["maxvcpus"], p("maxvcpus"), format!("maxvcpus ({max}) is below vcpus ({})", r.vcpus));
+        if max < vcpus {
+            cx.err(e, &["maxvcpus"], p("maxvcpus"), format!("maxvcpus ({max}) is below vcpus ({vcpus})"));
         }
     }
     let cpus = pinning(cx, e, host);
@@ -322,17 +344,20 @@ fn vm(cx: &mut Ctx, e: &Entry<RawVm>, hosts: &BTreeMap<String, Host>, broken: &B
             e,
             &[],
             p("repository"),
-            format!("VM `{}` has no repository: set `repository` on it or on host `{}`", e.name, r.host),
+            format!("VM `{}` has no repository: set `repository` on it or on host `{host_name}`", e.name),
         );
+    }
+    if missing {
+        return None;
     }
     Some(Vm {
         name: e.name.clone(),
-        host: r.host.clone(),
+        host: host_name,
         state: r.state.unwrap_or_default(),
         vm_type: r.vm_type.unwrap_or_default(),
         memory_mib,
         maxmem_mib,
-        vcpus: r.vcpus,
+        vcpus,
         maxvcpus: r.maxvcpus,
         cpus,
         disks,
@@ -360,8 +385,8 @@ fn pinning(cx: &mut Ctx, e: &Entry<RawVm>, host: Option<&Host>) -> Option<Pinnin
             }
         },
         RawCpus::PerVcpu(items) => {
-            let want = r.maxvcpus.unwrap_or(r.vcpus) as usize;
-            if items.len() != want {
+            let want = r.maxvcpus.or(r.vcpus).unwrap_or(0) as usize;
+            if r.maxvcpus.or(r.vcpus).is_some() && items.len() != want {
                 let which = if r.maxvcpus.is_some() { "maxvcpus" } else { "vcpus" };
                 cx.err(
                     e,
@@ -393,7 +418,10 @@ fn pinning(cx: &mut Ctx, e: &Entry<RawVm>, host: Option<&Host>) -> Option<Pinnin
                 e,
                 &["cpus"],
                 path,
-                format!("pinned to CPU {clash}, which host `{}` reserves for dom0 (reserved_cpus: {reserved})", r.host),
+                format!(
+                    "pinned to CPU {clash}, which host `{}` reserves for dom0 (reserved_cpus: {reserved})",
+                    r.host.as_deref().unwrap_or_default()
+                ),
             );
         }
     }

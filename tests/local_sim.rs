@@ -1,0 +1,201 @@
+//! The real binary on a local simulated host (this crate's binary acts as `xm` through a link,
+//! as `domform demo` does), so every generated script goes through a real `sh` (issue 14):
+//! - names users really have: OVM simple names often contain spaces ("DB Server 01"); they
+//!   are declarable, importable and quoted everywhere;
+//! - destructive commands ask on a terminal and need `--auto-approve` without one;
+//! - `licence` names max_cores as a number, `import` fails when it skipped VMs.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// Names with spaces, built from word pools (a small property test: every one must survive).
+fn names() -> Vec<String> {
+    let words = ["DB", "Server", "01", "web.front", "app_2", "x-y", "Oracle"];
+    let mut out = vec!["DB Server 01".to_string()];
+    let mut seed: u32 = 14;
+    while out.len() < 4 {
+        let mut parts = Vec::new();
+        for _ in 0..(2 + seed % 3) {
+            seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+            parts.push(words[(seed >> 16) as usize % words.len()]);
+        }
+        let n = parts.join(" ");
+        if !out.contains(&n) {
+            out.push(n);
+        }
+    }
+    out
+}
+
+struct Estate {
+    root: tempfile::TempDir,
+    file: PathBuf,
+}
+
+fn setup(names: &[String]) -> Estate {
+    let root = tempfile::tempdir().expect("tempdir");
+    let r = root.path();
+    let repo = r.join("OVS/Repositories/0004fb00000300000000000000d3e0d0");
+    for d in ["VirtualMachines", "VirtualDisks"] {
+        std::fs::create_dir_all(repo.join(d)).expect("mkdir");
+    }
+    let sim = r.join("xmsim");
+    std::fs::create_dir_all(&sim).expect("mkdir");
+    std::fs::write(
+        sim.join("topology.conf"),
+        "hostname = h1\nsockets = 1\ncores_per_socket = 4\nthreads_per_core = 2\nsiblings = adjacent\ndom0_cpus = 0-1\n\
+         total_memory_mib = 16384\ndom0_memory_mib = 1024\nshutdown_seconds = 0.1\n",
+    )
+    .expect("topology");
+    std::fs::create_dir_all(r.join("bin")).expect("mkdir");
+    std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_domform"), r.join("bin/xm")).expect("link xm");
+    let mut yaml = format!("hosts:\n  h1:\n    transport: local\n    repository: {}\nvms:\n", repo.display());
+    for (i, n) in names.iter().enumerate() {
+        yaml.push_str(&format!(
+            "  {n}:\n    host: h1\n    memory: 256MiB\n    vcpus: 1\n    disks:\n      - {{ name: system, size: 8MiB }}\n    \
+             networks:\n      - {{ bridge: xenbr0, mac: \"00:21:f6:00:00:{:02x}\" }}\n",
+            i + 1
+        ));
+    }
+    let file = r.join("domform.yaml");
+    std::fs::write(&file, yaml).expect("yaml");
+    Estate { root, file }
+}
+
+impl Estate {
+    fn run(&self, args: &[&str]) -> (i32, String, String) {
+        let path = format!("{}:{}", self.root.path().join("bin").display(), std::env::var("PATH").unwrap_or_default());
+        let out = Command::new(env!("CARGO_BIN_EXE_domform"))
+            .args(args)
+            .env("PATH", path)
+            .env("XMSIM_ROOT", self.root.path().join("xmsim"))
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("run domform");
+        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+        (out.status.code().unwrap_or(-1), text(&out.stdout), text(&out.stderr))
+    }
+
+    fn f(&self) -> &str {
+        self.file.to_str().expect("utf-8")
+    }
+
+    fn repo(&self) -> PathBuf {
+        self.root.path().join("OVS/Repositories/0004fb00000300000000000000d3e0d0")
+    }
+}
+
+fn exists(p: &Path) -> bool {
+    p.exists()
+}
+
+#[test]
+fn names_with_spaces_are_declared_applied_imported_and_quoted_everywhere() {
+    let names = names();
+    let e = setup(&names);
+    let f = e.f().to_string();
+    let (code, out, err) = e.run(&["validate", "-f", &f]);
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, out, err) = e.run(&["apply", "-f", &f, "--auto-approve"]);
+    assert_eq!(code, 0, "{out}{err}");
+    for n in &names {
+        let disk = e.repo().join(format!("VirtualDisks/{n}_system.img"));
+        assert!(exists(&disk), "{} was not made as one file", disk.display());
+        for word in n.split(' ') {
+            assert!(!exists(&e.repo().join(format!("VirtualDisks/{word}"))), "the name was split at a space");
+        }
+    }
+    let (code, out, err) = e.run(&["plan", "-f", &f, "--detailed-exitcode"]);
+    assert_eq!(code, 0, "converged: {out}{err}");
+    let (code, list, err) = e.run(&["list", "-f", &f]);
+    assert_eq!(code, 0, "{err}");
+    for n in &names {
+        assert!(list.contains(n.as_str()), "{n} not listed:\n{list}");
+    }
+    let first = names[0].as_str();
+    for args in [
+        vec!["stop", first, "-f", &f],
+        vec!["start", first, "-f", &f],
+        vec!["snapshot", "create", first, "s1", "-f", &f, "--allow-full-copy"],
+        vec!["plan", "-f", &f, "--target", first, "--detailed-exitcode"],
+    ] {
+        let (code, out, err) = e.run(&args);
+        assert_eq!(code, 0, "{args:?}: {out}{err}");
+    }
+    assert!(exists(&e.repo().join(format!("Snapshots/{first}/s1/manifest"))), "snapshot folder keeps the name whole");
+    let (code, list, _) = e.run(&["snapshot", "list", first, "-f", &f]);
+    assert_eq!(code, 0);
+    assert!(list.contains("s1"), "{list}");
+    // Import: what the host runs now, names with spaces included, as YAML that loads.
+    let imported = e.root.path().join("imported.yaml");
+    let (code, out, err) = e.run(&["import", "--host", "h1", "-f", &f, "-o", imported.to_str().expect("utf-8")]);
+    assert_eq!(code, 0, "{out}{err}");
+    let text = std::fs::read_to_string(&imported).expect("imported");
+    assert!(!text.contains("# skipped"), "{text}");
+    let hosts_only = e.root.path().join("hosts");
+    std::fs::create_dir_all(&hosts_only).expect("mkdir");
+    let yaml = std::fs::read_to_string(e.f()).expect("yaml");
+    std::fs::write(hosts_only.join("hosts.yaml"), &yaml[..yaml.find("vms:").expect("vms")]).expect("write");
+    std::fs::copy(&imported, hosts_only.join("vms.yaml")).expect("copy");
+    let (code, out, err) = e.run(&["plan", "-f", hosts_only.to_str().expect("utf-8"), "--detailed-exitcode"]);
+    assert_eq!(code, 0, "the imported names plan clean: {out}{err}\n{text}");
+}
+
+#[test]
+fn destructive_commands_need_auto_approve_without_a_terminal() {
+    let e = setup(&["db01".to_string()]);
+    let f = e.f().to_string();
+    let (code, out, err) = e.run(&["apply", "-f", &f, "--auto-approve"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, out, err) = e.run(&["snapshot", "create", "db01", "s1", "-f", &f, "--allow-full-copy"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let snap = e.repo().join("Snapshots/db01/s1");
+    // stdin is not a terminal here: refused, nothing deleted, nothing destroyed.
+    for args in [
+        vec!["snapshot", "delete", "db01", "s1", "-f", &f],
+        vec!["snapshot", "revert", "db01", "s1", "-f", &f],
+        vec!["stop", "db01", "-f", &f, "--force", "--timeout", "5"],
+        vec!["restart", "db01", "-f", &f, "--force"],
+    ] {
+        let (code, out, err) = e.run(&args);
+        assert_eq!(code, 1, "{args:?}: {out}{err}");
+        assert!(err.contains("pass --auto-approve"), "{args:?}: {err}");
+    }
+    assert!(exists(&snap), "the snapshot was deleted without confirmation");
+    let (code, list, _) = e.run(&["list", "-f", &f]);
+    assert_eq!(code, 0);
+    assert!(list.lines().any(|l| l.contains("db01") && l.contains("running")), "{list}");
+    // With --auto-approve they run.
+    let (code, out, err) = e.run(&["snapshot", "delete", "db01", "s1", "-f", &f, "--auto-approve"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(!exists(&snap));
+    let (code, out, err) = e.run(&["stop", "db01", "-f", &f, "--force", "--auto-approve"]);
+    assert_eq!(code, 0, "{out}{err}");
+}
+
+#[test]
+fn licence_says_max_cores_plainly_and_import_fails_when_it_skipped_vms() {
+    let e = setup(&["db01".to_string()]);
+    let f = e.f().to_string();
+    let (code, out, err) = e.run(&["apply", "-f", &f, "--auto-approve"]);
+    assert_eq!(code, 0, "{out}{err}");
+    // The licence group comes after the VM runs unpinned (a plan would refuse it).
+    let yaml = std::fs::read_to_string(e.f()).expect("yaml");
+    std::fs::write(&e.file, format!("{yaml}licences:\n  oracle: {{ vms: [db01], max_cores: 1 }}\n")).expect("yaml");
+    let (code, out, err) = e.run(&["licence", "-f", &f]);
+    assert_eq!(code, 1, "an unpinned VM counts the whole host, over max_cores 1: {out}{err}");
+    assert!(err.contains("max_cores 1") && !err.contains("Some("), "{err}");
+    assert!(!err.contains("error: error:"), "{err}");
+    // A vm.cfg import cannot take (no memory): written as a comment, and the exit code says so.
+    let odd = e.repo().join("VirtualMachines/0004fb0000060000aaaabbbbccccdddd");
+    std::fs::create_dir_all(&odd).expect("mkdir");
+    std::fs::write(
+        odd.join("vm.cfg"),
+        "name = '0004fb0000060000aaaabbbbccccdddd'\nOVM_simple_name = 'odd'\nvcpus = 1\n",
+    )
+    .expect("cfg");
+    let (code, out, err) = e.run(&["import", "--host", "h1", "-f", &f]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(out.contains("# skipped odd") && out.contains("db01"), "{out}");
+    assert!(err.contains("1 VM(s) on h1 could not be imported") && !err.contains("error: error:"), "{err}");
+}
