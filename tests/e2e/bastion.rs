@@ -8,7 +8,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use crate::harness::{can_run, domform, TestHosts};
+use crate::harness::{can_run, domform_bin, TestHosts};
 
 fn state(h: &TestHosts, key: &str) -> String {
     let text = std::fs::read_to_string(h.path().join("state")).expect("state");
@@ -22,13 +22,20 @@ fn ip(args: &[&str]) {
     assert!(out.status.success(), "ip {args:?}: {}", String::from_utf8_lossy(&out.stderr));
 }
 
-/// domform's ControlMaster folders in the temp folder (only this test uses `transport: openssh`).
-fn control_folders() -> usize {
-    std::fs::read_dir(std::env::temp_dir())
-        .map(|rd| {
-            rd.filter_map(|e| e.ok()).filter(|e| e.file_name().to_string_lossy().starts_with("domform-ssh.")).count()
-        })
-        .unwrap_or(0)
+/// Runs domform with its own temp folder, where its ControlMaster folders go, so the test can
+/// see that they are removed whatever other tests run beside it.
+fn domform(tmp: &Path, args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(domform_bin())
+        .args(args)
+        .env("TMPDIR", tmp)
+        .env_remove("XDG_RUNTIME_DIR")
+        .output()
+        .expect("run domform");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 fn s(p: &Path) -> &str {
@@ -60,8 +67,9 @@ fn a_dom0_behind_a_bastion_plans_applies_and_converges_through_ssh_config() {
     // h2 answers nobody on this machine's side of its veth.
     ip(&["-n", &ns2, "route", "add", "prohibit", &format!("10.{net}.2.1/32")]);
 
-    let before = control_folders();
     let dir = h.path();
+    let tmp = dir.join("tmp");
+    std::fs::create_dir(&tmp).expect("tmp");
     let config = dir.join("ssh_config");
     std::fs::write(
         &config,
@@ -89,21 +97,21 @@ fn a_dom0_behind_a_bastion_plans_applies_and_converges_through_ssh_config() {
     let hosts = std::fs::read_to_string(h.hosts_yaml()).expect("hosts.yaml");
     let h2_only: String = hosts.split("  h2:").nth(1).expect("h2").to_string();
     std::fs::write(&direct, format!("hosts:\n  h2:{h2_only}    connect_timeout: 2\n")).expect("direct");
-    let (code, _, err) = domform(&["list", "-f", s(&direct)]);
+    let (code, _, err) = domform(&tmp, &["list", "-f", s(&direct)]);
     assert_eq!(code, 1, "h2 must not be reachable directly: {err}");
     assert!(err.contains("cannot connect to h2"), "{err}");
 
     // Through the bastion: one exec per host for observe, as with the built-in SSH.
-    let (code, out, err) = domform(&["plan", "-f", s(&yaml), "--detailed-exitcode", "-vv"]);
+    let (code, out, err) = domform(&tmp, &["plan", "-f", s(&yaml), "--detailed-exitcode", "-vv"]);
     assert_eq!(code, 2, "changes pending\n{out}\n{err}");
     assert!(out.contains("web01"), "{out}");
     assert!(err.contains("execs=1") && err.contains("observed"), "one observe exec: {err}");
-    let (code, out, err) = domform(&["apply", "-f", s(&yaml), "--auto-approve"]);
+    let (code, out, err) = domform(&tmp, &["apply", "-f", s(&yaml), "--auto-approve"]);
     assert_eq!(code, 0, "apply\n{out}\n{err}");
-    let (code, out, err) = domform(&["plan", "-f", s(&yaml), "--detailed-exitcode"]);
+    let (code, out, err) = domform(&tmp, &["plan", "-f", s(&yaml), "--detailed-exitcode"]);
     assert_eq!(code, 0, "converged\n{out}\n{err}");
     assert!(out.contains("No changes"), "{out}");
-    let (code, out, err) = domform(&["list", "-f", s(&yaml)]);
+    let (code, out, err) = domform(&tmp, &["list", "-f", s(&yaml)]);
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("web01") && out.contains("running"), "{out}");
     // The disks are really on h2, and no control sockets are left behind.
@@ -115,7 +123,8 @@ fn a_dom0_behind_a_bastion_plans_applies_and_converges_through_ssh_config() {
         ),
     );
     assert_eq!(disks.trim(), "3", "{disks}");
-    assert_eq!(control_folders(), before, "every ControlMaster folder is removed");
+    let left: Vec<_> = std::fs::read_dir(&tmp).expect("tmp").filter_map(|e| e.ok()).map(|e| e.path()).collect();
+    assert!(left.is_empty(), "every ControlMaster folder is removed: {left:?}");
 
     // A changed host key behind the bastion is refused, as with the built-in SSH.
     let known = std::fs::read_to_string(dir.join("known_hosts")).expect("known_hosts");
@@ -133,7 +142,7 @@ fn a_dom0_behind_a_bastion_plans_applies_and_converges_through_ssh_config() {
             })
             .collect();
     std::fs::write(dir.join("known_hosts"), forged).expect("forge");
-    let (code, _, err) = domform(&["list", "-f", s(&yaml)]);
+    let (code, _, err) = domform(&tmp, &["list", "-f", s(&yaml)]);
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("host key check failed for b"), "{err}");
 }
