@@ -89,7 +89,60 @@ pub fn observe_hosts_with(
     out
 }
 
+/// Observing is read-only, so a transient failure (a connection refused, cut or too slow to
+/// shake hands) is tried again: at most this many attempts in all.
+pub const ATTEMPTS: u32 = 3;
+
+/// The wait before attempt `n + 1` (0.5 s, 1 s, ...), spread a little so that hosts that failed
+/// together do not come back together.
+fn backoff(n: u32, host: &str) -> std::time::Duration {
+    let spread = host.bytes().fold(0u64, |a, b| a.wrapping_mul(31).wrapping_add(u64::from(b))) % 250;
+    std::time::Duration::from_millis(500 * (1u64 << (n - 1).min(4)) + spread)
+}
+
 fn observe_one(model: &Model, name: &str, connect: &Connector<'_>, mode: Mode) -> HostResult {
+    let mut attempt = 1;
+    loop {
+        let result = observe_once(model, name, connect, mode);
+        let transient = match &result.observed {
+            Err(ObserveError::Transport(e)) if e.is_transient() => Some(e.to_string()),
+            _ => None,
+        };
+        match transient {
+            Some(why) if attempt < ATTEMPTS => {
+                let wait = backoff(attempt, name);
+                tracing::info!(host = %name, "attempt {attempt} of {ATTEMPTS} failed: {why}; trying again in {:.1} s", wait.as_secs_f64());
+                drop(result);
+                std::thread::sleep(wait);
+                attempt += 1;
+            }
+            Some(_) if attempt > 1 => {
+                let mut r = result;
+                if let Err(ObserveError::Transport(e)) = &mut r.observed {
+                    append(e, &format!(" (after {attempt} attempts)"));
+                }
+                return r;
+            }
+            _ => {
+                if attempt > 1 {
+                    tracing::info!(host = %name, "attempt {attempt} of {ATTEMPTS} succeeded");
+                }
+                return result;
+            }
+        }
+    }
+}
+
+fn append(e: &mut TransportError, text: &str) {
+    match e {
+        TransportError::Connect { message, .. }
+        | TransportError::HostKey { message, .. }
+        | TransportError::TimedOut { message, .. }
+        | TransportError::Exec { message, .. } => message.push_str(text),
+    }
+}
+
+fn observe_once(model: &Model, name: &str, connect: &Connector<'_>, mode: Mode) -> HostResult {
     if let Some(m) = model.managers.get(name).filter(|_| !model.hosts.contains_key(name)) {
         return observe_manager(m, connect, mode);
     }
@@ -99,6 +152,7 @@ fn observe_one(model: &Model, name: &str, connect: &Connector<'_>, mode: Mode) -
             observed: Err(ObserveError::Transport(TransportError::Connect {
                 host: name.to_string(),
                 message: "not declared in the desired state".into(),
+                transient: false,
             })),
             transport: None,
         };

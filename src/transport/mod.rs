@@ -100,13 +100,17 @@ pub fn read_until_marker(r: &mut dyn std::io::Read, marker: &str, out: &mut Stri
 /// A failure to reach a host or to run something on it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TransportError {
-    /// TCP connect, handshake or authentication failed.
+    /// TCP connect, handshake or authentication failed; `message` names the phase, how long it
+    /// ran and the limit that ran out, if one did.
     #[error("cannot connect to {host}: {message}")]
     Connect {
         /// Host name.
         host: String,
         /// Why.
         message: String,
+        /// Another try may succeed (TCP connect, SSH handshake), as opposed to a wrong key, a
+        /// refused authentication or a bad setting.
+        transient: bool,
     },
     /// The host key is unknown or changed.
     #[error("host key check failed for {host}: {message}")]
@@ -134,6 +138,19 @@ pub enum TransportError {
         /// Why.
         message: String,
     },
+}
+
+impl TransportError {
+    /// Whether a read-only operation that failed with this error may be tried again: a
+    /// connection that could not be made or was lost in transit. Never a host-key or
+    /// authentication failure, and never a time limit (a wedged host stays wedged).
+    pub fn is_transient(&self) -> bool {
+        match self {
+            TransportError::Connect { transient, .. } => *transient,
+            TransportError::Exec { .. } => true,
+            TransportError::HostKey { .. } | TransportError::TimedOut { .. } => false,
+        }
+    }
 }
 
 /// A host that runs shell scripts.

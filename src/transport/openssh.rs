@@ -114,7 +114,13 @@ fn control_dir() -> std::io::Result<PathBuf> {
 impl OpensshTransport {
     /// Starts the master connection (host key checked, authenticated) and returns when it is up.
     pub fn connect(host: &Host) -> Result<OpensshTransport, TransportError> {
-        let conn_err = |m: String| TransportError::Connect { host: host.name.clone(), message: m };
+        let t0 = std::time::Instant::now();
+        let conn_err = |m: String| TransportError::Connect {
+            host: host.name.clone(),
+            message: format!("ssh failed after {:.1} s: {m}", t0.elapsed().as_secs_f64()),
+            // ssh exits 255 for every failure; a refused key or host key says so in its log.
+            transient: !m.contains("Permission denied") && !m.contains("Bad configuration"),
+        };
         let dir = control_dir().map_err(|e| conn_err(format!("cannot make a control folder: {e}")))?;
         let mut args = options(host);
         args.push("-S".into());

@@ -10,6 +10,7 @@
 
 use std::io::{Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
+use std::time::Instant;
 use std::path::PathBuf;
 
 use ssh2::{Channel, CheckResult, KnownHostFileKind, Session};
@@ -45,23 +46,45 @@ impl SshTransport {
     /// Connects, checks the host key, authenticates.
     pub fn connect(host: &Host) -> Result<SshTransport, TransportError> {
         let name = host.name.clone();
-        let conn_err = |m: String| TransportError::Connect { host: name.clone(), message: m };
+        let t0 = Instant::now();
+        let limit = host.connect_timeout.as_secs();
+        // Every failure names its phase, how long it ran, and the limit when it ran out.
+        let fail = |phase: String, why: String, ran_out: bool, transient: bool| TransportError::Connect {
+            host: name.clone(),
+            message: format!(
+                "{phase} failed after {:.1} s: {why}{}",
+                t0.elapsed().as_secs_f64(),
+                if ran_out { format!(" (connect_timeout {limit} s ran out)") } else { String::new() }
+            ),
+            transient,
+        };
         let addrs: Vec<_> = (host.address.as_str(), host.port)
             .to_socket_addrs()
-            .map_err(|e| conn_err(format!("cannot resolve {}: {e}", host.address)))?
+            .map_err(|e| fail(format!("resolving {}", host.address), e.to_string(), false, false))?
             .collect();
-        let mut last = String::from("no address");
+        if addrs.is_empty() {
+            return Err(fail(format!("resolving {}", host.address), "no address".into(), false, false));
+        }
+        let mut last = None;
         let mut tcp = None;
-        for a in addrs {
-            match TcpStream::connect_timeout(&a, host.connect_timeout) {
+        for a in &addrs {
+            match TcpStream::connect_timeout(a, host.connect_timeout) {
                 Ok(s) => {
                     tcp = Some(s);
                     break;
                 }
-                Err(e) => last = format!("{a}: {e}"),
+                Err(e) => last = Some((*a, e)),
             }
         }
-        let tcp = tcp.ok_or_else(|| conn_err(last))?;
+        let tcp = match (tcp, last) {
+            (Some(t), _) => t,
+            (None, Some((a, e))) => {
+                let ran_out = e.kind() == std::io::ErrorKind::TimedOut;
+                return Err(fail(format!("TCP connect to {a}"), e.to_string(), ran_out, true));
+            }
+            (None, None) => return Err(fail("TCP connect".into(), "no address".into(), false, true)),
+        };
+        let peer = tcp.peer_addr().map(|a| a.to_string()).unwrap_or_else(|_| host.address.clone());
         let _ = tcp.set_nodelay(true);
         // A host that vanishes (link down, powered off) must not hang an apply forever: TCP
         // keepalive notices an idle dead peer, TCP_USER_TIMEOUT one with unacknowledged data.
@@ -72,11 +95,15 @@ impl SshTransport {
             .with_retries(3);
         let _ = sock.set_tcp_keepalive(&ka);
         let _ = sock.set_tcp_user_timeout(Some(std::time::Duration::from_secs(30)));
-        let mut session = Session::new().map_err(|e| conn_err(e.to_string()))?;
+        let mut session = Session::new().map_err(|e| fail("starting libssh2".into(), e.to_string(), false, false))?;
         session.set_tcp_stream(tcp);
         session.set_timeout(u32::try_from(host.connect_timeout.as_millis()).unwrap_or(u32::MAX));
-        let offered = set_preferences(&session, host).map_err(conn_err)?;
-        session.handshake().map_err(|e| conn_err(handshake_error(&e, &offered)))?;
+        let offered =
+            set_preferences(&session, host).map_err(|m| fail("choosing SSH algorithms".into(), m, false, false))?;
+        session.handshake().map_err(|e| {
+            let ran_out = is_timeout(&e);
+            fail(format!("SSH handshake with {peer}"), handshake_error(&e, &offered), ran_out, true)
+        })?;
         check_host_key(&session, host)?;
         log_negotiated(&session, host);
         let mut auth = authenticate(&session, host);
@@ -91,9 +118,14 @@ impl SshTransport {
                 auth = Ok(());
             }
         }
-        auth.map_err(|m| conn_err(format!("authentication as {} failed ({m})", host.user)))?;
+        // A timeout here is the server being slow, not a refused key: worth another try.
+        let auth_phase = format!("authentication as {}", host.user);
+        auth.map_err(|m| {
+            let ran_out = m.contains("[Session(-9)]");
+            fail(auth_phase.clone(), m, ran_out, ran_out)
+        })?;
         if !session.authenticated() {
-            return Err(conn_err(format!("authentication as {} failed", host.user)));
+            return Err(fail(auth_phase, "the server did not accept the key".into(), false, false));
         }
         // No timeout on execs: a clean shutdown may legitimately take minutes. Keepalives
         // notice a dead peer instead.
@@ -157,9 +189,14 @@ fn set_preferences(session: &Session, host: &Host) -> Result<Vec<(Kind, Vec<Stri
     Ok(offered)
 }
 
+/// libssh2's "timed out" (LIBSSH2_ERROR_TIMEOUT).
+fn is_timeout(e: &ssh2::Error) -> bool {
+    matches!(e.code(), ssh2::ErrorCode::Session(-9))
+}
+
 /// A failed handshake, with what was offered when no algorithm matched.
 fn handshake_error(e: &ssh2::Error, offered: &[(Kind, Vec<String>)]) -> String {
-    let mut m = format!("SSH handshake: {e}");
+    let mut m = e.to_string();
     if matches!(e.code(), ssh2::ErrorCode::Session(-5) | ssh2::ErrorCode::Session(-8)) {
         m.push_str(". The server accepts none of the algorithms offered (");
         let lists: Vec<String> = offered.iter().map(|(k, l)| format!("{}: {}", k.key(), l.join(","))).collect();
