@@ -34,12 +34,34 @@ pub fn verify(
     doms.sort_unstable();
     doms.dedup();
     let args: Vec<String> = doms.iter().map(|d| quote(d)).collect();
-    let out = t.exec_limited(&format!("{tool} vcpu-list {}", args.join(" ")), &[], limit).map_err(|e| e.to_string())?;
+    let script = format!("{tool} vcpu-list {}", args.join(" "));
+    // Read-only, so a transient failure (a channel refused, a connection cut) is tried again.
+    let mut attempt = 1;
+    let out = loop {
+        let why = match t.exec_limited(&script, &[], limit) {
+            Ok(out) if out.lost.is_none() => break out,
+            Ok(out) => out.lost.unwrap_or_default(),
+            Err(e) if e.is_transient() => e.to_string(),
+            Err(e) => return Err(e.to_string()),
+        };
+        if attempt >= crate::observe::fleet::ATTEMPTS {
+            return Err(format!("`{tool} vcpu-list` could not be read after {attempt} attempts: {why}"));
+        }
+        tracing::info!(host = %t.host(), "verify attempt {attempt} failed: {why}; trying again");
+        std::thread::sleep(std::time::Duration::from_millis(500 << (attempt - 1)));
+        attempt += 1;
+    };
     if out.timed_out {
-        return Err(format!("`{tool} vcpu-list` timed out (step_timeout)"));
+        let after = limit.map(|l| format!(" after {} s", l.after.as_secs())).unwrap_or_default();
+        return Err(format!("`{tool} vcpu-list` timed out{after} (step_timeout)"));
     }
     if out.status != 0 {
-        return Err(format!("`{tool} vcpu-list` failed: {}", out.stderr_text()));
+        let said = [out.stderr_text(), out.stdout_text().trim().to_string()].into_iter().find(|s| !s.is_empty());
+        return Err(format!(
+            "`{tool} vcpu-list` exited with status {}: {}",
+            out.status,
+            said.unwrap_or_else(|| "it printed nothing".into())
+        ));
     }
     let rows = parse_vcpu_list(&out.stdout_text(), crate::model::cpuset::MAX_CPU + 1).map_err(|e| e.to_string())?;
     let mut bad = Vec::new();

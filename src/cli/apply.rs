@@ -179,10 +179,14 @@ pub(crate) fn report_text(reports: &[HostReport]) -> (String, bool) {
                 }
                 StepStatus::Failed { exit_status, output } => {
                     failed += 1;
-                    let code = exit_status.map(|c| c.to_string()).unwrap_or_else(|| "?".into());
-                    s.push_str(&format!("  ✗ {} failed (exit {code})\n", esc::line(&step.id)));
+                    // A check (verify/pinning) has no exit status of its own; never print `exit ?`.
+                    let code = exit_status.map(|c| format!(" (exit {c})")).unwrap_or_default();
+                    s.push_str(&format!("  ✗ {} failed{code}\n", esc::line(&step.id)));
                     for line in render::redact(output).lines() {
                         s.push_str(&format!("      {}\n", esc::line(line)));
+                    }
+                    if output.trim().is_empty() {
+                        s.push_str("      (it printed nothing)\n");
                     }
                 }
                 StepStatus::Interrupted => {

@@ -32,6 +32,9 @@ pub struct Cli {
     /// Only errors on stderr.
     #[arg(short, long, global = true)]
     pub quiet: bool,
+    /// SSH handshakes in flight at once, whatever `--parallel` says (0: four per CPU core).
+    #[arg(long, global = true, default_value_t = 0, value_name = "N")]
+    pub max_handshakes: usize,
     /// The command.
     #[command(subcommand)]
     pub command: Command,
@@ -297,6 +300,7 @@ pub enum Format {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.verbose, cli.quiet);
+    crate::transport::gate::set_limit(cli.max_handshakes);
     match cli.command {
         Command::Validate { files } => validate(&files),
         Command::List { files, hosts, format, parallel } => list::run(&files, &hosts, format, parallel),

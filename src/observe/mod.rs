@@ -278,6 +278,15 @@ pub fn observe_limited(
     if let Some(l) = limit.as_ref().filter(|_| out.timed_out || timed_out_on_host(&stdout, &marker)) {
         return Err(timed_out(t.host(), "observe", l.after, &script::progress(req, &stdout, &marker)));
     }
+    // A connection lost mid-observe leaves a partial picture: an error to try again, never a
+    // host to plan from (fleet retries it).
+    if let Some(lost) = &out.lost {
+        return Err(TransportError::Exec {
+            host: t.host().to_string(),
+            command: "observe".into(),
+            message: format!("{lost} after {:.1} s, {} bytes in", elapsed.as_secs_f64(), out.stdout.len()),
+        });
+    }
     let mut obs = parse(t.host(), &stdout, &marker, req);
     if out.status != 0 && obs.info.is_none() {
         obs.problems

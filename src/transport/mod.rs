@@ -10,6 +10,7 @@ pub mod algorithms;
 pub mod console;
 pub mod fake;
 pub mod forward;
+pub mod gate;
 pub mod limit;
 pub mod local;
 pub mod openssh;

@@ -10,8 +10,8 @@
 
 use std::io::{Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
-use std::time::Instant;
 use std::path::PathBuf;
+use std::time::Instant;
 
 use ssh2::{Channel, CheckResult, KnownHostFileKind, Session};
 
@@ -475,8 +475,14 @@ impl Drop for SshTransport {
 /// Opens the right transport for a host.
 pub fn open(host: &Host) -> Result<Box<dyn Transport>, TransportError> {
     match host.transport {
-        crate::model::TransportKind::Ssh => Ok(Box::new(SshTransport::connect(host)?)),
-        crate::model::TransportKind::Openssh => Ok(Box::new(super::openssh::OpensshTransport::connect(host)?)),
+        crate::model::TransportKind::Ssh => {
+            let _slot = super::gate::enter(&host.name);
+            Ok(Box::new(SshTransport::connect(host)?))
+        }
+        crate::model::TransportKind::Openssh => {
+            let _slot = super::gate::enter(&host.name);
+            Ok(Box::new(super::openssh::OpensshTransport::connect(host)?))
+        }
         crate::model::TransportKind::Local => Ok(Box::new(super::local::LocalTransport::new(host.name.clone()))),
     }
 }
