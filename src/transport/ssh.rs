@@ -277,7 +277,12 @@ impl Transport for SshTransport {
         let timed_out =
             |stdout: Vec<u8>, stderr: Vec<u8>| ExecOutput { status: -1, stdout, stderr, lost: None, timed_out: true };
         self.arm(&deadline);
-        let mut ch = match self.session.channel_session() {
+        let mut opened = self.session.channel_session();
+        while opened.as_ref().is_err_and(|e| keepalive_wakeup_ssh(&deadline, e)) {
+            self.arm(&deadline);
+            opened = self.session.channel_session();
+        }
+        let mut ch = match opened {
             Ok(ch) => ch,
             Err(e) if ran_out_ssh(&deadline, &e) => return Ok(self.disarmed(timed_out(Vec::new(), Vec::new()))),
             Err(e) => return Err(self.disarmed(err(format!("open channel: {e}")))),
@@ -329,6 +334,7 @@ impl Transport for SshTransport {
                         stdout.extend_from_slice(&chunk[..n]);
                     }
                     Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(e) if keepalive_wakeup(&deadline, &e) => {}
                     Err(e) if ran_out(&deadline, &e) => {
                         self.give_up(&mut ch);
                         return Ok(timed_out(stdout, stderr));
@@ -338,7 +344,12 @@ impl Transport for SshTransport {
             }
         }
         self.arm(&deadline);
-        if let Err(e) = ch.wait_close() {
+        let mut closed = ch.wait_close();
+        while closed.as_ref().is_err_and(|e| keepalive_wakeup_ssh(&deadline, e)) {
+            self.arm(&deadline);
+            closed = ch.wait_close();
+        }
+        if let Err(e) = closed {
             if ran_out_ssh(&deadline, &e) {
                 self.give_up(&mut ch);
                 return Ok(timed_out(stdout, stderr));
@@ -447,6 +458,20 @@ fn nearly_out(deadline: &Deadline) -> bool {
 /// How far libssh2's timer and ours may disagree.
 const CLOCK_SLACK: std::time::Duration = std::time::Duration::from_millis(250);
 
+/// libssh2 with keepalives on wakes a blocking call at each keepalive interval (15 s) to send
+/// one, and reports that wake-up as "Timed out waiting on socket" (LIBSSH2_ERROR_TIMEOUT) even
+/// though no timeout of ours ran out. A host that prints nothing for 15 s (a busy dom0, a long
+/// `xm shutdown -w`) is not lost: keep waiting. A dead peer still ends the wait, as a socket
+/// error, through TCP keepalive and TCP_USER_TIMEOUT.
+fn keepalive_wakeup(deadline: &Deadline, e: &std::io::Error) -> bool {
+    e.kind() == std::io::ErrorKind::TimedOut && !ran_out(deadline, e)
+}
+
+/// [`keepalive_wakeup`] for libssh2's own errors.
+fn keepalive_wakeup_ssh(deadline: &Deadline, e: &ssh2::Error) -> bool {
+    e.code() == ssh2::ErrorCode::Session(-9) && !ran_out_ssh(deadline, e)
+}
+
 /// [`ran_out`] for libssh2's own errors.
 fn ran_out_ssh(deadline: &Deadline, e: &ssh2::Error) -> bool {
     deadline.expired() || (e.code() == ssh2::ErrorCode::Session(-9 /* LIBSSH2_ERROR_TIMEOUT */) && nearly_out(deadline))
@@ -461,8 +486,13 @@ struct Timed<'a> {
 
 impl Read for Timed<'_> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        self.session.set_timeout(self.deadline.remaining_ms().unwrap_or(0));
-        self.ch.read(buf)
+        loop {
+            self.session.set_timeout(self.deadline.remaining_ms().unwrap_or(0));
+            match self.ch.read(buf) {
+                Err(e) if keepalive_wakeup(self.deadline, &e) => continue,
+                r => return r,
+            }
+        }
     }
 }
 

@@ -12,6 +12,7 @@ mod list;
 mod manager;
 mod pinning;
 mod profiles;
+mod quiet;
 mod slow;
 mod snapshot;
 mod ssh;
