@@ -133,3 +133,23 @@ fn unknown_targets_and_limits_are_errors_with_did_you_mean() {
     assert_eq!(code, 1);
     assert!(err.contains("unknown host or manager `ovs` (did you mean `ovs1`?)"), "{err}");
 }
+
+#[test]
+fn colour_follows_no_color_clicolor_force_and_the_flag() {
+    let run = |args: &[&str], env: &[(&str, &str)]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_domform"))
+            .args(args)
+            .env_remove("NO_COLOR")
+            .env_remove("CLICOLOR_FORCE")
+            .envs(env.iter().copied())
+            .output()
+            .expect("run domform");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).contains('\x1b')
+    };
+    assert!(!run(&["demo"], &[]), "not a terminal: no colour");
+    assert!(run(&["demo"], &[("CLICOLOR_FORCE", "1")]), "CLICOLOR_FORCE forces colour");
+    assert!(!run(&["demo"], &[("CLICOLOR_FORCE", "1"), ("NO_COLOR", "1")]), "NO_COLOR wins over it");
+    assert!(!run(&["demo", "--color", "never"], &[("CLICOLOR_FORCE", "1")]), "--color never");
+    assert!(run(&["demo", "--color", "always"], &[("NO_COLOR", "1")]), "--color always is the user's explicit word");
+}

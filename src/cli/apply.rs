@@ -101,7 +101,7 @@ pub(crate) fn apply_with(
             return ExitCode::FAILURE;
         }
     }
-    let _ = std::io::stdout().lock().write_all(render::human(&plan, std::io::stdout().is_terminal()).as_bytes());
+    let _ = std::io::stdout().lock().write_all(render::human(&plan, crate::render::stdout_color()).as_bytes());
     // A host that ran out of time while being read (a wedged xend) is left out, named, and
     // fails the run; the other hosts still apply. Any other error stops everything, as before.
     let timed_out: Vec<HostReport> = results

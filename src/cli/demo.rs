@@ -5,7 +5,7 @@
 //! host uses the local transport, so no SSH and no root are needed. It prints the desired
 //! state, the plan, the apply report, and a second plan that must say "No changes".
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -92,7 +92,7 @@ pub fn run() -> ExitCode {
 }
 
 fn demo(root: &Path, file: &Path) -> ExitCode {
-    let color = std::io::stdout().is_terminal();
+    let color = crate::render::stdout_color();
     println!("domform demo: the host below is SIMULATED (domform's xm simulator in {}).", root.display());
     println!("Nothing outside that folder is touched. Real hosts are reached over SSH.\n");
     println!("── desired state ({}) ──\n{}", file.display(), std::fs::read_to_string(file).unwrap_or_default());

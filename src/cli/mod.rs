@@ -32,12 +32,26 @@ pub struct Cli {
     /// Only errors on stderr.
     #[arg(short, long, global = true)]
     pub quiet: bool,
+    /// Colour in human output: `auto` (a terminal, unless NO_COLOR is set), `always`, `never`.
+    #[arg(long, global = true, value_enum, default_value_t = ColorWhen::Auto, value_name = "WHEN")]
+    pub color: ColorWhen,
     /// SSH handshakes in flight at once, whatever `--parallel` says (0: four per CPU core).
     #[arg(long, global = true, default_value_t = 0, value_name = "N")]
     pub max_handshakes: usize,
     /// The command.
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// `--color`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ColorWhen {
+    /// Colour on a terminal, unless NO_COLOR is set (CLICOLOR_FORCE forces it).
+    Auto,
+    /// Always colour.
+    Always,
+    /// Never colour.
+    Never,
 }
 
 /// Subcommands.
@@ -299,6 +313,11 @@ pub enum Format {
 /// Entry point used by the binary.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    anstream::ColorChoice::write_global(match cli.color {
+        ColorWhen::Auto => anstream::ColorChoice::Auto,
+        ColorWhen::Always => anstream::ColorChoice::Always,
+        ColorWhen::Never => anstream::ColorChoice::Never,
+    });
     init_logging(cli.verbose, cli.quiet);
     crate::transport::gate::set_limit(cli.max_handshakes);
     match cli.command {
@@ -364,7 +383,7 @@ fn init_logging(verbose: u8, quiet: bool) {
     };
     let _ = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_ansi(crate::render::stderr_color())
         .with_max_level(level)
         .with_target(false)
         .try_init();

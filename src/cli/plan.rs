@@ -1,6 +1,6 @@
 //! `domform plan`.
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -30,7 +30,7 @@ pub fn run(
     let (mut plan, _results) = crate::ops::observe_and_plan(&model, &hosts, parallel, &default_connector, Mode::Read);
     plan.retain_targets(target);
     let text = match format {
-        PlanFormat::Human => render::human(&plan, std::io::stdout().is_terminal()),
+        PlanFormat::Human => render::human(&plan, crate::render::stdout_color()),
         PlanFormat::Json => render::json(&plan) + "\n",
         PlanFormat::Markdown => render::markdown(&plan),
     };

@@ -1,7 +1,7 @@
 //! `domform snapshot create|list|revert|delete VM [NAME]`: the imperative face of the same
 //! snapshot engine the declarative `snapshots:` uses, under the host lock.
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::process::ExitCode;
 
 use super::locate::{confirm, fail, locate, run_changes};
@@ -125,7 +125,7 @@ pub fn run(cmd: &SnapshotCmd) -> ExitCode {
             warnings: vec![],
         }],
     };
-    let _ = std::io::stdout().lock().write_all(render::human(&plan, std::io::stdout().is_terminal()).as_bytes());
+    let _ = std::io::stdout().lock().write_all(render::human(&plan, crate::render::stdout_color()).as_bytes());
     let destructive = match cmd {
         SnapshotCmd::Revert(_) => Some(format!(
             "Revert `{}` to snapshot `{}` (its disks and vm.cfg are replaced)",

@@ -223,8 +223,16 @@ fn longest_backtick_run(s: &str) -> usize {
 }
 
 fn paint(color: bool, code: &str, s: &str) -> String {
+    use anstyle::{AnsiColor, Style};
+    let fg = match code {
+        RED => AnsiColor::Red,
+        GREEN => AnsiColor::Green,
+        YELLOW => AnsiColor::Yellow,
+        _ => AnsiColor::Cyan,
+    };
     if color {
-        format!("\x1b[{code}m{s}\x1b[0m")
+        let st = Style::new().fg_color(Some(fg.into()));
+        format!("{}{s}{}", st.render(), st.render_reset())
     } else {
         s.to_string()
     }
