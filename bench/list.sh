@@ -4,17 +4,31 @@
 # (`xm info -n`, `xm list -l`, every vm.cfg). Needs root (scripts/testhosts).
 #
 #   bench/list.sh [HOSTS=10] [VMS_PER_HOST=20]      RUNS=7 by default
+#   bench/list.sh --ci                              2 hosts x 3 VMs, 1 run, debug build (CI smoke)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-H=${1:-10}
-V=${2:-20}
-RUNS=${RUNS:-7}
+CI_MODE=0
+if [[ ${1:-} == --ci ]]; then CI_MODE=1; shift; fi
+if ((CI_MODE)); then
+    # A smoke run so the script cannot rot: debug build, tiny sizes, one run.
+    H=2 V=3 RUNS=1
+else
+    H=${1:-10}
+    V=${2:-20}
+    RUNS=${RUNS:-7}
+fi
 NET=${NET:-190}
 DIR=$(mktemp -d /tmp/domform-bench.XXXXXX)
 trap 'scripts/testhosts down --dir "$DIR" >/dev/null 2>&1 || true; rm -rf "$DIR"' EXIT
 
-cargo build -q --release --workspace
-scripts/testhosts up "$H" --dir "$DIR" --xm target/release/xm --net "$NET" --memory 1048576 >/dev/null
+if ((CI_MODE)); then
+    cargo build -q --workspace
+    T=target/debug
+else
+    cargo build -q --release --workspace
+    T=target/release
+fi
+scripts/testhosts up "$H" --dir "$DIR" --xm "$T/xm" --net "$NET" --memory 1048576 >/dev/null
 
 repo_of() { awk -v h="  h$1:" '$0==h{f=1} f&&/repository:/{print $2; exit}' "$DIR/hosts.yaml"; }
 addr_of() { awk -v h="  h$1:" '$0==h{f=1} f&&/address:/{print $2; exit}' "$DIR/hosts.yaml"; }
@@ -44,17 +58,17 @@ floor_once() {
 }
 
 domform_times=() floor_times=()
-rows=$(target/release/domform list -f "$DIR/hosts.yaml" | tail -n +2 | wc -l)
+rows=$("$T/domform" list -f "$DIR/hosts.yaml" | tail -n +2 | wc -l)
 for _ in $(seq 1 "$RUNS"); do
-    t0=$(now); target/release/domform list -f "$DIR/hosts.yaml" >/dev/null; t1=$(now)
+    t0=$(now); "$T/domform" list -f "$DIR/hosts.yaml" >/dev/null; t1=$(now)
     domform_times+=("$(echo "$t1 - $t0" | bc)")
     t0=$(now); floor_once; t1=$(now)
     floor_times+=("$(echo "$t1 - $t0" | bc)")
 done
-execs=$(target/release/domform -vv list -f "$DIR/hosts.yaml" 2>&1 >/dev/null | grep -c "observed execs=1" || true)
+execs=$("$T/domform" -vv list -f "$DIR/hosts.yaml" 2>&1 >/dev/null | grep -c "observed execs=1" || true)
 d=$(printf '%s\n' "${domform_times[@]}" | median)
 f=$(printf '%s\n' "${floor_times[@]}" | median)
-rss=$( { /usr/bin/time -f '%M' target/release/domform list -f "$DIR/hosts.yaml" >/dev/null; } 2>&1 | tail -n 1)
+rss=$( { /usr/bin/time -f '%M' "$T/domform" list -f "$DIR/hosts.yaml" >/dev/null; } 2>&1 | tail -n 1)
 printf '| hosts | VMs/host | rows listed | domform list (median of %s) | floor: 1 OpenSSH exec/host | ratio | hosts observed with 1 exec | peak RSS |\n' "$RUNS"
 printf '|---|---|---|---|---|---|---|---|\n'
 printf '| %s | %s | %s | %.3f s | %.3f s | %.2fx | %s/%s | %s KiB |\n' "$H" "$V" "$rows" "$d" "$f" "$(echo "$d / $f" | bc -l)" "$execs" "$H" "$rss"
