@@ -14,8 +14,10 @@ use crate::plan::{Action, Change, FieldChange, HostPlan, Impact, Op, Plan, Resou
 pub const REDACTED: &str = "(redacted)";
 
 const NO_CHANGES: &str = "No changes. The hosts match the desired state.";
-/// Runs of identical disk creates longer than this are folded into one line.
-const FOLD_AFTER: usize = 5;
+/// Runs of identical disk creates longer than this are folded into one line (not with `-v`).
+pub const FOLD_AFTER: usize = 5;
+/// Field values and diff lines longer than this are summarised (not with `-v`).
+const LONG: usize = 160;
 const RED: &str = "31";
 const GREEN: &str = "32";
 const YELLOW: &str = "33";
@@ -113,11 +115,20 @@ pub fn summary(plan: &Plan) -> String {
     format!("Plan: {}.", parts.join(", "))
 }
 
-/// The terminal form, Terraform-like; `color` adds ANSI colors.
+/// The terminal form, Terraform-like; `color` adds ANSI colors; folded unless `-v` was given
+/// (see [`human_with`]).
+pub fn human(plan: &Plan, color: bool) -> String {
+    human_with(plan, color, super::verbose())
+}
+
+/// The terminal form. Each change is shown once. Unless `verbose`, bulk changes fold: a run of
+/// more than [`FOLD_AFTER`] disk creates of one VM and size is one line (first … last in
+/// natural order), and a field value or vm.cfg diff line longer than 160 characters is
+/// summarised (a list by its entry count). `verbose` shows everything; JSON always does.
 ///
 /// A plan without changes or errors prints only `No changes. The hosts match the desired
 /// state.` (and the notes, if any).
-pub fn human(plan: &Plan, color: bool) -> String {
+pub fn human_with(plan: &Plan, color: bool, verbose: bool) -> String {
     let mut out = String::new();
     if plan.is_empty() && !plan.has_errors() {
         out.push_str(NO_CHANGES);
@@ -137,7 +148,7 @@ pub fn human(plan: &Plan, color: bool) -> String {
     }
     for h in plan.hosts.iter().filter(|h| shown(h)) {
         out.push_str(&format!("\nHost {}:\n", esc::line(&h.host)));
-        for line in change_lines(h, color) {
+        for line in change_lines(h, color, verbose) {
             out.push_str(&format!("  {line}\n"));
         }
         for (title, prefix, items) in
@@ -168,7 +179,7 @@ pub fn markdown(plan: &Plan) -> String {
             if n == 1 { "" } else { "s" }
         ));
         if n > 0 {
-            let body = change_lines(h, false).join("\n");
+            let body = change_lines(h, false, false).join("\n");
             let fence = "`".repeat(longest_backtick_run(&body).max(2) + 1);
             out.push_str(&format!("{fence}diff\n{body}\n{fence}\n\n"));
         }
@@ -273,19 +284,21 @@ fn fold_key(c: &Change) -> Option<(&str, &str)> {
 }
 
 /// A host's change lines, relative to the host's indentation.
-fn change_lines(h: &HostPlan, color: bool) -> Vec<String> {
+fn change_lines(h: &HostPlan, color: bool, verbose: bool) -> Vec<String> {
     let mut out = Vec::new();
     let mut i = 0;
     while let Some(c) = h.changes.get(i) {
         let key = fold_key(c);
         let run = h.changes[i..].iter().take_while(|d| key.is_some() && fold_key(d) == key).count();
         match key {
-            Some((_, size)) if run > FOLD_AFTER => {
-                let last = &h.changes[i + run - 1].name;
-                let last = last.split_once('/').map_or(last.as_str(), |(_, d)| d);
+            Some((vm, size)) if run > FOLD_AFTER && !verbose => {
+                let names = h.changes[i..i + run].iter().map(|d| d.name.split_once('/').map_or("", |(_, n)| n));
+                let first = names.clone().min_by(|a, b| super::natural_cmp(a, b)).unwrap_or_default();
+                let last = names.max_by(|a, b| super::natural_cmp(a, b)).unwrap_or_default();
                 let rest = format!(
-                    " disk {} … {} (create ×{run}, {} each)",
-                    esc::line(&c.name),
+                    " {run} disks {}/{} … {} (create, {} each)",
+                    esc::line(vm),
+                    esc::line(first),
                     esc::line(last),
                     esc::line(&redact(size))
                 );
@@ -293,7 +306,7 @@ fn change_lines(h: &HostPlan, color: bool) -> Vec<String> {
                 i += run;
             }
             _ => {
-                one_change(c, color, &mut out);
+                one_change(c, color, verbose, &mut out);
                 i += 1;
             }
         }
@@ -301,7 +314,51 @@ fn change_lines(h: &HostPlan, color: bool) -> Vec<String> {
     out
 }
 
-fn one_change(c: &Change, color: bool, out: &mut Vec<String>) {
+/// `value` as shown without `-v`: whole when short, a list as its entry count, else cut.
+fn brief(value: &str, verbose: bool) -> String {
+    if verbose || value.chars().count() <= LONG {
+        return value.to_string();
+    }
+    if let Some(n) = list_len(value) {
+        return format!("[… {n} entries …]");
+    }
+    let head: String = value.chars().take(LONG / 2).collect();
+    format!("{head}… ({} characters)", value.chars().count())
+}
+
+/// The number of entries of a Python-style list `['a', 'b']`, quotes respected.
+fn list_len(value: &str) -> Option<usize> {
+    let inner = value.trim().strip_prefix('[')?.strip_suffix(']')?.trim();
+    if inner.is_empty() {
+        return Some(0);
+    }
+    let (mut n, mut quote) = (1, None);
+    for ch in inner.chars() {
+        match (quote, ch) {
+            (None, '\'' | '"') => quote = Some(ch),
+            (Some(q), _) if q == ch => quote = None,
+            (None, ',') => n += 1,
+            _ => {}
+        }
+    }
+    Some(n - usize::from(inner.ends_with(',')))
+}
+
+/// A vm.cfg diff line as shown without `-v`: a long `key = [list]` keeps its key.
+fn brief_diff_line(line: &str, verbose: bool) -> String {
+    if verbose || line.chars().count() <= LONG {
+        return line.to_string();
+    }
+    let (sign, body) = line.split_at(line.char_indices().nth(1).map_or(line.len(), |(i, _)| i));
+    match body.split_once('=') {
+        Some((key, value)) if !key.contains(['\'', '"', '[']) => {
+            format!("{sign}{}= {}", key, brief(value.trim(), false))
+        }
+        _ => format!("{sign}{}", brief(body, false)),
+    }
+}
+
+fn one_change(c: &Change, color: bool, verbose: bool, out: &mut Vec<String>) {
     let (word, sym, code) = style(c.action);
     let restart = match (c.action, c.impact) {
         (Action::Update, Impact::NeedsRestart | Impact::Replace) => format!(", {}", impact_word(c.impact)),
@@ -321,11 +378,13 @@ fn one_change(c: &Change, color: bool, out: &mut Vec<String>) {
         out.push(format!("{}{rest}", paint(color, code, sym)));
     }
     for f in c.fields.iter().map(redact_field) {
-        let new = f.new.unwrap_or_else(|| "(removed)".into());
+        let new = brief(f.new.as_deref().unwrap_or("(removed)"), verbose);
         let (field, new) = (esc::line(&f.field), esc::line(&new));
         let mut line = match (c.action, f.old) {
             (Action::Create | Action::Restart, None) => format!("    {field}: {new}"),
-            (_, old) => format!("    {field}: {} → {new}", esc::line(old.as_deref().unwrap_or("(none)"))),
+            (_, old) => {
+                format!("    {field}: {} → {new}", esc::line(&brief(old.as_deref().unwrap_or("(none)"), verbose)))
+            }
         };
         if c.action == Action::Update {
             line.push_str(&format!(" ({})", impact_word(f.impact)));
@@ -353,7 +412,8 @@ fn one_change(c: &Change, color: bool, out: &mut Vec<String>) {
                 Some(b'@') => Some(CYAN),
                 _ => None,
             };
-            let line = esc::line(line);
+            let line = brief_diff_line(line, verbose);
+            let line = esc::line(&line);
             out.push(format!("      {}", code.map_or_else(|| line.to_string(), |c| paint(color, c, &line))));
         }
     }
@@ -478,12 +538,106 @@ Plan: 1 to create, 1 to update, 1 to delete, 1 to start.
         };
         let p = plan(vec![host("h1", (1..=100).map(disk).collect())]);
         let text = human(&p, false);
-        assert!(text.contains("\n  + disk storage01/lun001 … lun100 (create ×100, 1GiB each)\n"), "{text}");
+        assert!(text.contains("\n  + 100 disks storage01/lun001 … lun100 (create, 1GiB each)\n"), "{text}");
         assert_eq!(text.matches("disk").count(), 1);
+        let full = human_with(&p, false, true);
+        assert_eq!(full.matches("+ disk storage01/lun").count(), 100, "{full}");
         assert!(text.ends_with("Plan: 100 to create, 0 to update, 0 to delete.\n"));
         assert!(json(&p).contains("\"disk/storage01/lun057\"") && json(&p).contains("/r/storage01/lun100.img"));
         let few = human(&plan(vec![host("h1", (1..=5).map(disk).collect())]), false);
         assert_eq!(few.matches("+ disk").count(), 5, "{few}");
+    }
+
+    /// A VM given 100 more disks, as the planner makes it: 100 disk creates, then the vm update
+    /// whose `disk` field and vm.cfg line hold the whole list.
+    fn hundred_disks() -> Plan {
+        let entry = |d: &str, i: usize| format!("'file:/OVS/Repositories/r/VirtualDisks/web01_{d}.img,xvd{i},w'");
+        let list = |names: &[String]| {
+            format!("[{}]", names.iter().enumerate().map(|(i, d)| entry(d, i)).collect::<Vec<_>>().join(", "))
+        };
+        let old_names = vec!["system".to_string()];
+        let new_names: Vec<String> =
+            old_names.iter().cloned().chain((1..=100).map(|i| format!("data{i:03}"))).collect();
+        let (old, new) = (list(&old_names), list(&new_names));
+        let mut changes: Vec<Change> = (1..=100)
+            .map(|i| {
+                let name = format!("web01/data{i:03}");
+                let mut c = ch(Resource::Disk, &name, Create, vec![f("size", None, Some("100GiB"), Live)]);
+                c.ops = vec![Op::CreateDisk { path: format!("/r/{name}.img"), size: 100 << 30 }];
+                c
+            })
+            .collect();
+        let mut vm = ch(Resource::Vm, "web01", Update, vec![f("disk", Some(&old), Some(&new), NeedsRestart)]);
+        let cfg = |disk: &str| format!("name = 'web01'\nmemory = 1024\ndisk = {disk}\nvif = ['bridge=xenbr0']\n");
+        vm.file = Some(FileDiff { path: "/r/VirtualMachines/w/vm.cfg".into(), old: cfg(&old), new: cfg(&new) });
+        changes.push(vm);
+        plan(vec![host("ovs1", changes)])
+    }
+
+    #[test]
+    fn hundred_new_disks_fit_on_a_screen() {
+        let p = hundred_disks();
+        let text = human(&p, false);
+        let want = "\
+domform will perform these actions:
+
+Host ovs1:
+  + 100 disks web01/data001 … data100 (create, 100GiB each)
+  ~ vm web01 (update, needs restart)
+      disk: ['file:/OVS/Repositories/r/VirtualDisks/web01_system.img,xvd0,w'] → [… 101 entries …] (needs restart)
+      vm.cfg /r/VirtualMachines/w/vm.cfg:
+        --- a/r/VirtualMachines/w/vm.cfg
+        +++ b/r/VirtualMachines/w/vm.cfg
+        @@ -1,4 +1,4 @@
+         name = 'web01'
+         memory = 1024
+        -disk = ['file:/OVS/Repositories/r/VirtualDisks/web01_system.img,xvd0,w']
+        +disk = [… 101 entries …]
+         vif = ['bridge=xenbr0']
+
+Plan: 100 to create, 1 to update, 0 to delete.
+";
+        assert_eq!(text, want);
+        assert!(text.len() < 2048, "{} bytes", text.len());
+        for i in 1..=100 {
+            let name = format!("data{i:03}");
+            assert!(text.matches(&name).count() <= 1, "{name} printed twice:\n{text}");
+        }
+        // -v and JSON keep everything.
+        let full = human_with(&p, false, true);
+        for i in 1..=100 {
+            let name = format!("web01_data{i:03}.img");
+            assert_eq!(full.matches(&name).count(), 2, "{name}"); // the field's new value and the + line
+            assert!(full.contains(&format!("+ disk web01/data{i:03} (create)")));
+        }
+        let json = json(&p);
+        assert_eq!(serde_json::from_str::<Plan>(&json).ok(), Some(p));
+        assert_eq!(json.matches("web01_data042.img").count(), 2, "the field's and the file's new values");
+    }
+
+    #[test]
+    fn brace_range_of_4096_folds_in_natural_order() {
+        // The planner orders changes by id as text: d1, d10, d100, d1000, d1001, …, d999.
+        let mut names: Vec<String> = (1..=4096).map(|i| format!("vm1/d{i}")).collect();
+        names.sort();
+        assert_eq!((names[0].as_str(), names[4095].as_str()), ("vm1/d1", "vm1/d999"));
+        let changes = names.iter().map(|n| ch(Resource::Disk, n, Create, vec![f("size", None, Some("1GiB"), Live)]));
+        let p = plan(vec![host("h1", changes.collect())]);
+        assert_eq!(
+            human(&p, false),
+            "domform will perform these actions:\n\nHost h1:\n  + 4096 disks vm1/d1 … d4096 (create, 1GiB each)\n\n\
+             Plan: 4096 to create, 0 to update, 0 to delete.\n"
+        );
+    }
+
+    #[test]
+    fn long_values_are_summarised_not_cut_mid_list() {
+        assert_eq!(list_len("['a', 'b,c', \"d\"]"), Some(3));
+        assert_eq!(list_len("[]"), Some(0));
+        assert_eq!(list_len("x"), None);
+        let long = "x".repeat(200);
+        assert_eq!(brief(&long, true), long);
+        assert_eq!(brief(&long, false), format!("{}… (200 characters)", "x".repeat(80)));
     }
 
     #[test]
