@@ -162,8 +162,15 @@ pub(crate) fn apply_with(
     }
 }
 
-/// The apply report for people; `true` when everything succeeded.
+/// The apply report for people; `true` when everything succeeded. Folded unless `-v`.
 pub(crate) fn report_text(reports: &[HostReport]) -> (String, bool) {
+    report_text_with(reports, crate::render::verbose())
+}
+
+/// The apply report. Unless `verbose`, a host with more than [`render::FOLD_AFTER`] steps done
+/// shows them as one `✓` line (how many of each kind, first … last in natural order) before
+/// the steps that did not succeed, each of which is always listed.
+pub(crate) fn report_text_with(reports: &[HostReport], verbose: bool) -> (String, bool) {
     let (mut done, mut failed, mut not_run) = (0, 0, 0);
     let mut s = String::from("\n");
     for r in reports {
@@ -171,8 +178,16 @@ pub(crate) fn report_text(reports: &[HostReport]) -> (String, bool) {
             continue;
         }
         s.push_str(&format!("Host {} ({} exec{}):\n", r.host, r.execs, if r.execs == 1 { "" } else { "s" }));
+        let ok_steps: Vec<&str> =
+            r.steps.iter().filter(|st| matches!(st.status, StepStatus::Done)).map(|st| st.id.as_str()).collect();
+        let fold = !verbose && ok_steps.len() > render::FOLD_AFTER;
+        if fold {
+            done += ok_steps.len();
+            s.push_str(&format!("  ✓ {}\n", done_summary(&ok_steps)));
+        }
         for step in &r.steps {
             match &step.status {
+                StepStatus::Done if fold => {}
                 StepStatus::Done => {
                     done += 1;
                     s.push_str(&format!("  ✓ {}\n", esc::line(&step.id)));
@@ -221,9 +236,34 @@ pub(crate) fn report_text(reports: &[HostReport]) -> (String, bool) {
     (s, ok)
 }
 
+/// `102 done: 100 disk (disk/web01/data001 … disk/web01/data100), 1 vm, 1 power`.
+fn done_summary(ids: &[&str]) -> String {
+    let mut kinds: Vec<(&str, Vec<&str>)> = Vec::new();
+    for id in ids {
+        let kind = id.split_once('/').map_or(*id, |(k, _)| k);
+        match kinds.iter_mut().find(|(k, _)| *k == kind) {
+            Some((_, v)) => v.push(id),
+            None => kinds.push((kind, vec![id])),
+        }
+    }
+    let parts: Vec<String> = kinds
+        .iter()
+        .map(|(kind, v)| {
+            let first = v.iter().copied().min_by(|a, b| crate::render::natural_cmp(a, b)).unwrap_or_default();
+            let last = v.iter().copied().max_by(|a, b| crate::render::natural_cmp(a, b)).unwrap_or_default();
+            match v.len() {
+                1 => esc::line(first).into_owned(),
+                2 => format!("2 {kind} ({}, {})", esc::line(first), esc::line(last)),
+                n => format!("{n} {kind} ({} … {})", esc::line(first), esc::line(last)),
+            }
+        })
+        .collect();
+    format!("{} done: {} (-v lists each)", ids.len(), parts.join(", "))
+}
+
 #[cfg(test)]
 mod tests {
-    use super::report_text;
+    use super::{report_text, report_text_with};
     use crate::apply::{HostReport, StepReport, StepStatus};
 
     #[test]
@@ -243,5 +283,32 @@ mod tests {
         assert!(!ok);
         assert!(!text.contains(pw), "{text}");
         assert!(text.contains("vncpasswd = '(redacted)'") && text.contains("vncpasswd=(redacted)"), "{text}");
+    }
+
+    #[test]
+    fn hundred_done_steps_fold_to_one_line_per_host() {
+        let step = |id: String| StepReport { id, status: StepStatus::Done };
+        let mut steps: Vec<StepReport> = (1..=100).map(|i| step(format!("disk/web01/data{i}"))).collect();
+        steps.sort_by(|a, b| a.id.cmp(&b.id)); // as text: data1, data10, data100, data11, …
+        steps.push(step("vm/web01".into()));
+        steps.push(StepReport {
+            id: "power/web01".into(),
+            status: StepStatus::Failed { exit_status: Some(1), output: "no".into() },
+        });
+        let host = |name: &str, steps: Vec<StepReport>| HostReport { host: name.into(), steps, error: None, execs: 1 };
+        let reports = [host("h1", steps.clone()), host("h2", steps[..3].to_vec())];
+        let (text, ok) = report_text_with(&reports, false);
+        assert!(!ok);
+        assert_eq!(
+            text,
+            "\nHost h1 (1 exec):\n  ✓ 101 done: 100 disk (disk/web01/data1 … disk/web01/data100), vm/web01 (-v lists each)\n  \
+             ✗ power/web01 failed (exit 1)\n      no\nHost h2 (1 exec):\n  ✓ disk/web01/data1\n  ✓ disk/web01/data10\n  \
+             ✓ disk/web01/data100\nApply FAILED: 104 done, 1 failed, 0 not run.\n"
+        );
+        let (full, _) = report_text_with(&reports, true);
+        assert_eq!(full.matches("  ✓ ").count(), 104, "{full}");
+        assert!(
+            full.contains("  ✓ disk/web01/data57\n") && full.contains("Apply FAILED: 104 done, 1 failed, 0 not run.\n")
+        );
     }
 }
