@@ -166,20 +166,57 @@ pub fn human_with(plan: &Plan, color: bool, verbose: bool) -> String {
     out
 }
 
-/// The form for a pull-request comment: the summary in bold, then a collapsed `diff` block per
-/// host (errors as ⛔ bullets, notes as ℹ️ bullets).
+/// The form for a pull-request comment: the summary in bold, a table of changes per host and
+/// action, then per host a collapsed ```` ```diff ```` block (GitHub and GitLab colour its `+`
+/// and `-` lines, so a vm.cfg diff line's sign is moved to the first column), errors as ⛔
+/// bullets, warnings as ⚠️, notes as ℹ️. Bulk changes fold as in [`human`] without `-v`.
 pub fn markdown(plan: &Plan) -> String {
     let bold = if plan.is_empty() && !plan.has_errors() { NO_CHANGES.to_string() } else { summary(plan) };
     let mut out = format!("### domform plan\n\n**{bold}**\n");
-    for h in plan.hosts.iter().filter(|h| shown(h)) {
+    let shown_hosts: Vec<&HostPlan> = plan.hosts.iter().filter(|h| shown(h)).collect();
+    if !shown_hosts.is_empty() {
+        use Action::*;
+        let count = |h: &HostPlan, a: Action| h.changes.iter().filter(|c| c.action == a).count();
+        let actions: Vec<Action> = [Create, Update, Delete, Start, Stop, Pause, Unpause, Revert, Restart]
+            .into_iter()
+            .enumerate()
+            .filter(|&(i, a)| i < 3 || shown_hosts.iter().any(|h| count(h, a) > 0))
+            .map(|(_, a)| a)
+            .collect();
+        let errors = shown_hosts.iter().any(|h| !h.errors.is_empty());
+        let mut head = String::from("| host |");
+        let mut rule = String::from("|---|");
+        for a in &actions {
+            head.push_str(&format!(" {} |", style(*a).0));
+            rule.push_str("---:|");
+        }
+        if errors {
+            head.push_str(" errors |");
+            rule.push_str("---:|");
+        }
+        out.push_str(&format!("\n{head}\n{rule}\n"));
+        for h in &shown_hosts {
+            let mut row = format!("| {} |", md_inline(&h.host).replace('|', "\\|"));
+            for a in &actions {
+                row.push_str(&format!(" {} |", count(h, *a)));
+            }
+            if errors {
+                row.push_str(&format!(" {} |", h.errors.len()));
+            }
+            out.push_str(&row);
+            out.push('\n');
+        }
+    }
+    for h in shown_hosts {
         let n = h.changes.len();
-        let host = h.host.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;");
         out.push_str(&format!(
-            "\n<details><summary>Host {host}: {n} change{}</summary>\n\n",
+            "\n<details><summary>Host {}: {n} change{}</summary>\n\n",
+            md_inline(&h.host),
             if n == 1 { "" } else { "s" }
         ));
         if n > 0 {
-            let body = change_lines(h, false, false).join("\n");
+            let body: Vec<String> = change_lines(h, false, false).iter().map(|l| sign_first(l)).collect();
+            let body = body.join("\n");
             let fence = "`".repeat(longest_backtick_run(&body).max(2) + 1);
             out.push_str(&format!("{fence}diff\n{body}\n{fence}\n\n"));
         }
@@ -194,6 +231,26 @@ pub fn markdown(plan: &Plan) -> String {
         out.push_str("</details>\n");
     }
     out
+}
+
+/// A host name in Markdown text or HTML: `&`, `<` and `>` as entities, control characters escaped.
+fn md_inline(s: &str) -> String {
+    esc::line(s).replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+}
+
+/// An indented diff line (`      +d = 40`) with its sign moved to the first column
+/// (`+     d = 40`), where a ```` ```diff ```` block colours it; a diff's `---`, `+++` and `@@`
+/// lines unindented; other lines as they are.
+fn sign_first(line: &str) -> String {
+    let body = line.trim_start_matches(' ');
+    let indent = line.len() - body.len();
+    if indent > 0 && (body.starts_with("@@") || body.starts_with("+++ ") || body.starts_with("--- ")) {
+        return body.to_string();
+    }
+    match body.as_bytes().first() {
+        Some(b'+' | b'-') if indent > 0 => format!("{}{}{}", &body[..1], " ".repeat(indent), &body[1..]),
+        _ => line.to_string(),
+    }
 }
 
 /// The JSON form (`--format json`), also what `plan -o FILE` saves and `apply` reads back.
@@ -693,6 +750,75 @@ Plan: 100 to create, 1 to update, 0 to delete.
         assert!(md.contains("- ⛔ disk `x` is missing\n- ℹ️ web01 restarts later\n"));
         assert_eq!(md.matches("</details>").count(), 2);
         assert!(!md.contains('\x1b'));
+    }
+
+    #[test]
+    fn markdown_golden() {
+        let mut p = small();
+        p.hosts.push(host("h2", vec![ch(Resource::Power, "x", Stop, vec![])]));
+        p.hosts.push(host("h3", vec![]));
+        let want = "\
+### domform plan
+
+**Plan: 1 to create, 1 to update, 1 to delete, 1 to start, 1 to stop.**
+
+| host | create | update | delete | start | stop | errors |
+|---|---:|---:|---:|---:|---:|---:|
+| h1 | 1 | 1 | 1 | 1 | 0 | 1 |
+| h2 | 0 | 0 | 0 | 0 | 1 | 0 |
+
+<details><summary>Host h1: 4 changes</summary>
+
+```diff
++ vm db01 (create)
+    memory: 8192
+    vcpus: 4
+    vm.cfg /OVS/Repositories/r/VirtualMachines/0004fb01/vm.cfg:
+--- a/OVS/Repositories/r/VirtualMachines/0004fb01/vm.cfg
++++ b/OVS/Repositories/r/VirtualMachines/0004fb01/vm.cfg
+@@ -0,0 +1,3 @@
++      name = 'db01'
++      memory = 8192
++      vcpus = 4
+~ vm web01 (update, needs restart)
+    memory: 4096 → 8192 (live)
+    vif: a → b (needs restart)
+    vm.cfg /w/vm.cfg:
+--- a/w/vm.cfg
++++ b/w/vm.cfg
+@@ -1,6 +1,6 @@
+       a = 1
+       b = 2
+       c = 3
+-      d = 4
++      d = 40
+       e = 5
+       f = 6
+> power db01 (start)
+    state: stopped → running
+- vm old01 (delete)
+    ! destroys the VM and deletes its disks (allow_destroy is set)
+    vm.cfg: /o/vm.cfg → (removed)
+```
+
+- ⛔ disk `x` is missing
+- ℹ️ web01 restarts later
+
+</details>
+
+<details><summary>Host h2: 1 change</summary>
+
+```diff
+< power x (stop)
+```
+
+</details>
+";
+        assert_eq!(markdown(&p), want);
+        let hundred = markdown(&hundred_disks());
+        assert!(hundred.contains("| ovs1 | 100 | 1 | 0 |\n"), "{hundred}");
+        assert!(hundred.contains("\n+ 100 disks web01/data001 … data100 (create, 100GiB each)\n"), "{hundred}");
+        assert!(hundred.len() < 2048, "{} bytes", hundred.len());
     }
 
     #[test]
