@@ -167,9 +167,9 @@ pub(crate) fn report_text(reports: &[HostReport]) -> (String, bool) {
     report_text_with(reports, crate::render::verbose())
 }
 
-/// The apply report. Unless `verbose`, a host with more than [`render::FOLD_AFTER`] steps done
-/// shows them as one `✓` line (how many of each kind, first … last in natural order) before
-/// the steps that did not succeed, each of which is always listed.
+/// The apply report. Unless `verbose`, more than [`render::FOLD_AFTER`] steps of one kind done
+/// on a host (100 disk creates) show as one `✓` line: how many, first … last in natural order.
+/// Other steps, and every step that did not succeed, are listed one a line.
 pub(crate) fn report_text_with(reports: &[HostReport], verbose: bool) -> (String, bool) {
     let (mut done, mut failed, mut not_run) = (0, 0, 0);
     let mut s = String::from("\n");
@@ -178,16 +178,25 @@ pub(crate) fn report_text_with(reports: &[HostReport], verbose: bool) -> (String
             continue;
         }
         s.push_str(&format!("Host {} ({} exec{}):\n", r.host, r.execs, if r.execs == 1 { "" } else { "s" }));
-        let ok_steps: Vec<&str> =
-            r.steps.iter().filter(|st| matches!(st.status, StepStatus::Done)).map(|st| st.id.as_str()).collect();
-        let fold = !verbose && ok_steps.len() > render::FOLD_AFTER;
-        if fold {
-            done += ok_steps.len();
-            s.push_str(&format!("  ✓ {}\n", done_summary(&ok_steps)));
-        }
+        let kind = |id: &str| id.split_once('/').map_or(id, |(k, _)| k).to_string();
+        let done_of = |k: &str| -> Vec<&str> {
+            r.steps
+                .iter()
+                .filter(|st| matches!(st.status, StepStatus::Done) && kind(&st.id) == k)
+                .map(|st| st.id.as_str())
+                .collect()
+        };
+        let mut folded: Vec<String> = Vec::new();
         for step in &r.steps {
             match &step.status {
-                StepStatus::Done if fold => {}
+                StepStatus::Done if folded.contains(&kind(&step.id)) => {}
+                StepStatus::Done if !verbose && done_of(&kind(&step.id)).len() > render::FOLD_AFTER => {
+                    let k = kind(&step.id);
+                    let ids = done_of(&k);
+                    done += ids.len();
+                    s.push_str(&format!("  ✓ {}\n", done_summary(&k, &ids)));
+                    folded.push(k);
+                }
                 StepStatus::Done => {
                     done += 1;
                     s.push_str(&format!("  ✓ {}\n", esc::line(&step.id)));
@@ -236,29 +245,11 @@ pub(crate) fn report_text_with(reports: &[HostReport], verbose: bool) -> (String
     (s, ok)
 }
 
-/// `102 done: 100 disk (disk/web01/data001 … disk/web01/data100), 1 vm, 1 power`.
-fn done_summary(ids: &[&str]) -> String {
-    let mut kinds: Vec<(&str, Vec<&str>)> = Vec::new();
-    for id in ids {
-        let kind = id.split_once('/').map_or(*id, |(k, _)| k);
-        match kinds.iter_mut().find(|(k, _)| *k == kind) {
-            Some((_, v)) => v.push(id),
-            None => kinds.push((kind, vec![id])),
-        }
-    }
-    let parts: Vec<String> = kinds
-        .iter()
-        .map(|(kind, v)| {
-            let first = v.iter().copied().min_by(|a, b| crate::render::natural_cmp(a, b)).unwrap_or_default();
-            let last = v.iter().copied().max_by(|a, b| crate::render::natural_cmp(a, b)).unwrap_or_default();
-            match v.len() {
-                1 => esc::line(first).into_owned(),
-                2 => format!("2 {kind} ({}, {})", esc::line(first), esc::line(last)),
-                n => format!("{n} {kind} ({} … {})", esc::line(first), esc::line(last)),
-            }
-        })
-        .collect();
-    format!("{} done: {} (-v lists each)", ids.len(), parts.join(", "))
+/// `100 disk done: disk/web01/data1 … disk/web01/data100 (-v lists each)`.
+fn done_summary(kind: &str, ids: &[&str]) -> String {
+    let first = ids.iter().copied().min_by(|a, b| crate::render::natural_cmp(a, b)).unwrap_or_default();
+    let last = ids.iter().copied().max_by(|a, b| crate::render::natural_cmp(a, b)).unwrap_or_default();
+    format!("{} {} done: {} … {} (-v lists each)", ids.len(), esc::line(kind), esc::line(first), esc::line(last))
 }
 
 #[cfg(test)]
@@ -301,8 +292,8 @@ mod tests {
         assert!(!ok);
         assert_eq!(
             text,
-            "\nHost h1 (1 exec):\n  ✓ 101 done: 100 disk (disk/web01/data1 … disk/web01/data100), vm/web01 (-v lists each)\n  \
-             ✗ power/web01 failed (exit 1)\n      no\nHost h2 (1 exec):\n  ✓ disk/web01/data1\n  ✓ disk/web01/data10\n  \
+            "\nHost h1 (1 exec):\n  ✓ 100 disk done: disk/web01/data1 … disk/web01/data100 (-v lists each)\n  \
+             ✓ vm/web01\n  ✗ power/web01 failed (exit 1)\n      no\nHost h2 (1 exec):\n  ✓ disk/web01/data1\n  ✓ disk/web01/data10\n  \
              ✓ disk/web01/data100\nApply FAILED: 104 done, 1 failed, 0 not run.\n"
         );
         let (full, _) = report_text_with(&reports, true);
