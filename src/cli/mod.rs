@@ -26,7 +26,7 @@ mod vnc;
 #[derive(Debug, Parser)]
 #[command(name = "domform", version, about)]
 pub struct Cli {
-    /// More log output on stderr (-v info, -vv debug).
+    /// More log output on stderr (-v info, -vv debug); plans and apply reports unfolded.
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     pub verbose: u8,
     /// Only errors on stderr.
@@ -283,7 +283,7 @@ pub enum PlanFormat {
     Human,
     /// Versioned JSON (docs/plan-format.md).
     Json,
-    /// For a pull-request comment.
+    /// For a pull-request comment: a table per host, then diff blocks.
     Markdown,
 }
 
