@@ -16,7 +16,8 @@ pub const REDACTED: &str = "(redacted)";
 const NO_CHANGES: &str = "No changes. The hosts match the desired state.";
 /// Runs of identical disk creates longer than this are folded into one line (not with `-v`).
 pub const FOLD_AFTER: usize = 5;
-/// Field values and diff lines longer than this are summarised (not with `-v`).
+/// Field values and diff lines longer than this, holding a list of more than [`FOLD_AFTER`]
+/// entries, are summarised (not with `-v`).
 const LONG: usize = 160;
 const RED: &str = "31";
 const GREEN: &str = "32";
@@ -124,7 +125,8 @@ pub fn human(plan: &Plan, color: bool) -> String {
 /// The terminal form. Each change is shown once. Unless `verbose`, bulk changes fold: a run of
 /// more than [`FOLD_AFTER`] disk creates of one VM and size is one line (first … last in
 /// natural order), and a field value or vm.cfg diff line longer than 160 characters is
-/// summarised (a list by its entry count). `verbose` shows everything; JSON always does.
+/// summarised when it is a list of more than [`FOLD_AFTER`] entries (by its entry count).
+/// `verbose` shows everything; JSON always does.
 ///
 /// A plan without changes or errors prints only `No changes. The hosts match the desired
 /// state.` (and the notes, if any).
@@ -371,16 +373,16 @@ fn change_lines(h: &HostPlan, color: bool, verbose: bool) -> Vec<String> {
     out
 }
 
-/// `value` as shown without `-v`: whole when short, a list as its entry count, else cut.
+/// `value` as shown without `-v`: a long list of more than [`FOLD_AFTER`] entries as its entry
+/// count, anything else whole.
 fn brief(value: &str, verbose: bool) -> String {
     if verbose || value.chars().count() <= LONG {
         return value.to_string();
     }
-    if let Some(n) = list_len(value) {
-        return format!("[… {n} entries …]");
+    match list_len(value) {
+        Some(n) if n > FOLD_AFTER => format!("[… {n} entries …]"),
+        _ => value.to_string(),
     }
-    let head: String = value.chars().take(LONG / 2).collect();
-    format!("{head}… ({} characters)", value.chars().count())
 }
 
 /// The number of entries of a Python-style list `['a', 'b']`, quotes respected.
@@ -435,13 +437,17 @@ fn one_change(c: &Change, color: bool, verbose: bool, out: &mut Vec<String>) {
         out.push(format!("{}{rest}", paint(color, code, sym)));
     }
     for f in c.fields.iter().map(redact_field) {
-        let new = brief(f.new.as_deref().unwrap_or("(removed)"), verbose);
-        let (field, new) = (esc::line(&f.field), esc::line(&new));
-        let mut line = match (c.action, f.old) {
-            (Action::Create | Action::Restart, None) => format!("    {field}: {new}"),
-            (_, old) => {
-                format!("    {field}: {} → {new}", esc::line(&brief(old.as_deref().unwrap_or("(none)"), verbose)))
-            }
+        let (old, new) = (f.old.as_deref().unwrap_or("(none)"), f.new.as_deref().unwrap_or("(removed)"));
+        // When one side of a field is a bulk list, both sides are counted: `[… 4 entries …] → [… 101 …]`.
+        let bulk = [old, new].iter().any(|v| brief(v, verbose) != *v);
+        let show = |v: &str| match list_len(v) {
+            Some(n) if bulk && v.chars().count() > LONG => format!("[… {n} entries …]"),
+            _ => brief(v, verbose),
+        };
+        let (field, new) = (esc::line(&f.field), show(new));
+        let mut line = match (c.action, &f.old) {
+            (Action::Create | Action::Restart, None) => format!("    {field}: {}", esc::line(&new)),
+            _ => format!("    {field}: {} → {}", esc::line(&show(old)), esc::line(&new)),
         };
         if c.action == Action::Update {
             line.push_str(&format!(" ({})", impact_word(f.impact)));
@@ -694,7 +700,11 @@ Plan: 100 to create, 1 to update, 0 to delete.
         assert_eq!(list_len("x"), None);
         let long = "x".repeat(200);
         assert_eq!(brief(&long, true), long);
-        assert_eq!(brief(&long, false), format!("{}… (200 characters)", "x".repeat(80)));
+        assert_eq!(brief(&long, false), long, "only bulk lists fold");
+        let few = format!("[{}]", vec![format!("'{}'", "y".repeat(60)); 5].join(", "));
+        assert_eq!(brief(&few, false), few);
+        let many = format!("[{}]", vec![format!("'{}'", "y".repeat(60)); 6].join(", "));
+        assert_eq!(brief(&many, false), "[… 6 entries …]");
     }
 
     #[test]
