@@ -224,7 +224,7 @@ pub fn markdown(plan: &Plan) -> String {
         }
         for (mark, items) in [("⛔", &h.errors), ("⚠️", &h.warnings), ("ℹ️", &h.notes)] {
             for item in items {
-                out.push_str(&format!("- {mark} {}\n", redact(item)));
+                out.push_str(&format!("- {mark} {}\n", esc::indented(&redact(item), "  ")));
             }
         }
         if !h.errors.is_empty() || !h.warnings.is_empty() || !h.notes.is_empty() {
@@ -829,6 +829,13 @@ Plan: 100 to create, 1 to update, 0 to delete.
         assert!(hundred.contains("| ovs1 | 100 | 1 | 0 |\n"), "{hundred}");
         assert!(hundred.contains("\n+ 100 disks web01/data001 … data100 (create, 100GiB each)\n"), "{hundred}");
         assert!(hundred.len() < 2048, "{} bytes", hundred.len());
+        // Strings from hosts are escaped here too: no terminal codes, no new bullet or row.
+        let mut hostile = plan(vec![host("h\x1b[2J|<b>", vec![])]);
+        hostile.hosts[0].errors.push("a\n- ⛔ fake\x1b[31m".into());
+        let md = markdown(&hostile);
+        assert!(!md.contains('\x1b'), "{md}");
+        assert!(md.contains("| h\\u{1b}[2J\\|&lt;b&gt; | 0 | 0 | 0 | 1 |\n"), "{md}");
+        assert!(md.contains("- ⛔ a\n  - ⛔ fake\\u{1b}[31m\n"), "{md}");
     }
 
     #[test]
