@@ -26,7 +26,7 @@ mod vnc;
 #[derive(Debug, Parser)]
 #[command(name = "domform", version, about)]
 pub struct Cli {
-    /// More log output on stderr (-v info, -vv debug).
+    /// More log output on stderr (-v info, -vv debug); plans and apply reports unfolded.
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     pub verbose: u8,
     /// Only errors on stderr.
@@ -297,7 +297,7 @@ pub enum PlanFormat {
     Human,
     /// Versioned JSON (docs/plan-format.md).
     Json,
-    /// For a pull-request comment.
+    /// For a pull-request comment: a table per host, then diff blocks.
     Markdown,
 }
 
@@ -319,6 +319,7 @@ pub fn main() -> ExitCode {
         ColorWhen::Never => anstream::ColorChoice::Never,
     });
     init_logging(cli.verbose, cli.quiet);
+    crate::render::set_verbose(cli.verbose > 0);
     crate::transport::gate::set_limit(cli.max_handshakes);
     match cli.command {
         Command::Validate { files } => validate(&files),

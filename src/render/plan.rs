@@ -14,8 +14,11 @@ use crate::plan::{Action, Change, FieldChange, HostPlan, Impact, Op, Plan, Resou
 pub const REDACTED: &str = "(redacted)";
 
 const NO_CHANGES: &str = "No changes. The hosts match the desired state.";
-/// Runs of identical disk creates longer than this are folded into one line.
-const FOLD_AFTER: usize = 5;
+/// Runs of identical disk creates longer than this are folded into one line (not with `-v`).
+pub const FOLD_AFTER: usize = 5;
+/// Field values and diff lines longer than this, holding a list of more than [`FOLD_AFTER`]
+/// entries, are summarised (not with `-v`).
+const LONG: usize = 160;
 const RED: &str = "31";
 const GREEN: &str = "32";
 const YELLOW: &str = "33";
@@ -113,11 +116,21 @@ pub fn summary(plan: &Plan) -> String {
     format!("Plan: {}.", parts.join(", "))
 }
 
-/// The terminal form, Terraform-like; `color` adds ANSI colors.
+/// The terminal form, Terraform-like; `color` adds ANSI colors; folded unless `-v` was given
+/// (see [`human_with`]).
+pub fn human(plan: &Plan, color: bool) -> String {
+    human_with(plan, color, super::verbose())
+}
+
+/// The terminal form. Each change is shown once. Unless `verbose`, bulk changes fold: a run of
+/// more than [`FOLD_AFTER`] disk creates of one VM and size is one line (first … last in
+/// natural order), and a field value or vm.cfg diff line longer than 160 characters is
+/// summarised when it is a list of more than [`FOLD_AFTER`] entries (by its entry count).
+/// `verbose` shows everything; JSON always does.
 ///
 /// A plan without changes or errors prints only `No changes. The hosts match the desired
 /// state.` (and the notes, if any).
-pub fn human(plan: &Plan, color: bool) -> String {
+pub fn human_with(plan: &Plan, color: bool, verbose: bool) -> String {
     let mut out = String::new();
     if plan.is_empty() && !plan.has_errors() {
         out.push_str(NO_CHANGES);
@@ -137,7 +150,7 @@ pub fn human(plan: &Plan, color: bool) -> String {
     }
     for h in plan.hosts.iter().filter(|h| shown(h)) {
         out.push_str(&format!("\nHost {}:\n", esc::line(&h.host)));
-        for line in change_lines(h, color) {
+        for line in change_lines(h, color, verbose) {
             out.push_str(&format!("  {line}\n"));
         }
         for (title, prefix, items) in
@@ -155,26 +168,63 @@ pub fn human(plan: &Plan, color: bool) -> String {
     out
 }
 
-/// The form for a pull-request comment: the summary in bold, then a collapsed `diff` block per
-/// host (errors as ⛔ bullets, notes as ℹ️ bullets).
+/// The form for a pull-request comment: the summary in bold, a table of changes per host and
+/// action, then per host a collapsed ```` ```diff ```` block (GitHub and GitLab colour its `+`
+/// and `-` lines, so a vm.cfg diff line's sign is moved to the first column), errors as ⛔
+/// bullets, warnings as ⚠️, notes as ℹ️. Bulk changes fold as in [`human`] without `-v`.
 pub fn markdown(plan: &Plan) -> String {
     let bold = if plan.is_empty() && !plan.has_errors() { NO_CHANGES.to_string() } else { summary(plan) };
     let mut out = format!("### domform plan\n\n**{bold}**\n");
-    for h in plan.hosts.iter().filter(|h| shown(h)) {
+    let shown_hosts: Vec<&HostPlan> = plan.hosts.iter().filter(|h| shown(h)).collect();
+    if !shown_hosts.is_empty() {
+        use Action::*;
+        let count = |h: &HostPlan, a: Action| h.changes.iter().filter(|c| c.action == a).count();
+        let actions: Vec<Action> = [Create, Update, Delete, Start, Stop, Pause, Unpause, Revert, Restart]
+            .into_iter()
+            .enumerate()
+            .filter(|&(i, a)| i < 3 || shown_hosts.iter().any(|h| count(h, a) > 0))
+            .map(|(_, a)| a)
+            .collect();
+        let errors = shown_hosts.iter().any(|h| !h.errors.is_empty());
+        let mut head = String::from("| host |");
+        let mut rule = String::from("|---|");
+        for a in &actions {
+            head.push_str(&format!(" {} |", style(*a).0));
+            rule.push_str("---:|");
+        }
+        if errors {
+            head.push_str(" errors |");
+            rule.push_str("---:|");
+        }
+        out.push_str(&format!("\n{head}\n{rule}\n"));
+        for h in &shown_hosts {
+            let mut row = format!("| {} |", md_inline(&h.host).replace('|', "\\|"));
+            for a in &actions {
+                row.push_str(&format!(" {} |", count(h, *a)));
+            }
+            if errors {
+                row.push_str(&format!(" {} |", h.errors.len()));
+            }
+            out.push_str(&row);
+            out.push('\n');
+        }
+    }
+    for h in shown_hosts {
         let n = h.changes.len();
-        let host = h.host.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;");
         out.push_str(&format!(
-            "\n<details><summary>Host {host}: {n} change{}</summary>\n\n",
+            "\n<details><summary>Host {}: {n} change{}</summary>\n\n",
+            md_inline(&h.host),
             if n == 1 { "" } else { "s" }
         ));
         if n > 0 {
-            let body = change_lines(h, false).join("\n");
+            let body: Vec<String> = change_lines(h, false, false).iter().map(|l| sign_first(l)).collect();
+            let body = body.join("\n");
             let fence = "`".repeat(longest_backtick_run(&body).max(2) + 1);
             out.push_str(&format!("{fence}diff\n{body}\n{fence}\n\n"));
         }
         for (mark, items) in [("⛔", &h.errors), ("⚠️", &h.warnings), ("ℹ️", &h.notes)] {
             for item in items {
-                out.push_str(&format!("- {mark} {}\n", redact(item)));
+                out.push_str(&format!("- {mark} {}\n", esc::indented(&redact(item), "  ")));
             }
         }
         if !h.errors.is_empty() || !h.warnings.is_empty() || !h.notes.is_empty() {
@@ -183,6 +233,26 @@ pub fn markdown(plan: &Plan) -> String {
         out.push_str("</details>\n");
     }
     out
+}
+
+/// A host name in Markdown text or HTML: `&`, `<` and `>` as entities, control characters escaped.
+fn md_inline(s: &str) -> String {
+    esc::line(s).replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+}
+
+/// An indented diff line (`      +d = 40`) with its sign moved to the first column
+/// (`+     d = 40`), where a ```` ```diff ```` block colours it; a diff's `---`, `+++` and `@@`
+/// lines unindented; other lines as they are.
+fn sign_first(line: &str) -> String {
+    let body = line.trim_start_matches(' ');
+    let indent = line.len() - body.len();
+    if indent > 0 && (body.starts_with("@@") || body.starts_with("+++ ") || body.starts_with("--- ")) {
+        return body.to_string();
+    }
+    match body.as_bytes().first() {
+        Some(b'+' | b'-') if indent > 0 => format!("{}{}{}", &body[..1], " ".repeat(indent), &body[1..]),
+        _ => line.to_string(),
+    }
 }
 
 /// The JSON form (`--format json`), also what `plan -o FILE` saves and `apply` reads back.
@@ -281,19 +351,21 @@ fn fold_key(c: &Change) -> Option<(&str, &str)> {
 }
 
 /// A host's change lines, relative to the host's indentation.
-fn change_lines(h: &HostPlan, color: bool) -> Vec<String> {
+fn change_lines(h: &HostPlan, color: bool, verbose: bool) -> Vec<String> {
     let mut out = Vec::new();
     let mut i = 0;
     while let Some(c) = h.changes.get(i) {
         let key = fold_key(c);
         let run = h.changes[i..].iter().take_while(|d| key.is_some() && fold_key(d) == key).count();
         match key {
-            Some((_, size)) if run > FOLD_AFTER => {
-                let last = &h.changes[i + run - 1].name;
-                let last = last.split_once('/').map_or(last.as_str(), |(_, d)| d);
+            Some((vm, size)) if run > FOLD_AFTER && !verbose => {
+                let names = h.changes[i..i + run].iter().map(|d| d.name.split_once('/').map_or("", |(_, n)| n));
+                let first = names.clone().min_by(|a, b| super::natural_cmp(a, b)).unwrap_or_default();
+                let last = names.max_by(|a, b| super::natural_cmp(a, b)).unwrap_or_default();
                 let rest = format!(
-                    " disk {} … {} (create ×{run}, {} each)",
-                    esc::line(&c.name),
+                    " {run} disks {}/{} … {} (create, {} each)",
+                    esc::line(vm),
+                    esc::line(first),
                     esc::line(last),
                     esc::line(&redact(size))
                 );
@@ -301,7 +373,7 @@ fn change_lines(h: &HostPlan, color: bool) -> Vec<String> {
                 i += run;
             }
             _ => {
-                one_change(c, color, &mut out);
+                one_change(c, color, verbose, &mut out);
                 i += 1;
             }
         }
@@ -309,7 +381,51 @@ fn change_lines(h: &HostPlan, color: bool) -> Vec<String> {
     out
 }
 
-fn one_change(c: &Change, color: bool, out: &mut Vec<String>) {
+/// `value` as shown without `-v`: a long list of more than [`FOLD_AFTER`] entries as its entry
+/// count, anything else whole.
+fn brief(value: &str, verbose: bool) -> String {
+    if verbose || value.chars().count() <= LONG {
+        return value.to_string();
+    }
+    match list_len(value) {
+        Some(n) if n > FOLD_AFTER => format!("[… {n} entries …]"),
+        _ => value.to_string(),
+    }
+}
+
+/// The number of entries of a Python-style list `['a', 'b']`, quotes respected.
+fn list_len(value: &str) -> Option<usize> {
+    let inner = value.trim().strip_prefix('[')?.strip_suffix(']')?.trim();
+    if inner.is_empty() {
+        return Some(0);
+    }
+    let (mut n, mut quote) = (1, None);
+    for ch in inner.chars() {
+        match (quote, ch) {
+            (None, '\'' | '"') => quote = Some(ch),
+            (Some(q), _) if q == ch => quote = None,
+            (None, ',') => n += 1,
+            _ => {}
+        }
+    }
+    Some(n - usize::from(inner.ends_with(',')))
+}
+
+/// A vm.cfg diff line as shown without `-v`: a long `key = [list]` keeps its key.
+fn brief_diff_line(line: &str, verbose: bool) -> String {
+    if verbose || line.chars().count() <= LONG {
+        return line.to_string();
+    }
+    let (sign, body) = line.split_at(line.char_indices().nth(1).map_or(line.len(), |(i, _)| i));
+    match body.split_once('=') {
+        Some((key, value)) if !key.contains(['\'', '"', '[']) => {
+            format!("{sign}{}= {}", key, brief(value.trim(), false))
+        }
+        _ => format!("{sign}{}", brief(body, false)),
+    }
+}
+
+fn one_change(c: &Change, color: bool, verbose: bool, out: &mut Vec<String>) {
     let (word, sym, code) = style(c.action);
     let restart = match (c.action, c.impact) {
         (Action::Update, Impact::NeedsRestart | Impact::Replace) => format!(", {}", impact_word(c.impact)),
@@ -329,11 +445,17 @@ fn one_change(c: &Change, color: bool, out: &mut Vec<String>) {
         out.push(format!("{}{rest}", paint(color, code, sym)));
     }
     for f in c.fields.iter().map(redact_field) {
-        let new = f.new.unwrap_or_else(|| "(removed)".into());
-        let (field, new) = (esc::line(&f.field), esc::line(&new));
-        let mut line = match (c.action, f.old) {
-            (Action::Create | Action::Restart, None) => format!("    {field}: {new}"),
-            (_, old) => format!("    {field}: {} → {new}", esc::line(old.as_deref().unwrap_or("(none)"))),
+        let (old, new) = (f.old.as_deref().unwrap_or("(none)"), f.new.as_deref().unwrap_or("(removed)"));
+        // When one side of a field is a bulk list, both sides are counted: `[… 4 entries …] → [… 101 …]`.
+        let bulk = [old, new].iter().any(|v| brief(v, verbose) != *v);
+        let show = |v: &str| match list_len(v) {
+            Some(n) if bulk && v.chars().count() > LONG => format!("[… {n} entries …]"),
+            _ => brief(v, verbose),
+        };
+        let (field, new) = (esc::line(&f.field), show(new));
+        let mut line = match (c.action, &f.old) {
+            (Action::Create | Action::Restart, None) => format!("    {field}: {}", esc::line(&new)),
+            _ => format!("    {field}: {} → {}", esc::line(&show(old)), esc::line(&new)),
         };
         if c.action == Action::Update {
             line.push_str(&format!(" ({})", impact_word(f.impact)));
@@ -361,7 +483,8 @@ fn one_change(c: &Change, color: bool, out: &mut Vec<String>) {
                 Some(b'@') => Some(CYAN),
                 _ => None,
             };
-            let line = esc::line(line);
+            let line = brief_diff_line(line, verbose);
+            let line = esc::line(&line);
             out.push(format!("      {}", code.map_or_else(|| line.to_string(), |c| paint(color, c, &line))));
         }
     }
@@ -486,12 +609,110 @@ Plan: 1 to create, 1 to update, 1 to delete, 1 to start.
         };
         let p = plan(vec![host("h1", (1..=100).map(disk).collect())]);
         let text = human(&p, false);
-        assert!(text.contains("\n  + disk storage01/lun001 … lun100 (create ×100, 1GiB each)\n"), "{text}");
+        assert!(text.contains("\n  + 100 disks storage01/lun001 … lun100 (create, 1GiB each)\n"), "{text}");
         assert_eq!(text.matches("disk").count(), 1);
+        let full = human_with(&p, false, true);
+        assert_eq!(full.matches("+ disk storage01/lun").count(), 100, "{full}");
         assert!(text.ends_with("Plan: 100 to create, 0 to update, 0 to delete.\n"));
         assert!(json(&p).contains("\"disk/storage01/lun057\"") && json(&p).contains("/r/storage01/lun100.img"));
         let few = human(&plan(vec![host("h1", (1..=5).map(disk).collect())]), false);
         assert_eq!(few.matches("+ disk").count(), 5, "{few}");
+    }
+
+    /// A VM given 100 more disks, as the planner makes it: 100 disk creates, then the vm update
+    /// whose `disk` field and vm.cfg line hold the whole list.
+    fn hundred_disks() -> Plan {
+        let entry = |d: &str, i: usize| format!("'file:/OVS/Repositories/r/VirtualDisks/web01_{d}.img,xvd{i},w'");
+        let list = |names: &[String]| {
+            format!("[{}]", names.iter().enumerate().map(|(i, d)| entry(d, i)).collect::<Vec<_>>().join(", "))
+        };
+        let old_names = vec!["system".to_string()];
+        let new_names: Vec<String> =
+            old_names.iter().cloned().chain((1..=100).map(|i| format!("data{i:03}"))).collect();
+        let (old, new) = (list(&old_names), list(&new_names));
+        let mut changes: Vec<Change> = (1..=100)
+            .map(|i| {
+                let name = format!("web01/data{i:03}");
+                let mut c = ch(Resource::Disk, &name, Create, vec![f("size", None, Some("100GiB"), Live)]);
+                c.ops = vec![Op::CreateDisk { path: format!("/r/{name}.img"), size: 100 << 30 }];
+                c
+            })
+            .collect();
+        let mut vm = ch(Resource::Vm, "web01", Update, vec![f("disk", Some(&old), Some(&new), NeedsRestart)]);
+        let cfg = |disk: &str| format!("name = 'web01'\nmemory = 1024\ndisk = {disk}\nvif = ['bridge=xenbr0']\n");
+        vm.file = Some(FileDiff { path: "/r/VirtualMachines/w/vm.cfg".into(), old: cfg(&old), new: cfg(&new) });
+        changes.push(vm);
+        plan(vec![host("ovs1", changes)])
+    }
+
+    #[test]
+    fn hundred_new_disks_fit_on_a_screen() {
+        let p = hundred_disks();
+        let text = human(&p, false);
+        let want = "\
+domform will perform these actions:
+
+Host ovs1:
+  + 100 disks web01/data001 … data100 (create, 100GiB each)
+  ~ vm web01 (update, needs restart)
+      disk: ['file:/OVS/Repositories/r/VirtualDisks/web01_system.img,xvd0,w'] → [… 101 entries …] (needs restart)
+      vm.cfg /r/VirtualMachines/w/vm.cfg:
+        --- a/r/VirtualMachines/w/vm.cfg
+        +++ b/r/VirtualMachines/w/vm.cfg
+        @@ -1,4 +1,4 @@
+         name = 'web01'
+         memory = 1024
+        -disk = ['file:/OVS/Repositories/r/VirtualDisks/web01_system.img,xvd0,w']
+        +disk = [… 101 entries …]
+         vif = ['bridge=xenbr0']
+
+Plan: 100 to create, 1 to update, 0 to delete.
+";
+        assert_eq!(text, want);
+        assert!(text.len() < 2048, "{} bytes", text.len());
+        for i in 1..=100 {
+            let name = format!("data{i:03}");
+            assert!(text.matches(&name).count() <= 1, "{name} printed twice:\n{text}");
+        }
+        // -v and JSON keep everything.
+        let full = human_with(&p, false, true);
+        for i in 1..=100 {
+            let name = format!("web01_data{i:03}.img");
+            assert_eq!(full.matches(&name).count(), 2, "{name}"); // the field's new value and the + line
+            assert!(full.contains(&format!("+ disk web01/data{i:03} (create)")));
+        }
+        let json = json(&p);
+        assert_eq!(serde_json::from_str::<Plan>(&json).ok(), Some(p));
+        assert_eq!(json.matches("web01_data042.img").count(), 2, "the field's and the file's new values");
+    }
+
+    #[test]
+    fn brace_range_of_4096_folds_in_natural_order() {
+        // The planner orders changes by id as text: d1, d10, d100, d1000, d1001, …, d999.
+        let mut names: Vec<String> = (1..=4096).map(|i| format!("vm1/d{i}")).collect();
+        names.sort();
+        assert_eq!((names[0].as_str(), names[4095].as_str()), ("vm1/d1", "vm1/d999"));
+        let changes = names.iter().map(|n| ch(Resource::Disk, n, Create, vec![f("size", None, Some("1GiB"), Live)]));
+        let p = plan(vec![host("h1", changes.collect())]);
+        assert_eq!(
+            human(&p, false),
+            "domform will perform these actions:\n\nHost h1:\n  + 4096 disks vm1/d1 … d4096 (create, 1GiB each)\n\n\
+             Plan: 4096 to create, 0 to update, 0 to delete.\n"
+        );
+    }
+
+    #[test]
+    fn long_values_are_summarised_not_cut_mid_list() {
+        assert_eq!(list_len("['a', 'b,c', \"d\"]"), Some(3));
+        assert_eq!(list_len("[]"), Some(0));
+        assert_eq!(list_len("x"), None);
+        let long = "x".repeat(200);
+        assert_eq!(brief(&long, true), long);
+        assert_eq!(brief(&long, false), long, "only bulk lists fold");
+        let few = format!("[{}]", vec![format!("'{}'", "y".repeat(60)); 5].join(", "));
+        assert_eq!(brief(&few, false), few);
+        let many = format!("[{}]", vec![format!("'{}'", "y".repeat(60)); 6].join(", "));
+        assert_eq!(brief(&many, false), "[… 6 entries …]");
     }
 
     #[test]
@@ -547,6 +768,82 @@ Plan: 1 to create, 1 to update, 1 to delete, 1 to start.
         assert!(md.contains("- ⛔ disk `x` is missing\n- ℹ️ web01 restarts later\n"));
         assert_eq!(md.matches("</details>").count(), 2);
         assert!(!md.contains('\x1b'));
+    }
+
+    #[test]
+    fn markdown_golden() {
+        let mut p = small();
+        p.hosts.push(host("h2", vec![ch(Resource::Power, "x", Stop, vec![])]));
+        p.hosts.push(host("h3", vec![]));
+        let want = "\
+### domform plan
+
+**Plan: 1 to create, 1 to update, 1 to delete, 1 to start, 1 to stop.**
+
+| host | create | update | delete | start | stop | errors |
+|---|---:|---:|---:|---:|---:|---:|
+| h1 | 1 | 1 | 1 | 1 | 0 | 1 |
+| h2 | 0 | 0 | 0 | 0 | 1 | 0 |
+
+<details><summary>Host h1: 4 changes</summary>
+
+```diff
++ vm db01 (create)
+    memory: 8192
+    vcpus: 4
+    vm.cfg /OVS/Repositories/r/VirtualMachines/0004fb01/vm.cfg:
+--- a/OVS/Repositories/r/VirtualMachines/0004fb01/vm.cfg
++++ b/OVS/Repositories/r/VirtualMachines/0004fb01/vm.cfg
+@@ -0,0 +1,3 @@
++      name = 'db01'
++      memory = 8192
++      vcpus = 4
+~ vm web01 (update, needs restart)
+    memory: 4096 → 8192 (live)
+    vif: a → b (needs restart)
+    vm.cfg /w/vm.cfg:
+--- a/w/vm.cfg
++++ b/w/vm.cfg
+@@ -1,6 +1,6 @@
+       a = 1
+       b = 2
+       c = 3
+-      d = 4
++      d = 40
+       e = 5
+       f = 6
+> power db01 (start)
+    state: stopped → running
+- vm old01 (delete)
+    ! destroys the VM and deletes its disks (allow_destroy is set)
+    vm.cfg: /o/vm.cfg → (removed)
+```
+
+- ⛔ disk `x` is missing
+- ℹ️ web01 restarts later
+
+</details>
+
+<details><summary>Host h2: 1 change</summary>
+
+```diff
+< power x (stop)
+```
+
+</details>
+";
+        assert_eq!(markdown(&p), want);
+        let hundred = markdown(&hundred_disks());
+        assert!(hundred.contains("| ovs1 | 100 | 1 | 0 |\n"), "{hundred}");
+        assert!(hundred.contains("\n+ 100 disks web01/data001 … data100 (create, 100GiB each)\n"), "{hundred}");
+        assert!(hundred.len() < 2048, "{} bytes", hundred.len());
+        // Strings from hosts are escaped here too: no terminal codes, no new bullet or row.
+        let mut hostile = plan(vec![host("h\x1b[2J|<b>", vec![])]);
+        hostile.hosts[0].errors.push("a\n- ⛔ fake\x1b[31m".into());
+        let md = markdown(&hostile);
+        assert!(!md.contains('\x1b'), "{md}");
+        assert!(md.contains("| h\\u{1b}[2J\\|&lt;b&gt; | 0 | 0 | 0 | 1 |\n"), "{md}");
+        assert!(md.contains("- ⛔ a\n  - ⛔ fake\\u{1b}[31m\n"), "{md}");
     }
 
     #[test]
