@@ -417,11 +417,14 @@ fn brief_diff_line(line: &str, verbose: bool) -> String {
         return line.to_string();
     }
     let (sign, body) = line.split_at(line.char_indices().nth(1).map_or(line.len(), |(i, _)| i));
+    // Only a line whose value really folds is rewritten; any other long line (an XML line with
+    // `=` inside, say) is shown exactly as it is.
     match body.split_once('=') {
-        Some((key, value)) if !key.contains(['\'', '"', '[']) => {
+        Some((key, value)) if !key.contains(['\'', '"', '[']) && brief(value.trim(), false) != value.trim() => {
             format!("{sign}{}= {}", key, brief(value.trim(), false))
         }
-        _ => format!("{sign}{}", brief(body, false)),
+        Some(_) => line.to_string(),
+        None => format!("{sign}{}", brief(body, false)),
     }
 }
 
@@ -708,6 +711,8 @@ Plan: 100 to create, 1 to update, 0 to delete.
         assert_eq!(list_len("x"), None);
         let long = "x".repeat(200);
         assert_eq!(brief(&long, true), long);
+        let xml = format!("+    <url>jdbc:oracle:thin:@(DESCRIPTION=(CONNECT_TIMEOUT=5){}</url>", "(A=B)".repeat(40));
+        assert_eq!(brief_diff_line(&xml, false), xml, "a long line that is not a list stays byte for byte");
         assert_eq!(brief(&long, false), long, "only bulk lists fold");
         let few = format!("[{}]", vec![format!("'{}'", "y".repeat(60)); 5].join(", "));
         assert_eq!(brief(&few, false), few);
