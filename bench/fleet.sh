@@ -19,17 +19,9 @@ else
     H=${1:-250} V=${2:-4} P=${P:-64} ROUNDS=${ROUNDS:-2}
 fi
 NET=${NET:-187}
-DIR=$(mktemp -d /tmp/domform-bench.XXXXXX)
-trap 'scripts/testhosts down --dir "$DIR" >/dev/null 2>&1 || true; rm -rf "$DIR"' EXIT
-
-if ((CI_MODE)); then
-    cargo build -q --workspace
-    T=target/debug
-else
-    cargo build -q --release --workspace
-    T=target/release
-fi
-BIN=$T/domform
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
+bench_setup
 t0=$(date +%s)
 TESTHOSTS_TIMEOUT=300 scripts/testhosts up "$H" --dir "$DIR" --xm "$T/xm" --net "$NET" --memory 65536 --disk-size 300M >/dev/null
 up_secs=$(($(date +%s) - t0))

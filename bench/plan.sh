@@ -20,17 +20,9 @@ else
     RUNS=${RUNS:-7}
 fi
 NET=${NET:-191}
-DIR=$(mktemp -d /tmp/domform-bench.XXXXXX)
-trap 'scripts/testhosts down --dir "$DIR" >/dev/null 2>&1 || true; rm -rf "$DIR"' EXIT
-
-if ((CI_MODE)); then
-    cargo build -q --workspace
-    T=target/debug
-else
-    cargo build -q --release --workspace
-    T=target/release
-fi
-BIN=$T/domform
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
+bench_setup
 scripts/testhosts up "$H" --dir "$DIR" --xm "$T/xm" --net "$NET" --memory 1048576 --disk-size 2G >/dev/null
 
 python3 - "$DIR" "$H" "$V" <<'PY'

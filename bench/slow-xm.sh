@@ -22,17 +22,9 @@ else
     H=${1:-10} V=${2:-50} DELAY=${DELAY:-1} RUNS=${RUNS:-5}
 fi
 NET=${NET:-189}
-DIR=$(mktemp -d /tmp/domform-bench.XXXXXX)
-trap 'scripts/testhosts down --dir "$DIR" >/dev/null 2>&1 || true; rm -rf "$DIR"' EXIT
-
-if ((CI_MODE)); then
-    cargo build -q --workspace
-    T=target/debug
-else
-    cargo build -q --release --workspace
-    T=target/release
-fi
-BIN=$T/domform
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
+bench_setup
 scripts/testhosts up "$H" --dir "$DIR" --xm "$T/xm" --net "$NET" --memory 1048576 --disk-size 2G >/dev/null
 
 # The estate: V VMs per host, each with a vm.cfg and one sparse disk, pinned, running.
