@@ -148,13 +148,25 @@ mod tests {
         assert_eq!(t.exec_count(), 1);
     }
 
-    /// A unique `sleep` so the test can tell its processes from anybody else's.
+    /// A `sleep` unique to this call, so a test can tell its processes from anybody else's,
+    /// including those of the other tests running in parallel in this process.
     fn sleeper() -> String {
-        format!("sleep {}.{}", 300 + std::process::id() % 100, std::process::id())
+        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(1);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        format!("sleep {}.{:07}{n:03}", 300 + std::process::id() % 100, std::process::id())
     }
 
+    /// Whether a process matching `pattern` is still alive after up to two seconds of waiting
+    /// (a killed process may take a moment to leave the process table).
     fn running(pattern: &str) -> bool {
-        Command::new("pgrep").args(["-f", pattern]).output().is_ok_and(|o| o.status.success())
+        let alive = || Command::new("pgrep").args(["-f", pattern]).output().is_ok_and(|o| o.status.success());
+        for _ in 0..40 {
+            if !alive() {
+                return false;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        true
     }
 
     #[test]
@@ -167,7 +179,6 @@ mod tests {
         assert!(out.timed_out);
         assert_eq!(out.status, -1);
         assert_eq!(out.stdout_text(), "started\n");
-        std::thread::sleep(std::time::Duration::from_millis(200));
         assert!(!running(&sl), "the script's processes outlived the limit");
         let quick = t.exec_limited("echo ok", &[], Some(&limit)).expect("runs");
         assert!(!quick.timed_out);
