@@ -375,13 +375,13 @@ mod tests {
 
     #[test]
     fn run_command_does_not_wait_for_daemons_it_starts() {
-        let op = Op::RunCommand { command: "sleep 5 & echo started".into() };
+        let op = Op::RunCommand { command: "sleep 12 & echo started".into() };
         let mut t = LocalTransport::new("here");
         let start = std::time::Instant::now();
         let out = t.exec(&op_to_shell(&op, Toolstack::Xm), &[]).expect("runs");
         assert_eq!(out.status, 0);
         assert!(out.stdout_text().contains("started"));
-        assert!(start.elapsed() < std::time::Duration::from_secs(4), "waited for the background child");
+        assert!(start.elapsed() < std::time::Duration::from_secs(8), "waited for the background child");
         let fail = Op::RunCommand { command: "echo nope; exit 3".into() };
         let out = t.exec(&op_to_shell(&fail, Toolstack::Xm), &[]).expect("runs");
         assert_ne!(out.status, 0);
