@@ -35,7 +35,7 @@ fn read_plan(path: &Path) -> Result<Plan, String> {
 pub fn run(
     planfile: Option<&Path>,
     files: &[PathBuf],
-    limit: &[String],
+    choose: &super::Choose,
     target: &[String],
     auto_approve: bool,
     parallel: usize,
@@ -49,9 +49,13 @@ pub fn run(
             return ExitCode::FAILURE;
         }
     };
-    let wanted: Vec<String> = match &saved {
-        Some(p) => p.hosts.iter().map(|h| h.host.clone()).collect(),
-        None => limit.to_vec(),
+    let wanted = match &saved {
+        Some(_) if !choose.is_empty() => {
+            say("error: a saved plan names its own hosts; --limit, --exclude and --shard belong to `domform plan`");
+            return ExitCode::FAILURE;
+        }
+        Some(p) => crate::model::select::Selection::only(&p.hosts.iter().map(|h| h.host.clone()).collect::<Vec<_>>()),
+        None => choose.selection(),
     };
     if let Err(code) = super::check_targets(&model, target) {
         return code;

@@ -22,7 +22,8 @@ pub(crate) fn fail(msg: &str) -> ExitCode {
 /// Finds the running domain of the VM called `name` (simple or Xen name): (host, domain).
 pub(crate) fn find_running(model: &Model, name: &str, host: Option<&str>) -> Result<(String, Domain), String> {
     let only: Vec<String> = host.iter().map(|h| h.to_string()).collect();
-    let hosts = select_hosts(model, &only).map_err(|_| String::from("no such host"))?;
+    let hosts =
+        select_hosts(model, &crate::model::select::Selection::only(&only)).map_err(|_| String::from("no such host"))?;
     let results = observe_hosts_with(model, &hosts, 16, &default_connector, Mode::Read);
     let mut found: Vec<(String, Option<Domain>)> = Vec::new();
     for r in &results {

@@ -135,7 +135,7 @@ pub fn import_yaml(host: &str, obs: &Observed) -> (String, usize) {
 /// Observes the host and writes the YAML.
 pub fn run(host: &str, files: &[PathBuf], out: Option<&Path>) -> ExitCode {
     let Some(model) = load_or_report(files) else { return ExitCode::FAILURE };
-    let hosts = match super::select_hosts(&model, &[host.to_string()]) {
+    let hosts = match super::select_hosts(&model, &crate::model::select::Selection::only(&[host.to_string()])) {
         Ok(h) => h,
         Err(code) => return code,
     };

@@ -54,7 +54,7 @@ pub fn run(files: &[PathBuf], only: &[String], format: LicenceFormat, parallel: 
         let _ = writeln!(std::io::stderr(), "error: no `licences:` groups are declared; nothing to count");
         return ExitCode::FAILURE;
     }
-    let hosts = match select_hosts(&model, only) {
+    let hosts = match select_hosts(&model, &crate::model::select::Selection::only(only)) {
         Ok(h) => h,
         Err(code) => return code,
     };

@@ -9,7 +9,7 @@ use crate::observe::fleet::{default_connector, observe_hosts};
 use crate::render::list;
 
 /// Observes the chosen hosts and prints every VM.
-pub fn run(files: &[PathBuf], only: &[String], format: Format, parallel: usize) -> ExitCode {
+pub fn run(files: &[PathBuf], only: &crate::model::select::Selection, format: Format, parallel: usize) -> ExitCode {
     let Some(model) = load_or_report(files) else { return ExitCode::FAILURE };
     let hosts = match super::select_hosts(&model, only) {
         Ok(h) => h,

@@ -66,7 +66,7 @@ pub fn confirm(what: &str, auto_approve: bool) -> Result<(), ExitCode> {
 /// Observes the hosts (`host` or all) in `mode` and finds exactly one VM called `name`.
 pub fn locate(model: &Model, host: Option<&str>, name: &str, mode: Mode) -> Result<Located, ExitCode> {
     let only: Vec<String> = host.iter().map(|h| h.to_string()).collect();
-    let hosts = select_hosts(model, &only)?;
+    let hosts = select_hosts(model, &crate::model::select::Selection::only(&only))?;
     let results = observe_hosts_with(model, &hosts, 16, &default_connector, mode);
     let mut found = Vec::new();
     for (i, r) in results.iter().enumerate() {

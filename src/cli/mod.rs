@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand};
 
 use crate::diag::Diagnostic;
 use crate::manifest;
+use crate::model::select::{Selection, Shard};
 
 mod apply;
 mod console;
@@ -43,6 +44,34 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// Which hosts a command works on (Ansible's `--limit` habits, plus a stable split for N runners).
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct Choose {
+    /// Only these hosts (or managers): names, `ovs-fra-*` patterns, or labels `key=value`
+    /// (repeatable; commas too).
+    #[arg(long = "limit", visible_alias = "host", value_name = "TERM")]
+    pub limit: Vec<String>,
+    /// Leave out these hosts (the same terms as --limit; repeatable).
+    #[arg(long, value_name = "TERM")]
+    pub exclude: Vec<String>,
+    /// Only shard I of N (1-based, as GitLab's CI_NODE_INDEX/CI_NODE_TOTAL): a stable split of
+    /// the chosen hosts by name, so N runners cover an estate without overlap.
+    #[arg(long, value_name = "I/N", value_parser = Shard::parse)]
+    pub shard: Option<Shard>,
+}
+
+impl Choose {
+    /// The selection for [`crate::model::select`].
+    pub fn selection(&self) -> Selection {
+        Selection { limit: self.limit.clone(), exclude: self.exclude.clone(), shard: self.shard }
+    }
+
+    /// Whether anything was given.
+    pub fn is_empty(&self) -> bool {
+        self.limit.is_empty() && self.exclude.is_empty() && self.shard.is_none()
+    }
+}
+
 /// `--color`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum ColorWhen {
@@ -68,9 +97,9 @@ pub enum Command {
         /// Desired-state file or directory (for the hosts; repeatable).
         #[arg(short = 'f', long = "file", default_value = manifest::DEFAULT_FILE)]
         files: Vec<PathBuf>,
-        /// Only these hosts (repeatable).
-        #[arg(long = "host")]
-        hosts: Vec<String>,
+        /// Which hosts.
+        #[command(flatten)]
+        choose: Choose,
         /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
@@ -83,9 +112,9 @@ pub enum Command {
         /// Desired-state file or directory (repeatable).
         #[arg(short = 'f', long = "file", default_value = manifest::DEFAULT_FILE)]
         files: Vec<PathBuf>,
-        /// Only these hosts or managers (repeatable).
-        #[arg(long = "limit")]
-        limit: Vec<String>,
+        /// Which hosts and managers.
+        #[command(flatten)]
+        choose: Choose,
         /// Only changes of these VMs (repeatable).
         #[arg(long = "target")]
         target: Vec<String>,
@@ -109,9 +138,9 @@ pub enum Command {
         /// Desired-state file or directory (repeatable).
         #[arg(short = 'f', long = "file", default_value = manifest::DEFAULT_FILE)]
         files: Vec<PathBuf>,
-        /// Only these hosts or managers (repeatable).
-        #[arg(long = "limit")]
-        limit: Vec<String>,
+        /// Which hosts and managers.
+        #[command(flatten)]
+        choose: Choose,
         /// Only changes of these VMs (repeatable).
         #[arg(long = "target")]
         target: Vec<String>,
@@ -323,12 +352,12 @@ pub fn main() -> ExitCode {
     crate::transport::gate::set_limit(cli.max_handshakes);
     match cli.command {
         Command::Validate { files } => validate(&files),
-        Command::List { files, hosts, format, parallel } => list::run(&files, &hosts, format, parallel),
-        Command::Plan { files, limit, target, format, out, detailed_exitcode, parallel } => {
-            plan::run(&files, &limit, &target, format, out.as_deref(), detailed_exitcode, parallel)
+        Command::List { files, choose, format, parallel } => list::run(&files, &choose.selection(), format, parallel),
+        Command::Plan { files, choose, target, format, out, detailed_exitcode, parallel } => {
+            plan::run(&files, &choose.selection(), &target, format, out.as_deref(), detailed_exitcode, parallel)
         }
-        Command::Apply { planfile, files, limit, target, auto_approve, parallel } => {
-            apply::run(planfile.as_deref(), &files, &limit, &target, auto_approve, parallel)
+        Command::Apply { planfile, files, choose, target, auto_approve, parallel } => {
+            apply::run(planfile.as_deref(), &files, &choose, &target, auto_approve, parallel)
         }
         Command::Start(a) => power::run(power::Verb::Start, &a),
         Command::Stop(a) => power::run(power::Verb::Stop, &a),
@@ -446,22 +475,9 @@ fn validate(files: &[PathBuf]) -> ExitCode {
     }
 }
 
-/// The hosts to work on: all, or those named with `--host` (each must be declared).
-pub(crate) fn select_hosts(model: &crate::model::Model, only: &[String]) -> Result<Vec<String>, ExitCode> {
-    if only.is_empty() {
-        return Ok(model.hosts.keys().cloned().collect());
-    }
-    let known: Vec<&str> = model.hosts.keys().map(String::as_str).collect();
-    for h in only {
-        if !model.hosts.contains_key(h) {
-            let hint =
-                crate::diag::did_you_mean(h, &known).map(|s| format!(" (did you mean `{s}`?)")).unwrap_or_default();
-            let _ =
-                writeln!(std::io::stderr().lock(), "error: unknown host `{h}`{hint}; declared: {}", known.join(", "));
-            return Err(ExitCode::FAILURE);
-        }
-    }
-    Ok(only.to_vec())
+/// The Xen hosts to work on: all, or those chosen (a name that matches nothing is an error).
+pub(crate) fn select_hosts(model: &crate::model::Model, sel: &Selection) -> Result<Vec<String>, ExitCode> {
+    chosen(model, sel, false)
 }
 
 /// Checks `--target` names: each must be a declared VM (or manager); an unknown one is an
@@ -481,27 +497,30 @@ pub(crate) fn check_targets(model: &crate::model::Model, targets: &[String]) -> 
     }
 }
 
-/// The hosts and Oracle VM Manager hosts `plan` and `apply` work on: all, or those named with
-/// `--limit` (each a declared host or manager).
-pub(crate) fn select_targets(model: &crate::model::Model, only: &[String]) -> Result<Vec<String>, ExitCode> {
-    let mut all: Vec<String> = model.hosts.keys().chain(model.managers.keys()).cloned().collect();
-    all.sort();
-    all.dedup();
-    if only.is_empty() {
-        return Ok(all);
-    }
-    let known: Vec<&str> = all.iter().map(String::as_str).collect();
-    for h in only {
-        if !known.contains(&h.as_str()) {
-            let hint =
-                crate::diag::did_you_mean(h, &known).map(|s| format!(" (did you mean `{s}`?)")).unwrap_or_default();
-            let _ = writeln!(
-                std::io::stderr().lock(),
-                "error: unknown host or manager `{h}`{hint}; declared: {}",
-                known.join(", ")
-            );
-            return Err(ExitCode::FAILURE);
+/// The hosts and Oracle VM Manager hosts `plan` and `apply` work on: all, or those chosen with
+/// `--limit`, `--exclude` and `--shard` (see [`crate::model::select`]).
+pub(crate) fn select_targets(model: &crate::model::Model, sel: &Selection) -> Result<Vec<String>, ExitCode> {
+    chosen(model, sel, true)
+}
+
+fn chosen(model: &crate::model::Model, sel: &Selection, managers: bool) -> Result<Vec<String>, ExitCode> {
+    match crate::model::select::select(model, sel, managers) {
+        Ok(hosts) => {
+            if hosts.is_empty() {
+                if let Some(s) = sel.shard {
+                    let _ = writeln!(
+                        std::io::stderr().lock(),
+                        "note: shard {}/{} holds none of the chosen hosts",
+                        s.index,
+                        s.total
+                    );
+                }
+            }
+            Ok(hosts)
+        }
+        Err(e) => {
+            error(&e);
+            Err(ExitCode::FAILURE)
         }
     }
-    Ok(only.to_vec())
 }

@@ -11,7 +11,7 @@ use crate::render::plan as render;
 /// Observes, plans, prints; writes the plan file when asked.
 pub fn run(
     files: &[PathBuf],
-    limit: &[String],
+    choose: &crate::model::select::Selection,
     target: &[String],
     format: PlanFormat,
     out: Option<&Path>,
@@ -23,7 +23,7 @@ pub fn run(
     if let Err(code) = super::check_targets(&model, target) {
         return code;
     }
-    let hosts = match select_targets(&model, limit) {
+    let hosts = match select_targets(&model, choose) {
         Ok(h) => h,
         Err(code) => return code,
     };

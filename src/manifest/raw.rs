@@ -117,6 +117,10 @@ pub struct RawHost {
     pub repositories: Vec<String>,
     /// Physical CPUs kept for dom0; no guest may be pinned to them (e.g. "0-3").
     pub reserved_cpus: Option<String>,
+    /// Labels for choosing hosts (`--limit site=fra`), e.g. `{ site: fra, tier: db }`;
+    /// `host_defaults` labels apply to every host that does not set the same key.
+    #[serde(default)]
+    pub labels: std::collections::BTreeMap<String, String>,
 }
 
 /// Desired power state of a VM.

@@ -132,6 +132,7 @@ pub(super) fn manager(
         repository: None,
         repositories: Vec::new(),
         reserved_cpus: None,
+        labels: Default::default(),
     };
     let host_entry =
         Entry { name: e.name.clone(), raw: raw_host, loc: e.loc.clone(), node: e.node.clone(), dropped: Vec::new() };

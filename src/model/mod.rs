@@ -7,6 +7,7 @@
 pub mod cpuset;
 pub mod manager;
 pub mod secret;
+pub mod select;
 pub mod units;
 pub mod validate;
 
@@ -88,6 +89,8 @@ pub struct Host {
     pub repositories: Vec<String>,
     /// CPUs reserved for dom0.
     pub reserved_cpus: Option<CpuSet>,
+    /// Labels for `--limit key=value` (host_defaults' merged under the host's own).
+    pub labels: BTreeMap<String, String>,
     /// Where it was declared.
     pub loc: Option<Location>,
 }

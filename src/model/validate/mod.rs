@@ -16,7 +16,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::units::{check_name, check_vm_name, parse_size, MAX_VCPUS, MIB};
-use super::{CpuSet, Host, Licence, Model, Pinning, Vm};
+use super::{select, CpuSet, Host, Licence, Model, Pinning, Vm};
 use crate::diag::{Diagnostic, Location};
 use crate::manifest::load::{Entry, Loaded};
 use crate::manifest::raw::{RawCpus, RawHost, RawLicence, RawSize, RawVm, TransportKind};
@@ -234,7 +234,13 @@ fn host_in(cx: &mut Ctx, e: &Entry<RawHost>, section: &str, defaults: Option<&Ra
         None => None,
     };
     let ssh = ssh::connection(cx, e, r, &p);
+    for (k, v) in &r.labels {
+        if let Err(m) = select::check_label(k, v) {
+            cx.err(e, &["labels", k.as_str()], p(&format!("labels.{k}")), m);
+        }
+    }
     Some(Host {
+        labels: r.labels.clone(),
         name: e.name.clone(),
         address,
         algorithms: ssh.algorithms,

@@ -32,6 +32,7 @@ pub(super) fn with_defaults(h: &RawHost, d: &RawHost) -> RawHost {
         repository: h.repository.clone().or_else(|| d.repository.clone()),
         repositories: if h.repositories.is_empty() { d.repositories.clone() } else { h.repositories.clone() },
         reserved_cpus: h.reserved_cpus.clone().or_else(|| d.reserved_cpus.clone()),
+        labels: d.labels.iter().chain(&h.labels).map(|(k, v)| (k.clone(), v.clone())).collect(),
     }
 }
 
