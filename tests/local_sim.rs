@@ -199,3 +199,27 @@ fn licence_says_max_cores_plainly_and_import_fails_when_it_skipped_vms() {
     assert!(out.contains("# skipped odd") && out.contains("db01"), "{out}");
     assert!(err.contains("1 VM(s) on h1 could not be imported") && !err.contains("error: error:"), "{err}");
 }
+
+#[test]
+fn a_markdown_plan_fits_a_comment_limit_and_names_the_saved_plan_by_hash() {
+    let names: Vec<String> = (1..=12).map(|i| format!("vm{i:02}")).collect();
+    let e = setup(&names);
+    let f = e.f().to_string();
+    let saved = e.root.path().join("plan.json");
+    let (code, full, err) = e.run(&["plan", "-f", &f, "--format", "markdown", "-o", saved.to_str().expect("utf-8")]);
+    assert_eq!(code, 0, "{err}");
+    let bytes = std::fs::read(&saved).expect("saved plan");
+    let sha = std::process::Command::new("sha256sum").arg(&saved).output().expect("sha256sum");
+    let hash = String::from_utf8_lossy(&sha.stdout).split_whitespace().next().unwrap_or_default().to_string();
+    assert_eq!(hash.len(), 64, "{bytes:?}");
+    assert!(full.contains(&format!("plan file sha256 <code>{hash}</code>")), "{full}");
+    assert!(!full.contains("Cut to fit"));
+    let (code, cut, err) = e.run(&["plan", "-f", &f, "--format", "markdown", "--max-chars", "2500"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(full.chars().count() > 2500 && cut.chars().count() <= 2500, "{} -> {}", full.len(), cut.len());
+    assert!(cut.contains("**Plan: 24 to create") && cut.contains("Cut to fit the comment limit"), "{cut}");
+    assert!(cut.contains(&format!("plan file sha256 <code>{hash}</code>")), "{cut}");
+    let (code, _, err) = e.run(&["plan", "-f", &f, "--max-chars", "2500"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("--max-chars applies to --format markdown only"), "{err}");
+}

@@ -124,6 +124,10 @@ pub enum Command {
         /// Also save the plan (JSON) for `apply PLANFILE`.
         #[arg(short = 'o', long = "out")]
         out: Option<PathBuf>,
+        /// `--format markdown` only: cut host details to fit N characters, keeping the summary,
+        /// the table, every error and the plan file's hash (GitHub comments: 65536).
+        #[arg(long, value_name = "N")]
+        max_chars: Option<usize>,
         /// Exit 0 when nothing would change, 2 when something would, 1 on error.
         #[arg(long)]
         detailed_exitcode: bool,
@@ -353,8 +357,9 @@ pub fn main() -> ExitCode {
     match cli.command {
         Command::Validate { files } => validate(&files),
         Command::List { files, choose, format, parallel } => list::run(&files, &choose.selection(), format, parallel),
-        Command::Plan { files, choose, target, format, out, detailed_exitcode, parallel } => {
-            plan::run(&files, &choose.selection(), &target, format, out.as_deref(), detailed_exitcode, parallel)
+        Command::Plan { files, choose, target, format, out, max_chars, detailed_exitcode, parallel } => {
+            let output = plan::Output { format, out: out.as_deref(), max_chars, detailed: detailed_exitcode };
+            plan::run(&files, &choose.selection(), &target, &output, parallel)
         }
         Command::Apply { planfile, files, choose, target, auto_approve, parallel } => {
             apply::run(planfile.as_deref(), &files, &choose, &target, auto_approve, parallel)

@@ -8,16 +8,31 @@ use super::{load_or_report, select_targets, PlanFormat};
 use crate::observe::fleet::{default_connector, Mode};
 use crate::render::plan as render;
 
+/// What `plan` prints and saves.
+pub struct Output<'a> {
+    /// `--format`.
+    pub format: PlanFormat,
+    /// `-o FILE`.
+    pub out: Option<&'a Path>,
+    /// `--max-chars` (Markdown only).
+    pub max_chars: Option<usize>,
+    /// `--detailed-exitcode`.
+    pub detailed: bool,
+}
+
 /// Observes, plans, prints; writes the plan file when asked.
 pub fn run(
     files: &[PathBuf],
     choose: &crate::model::select::Selection,
     target: &[String],
-    format: PlanFormat,
-    out: Option<&Path>,
-    detailed: bool,
+    output: &Output<'_>,
     parallel: usize,
 ) -> ExitCode {
+    let Output { format, out, max_chars, detailed } = *output;
+    if max_chars.is_some() && format != PlanFormat::Markdown {
+        super::error("--max-chars applies to --format markdown only");
+        return ExitCode::FAILURE;
+    }
     let Some(mut model) = load_or_report(files) else { return ExitCode::FAILURE };
     crate::ops::resolve_secrets(&mut model);
     if let Err(code) = super::check_targets(&model, target) {
@@ -32,11 +47,11 @@ pub fn run(
     let text = match format {
         PlanFormat::Human => render::human(&plan, crate::render::stdout_color()),
         PlanFormat::Json => render::json(&plan) + "\n",
-        PlanFormat::Markdown => render::markdown(&plan),
+        PlanFormat::Markdown => crate::render::comment::markdown(&plan, max_chars),
     };
     let _ = std::io::stdout().lock().write_all(text.as_bytes());
     if let Some(path) = out {
-        if let Err(e) = std::fs::write(path, render::json(&plan) + "\n") {
+        if let Err(e) = std::fs::write(path, crate::render::comment::saved_bytes(&plan)) {
             let _ = writeln!(std::io::stderr(), "error: cannot write the plan to {}: {e}", path.display());
             return ExitCode::FAILURE;
         }
