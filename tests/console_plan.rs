@@ -215,7 +215,7 @@ fn password_reaches_vm_cfg_but_no_output() {
             let saved: plan::Plan = serde_json::from_str(&json).expect("saved plan reads back");
             assert_eq!(
                 render::json(&saved),
-                render::json(&plan::Plan { format_version: 1, hosts: vec![plan_of(&m, &cfgs).0] })
+                render::json(&plan::Plan { format_version: plan::FORMAT_VERSION, hosts: vec![plan_of(&m, &cfgs).0] })
             );
         }
     }

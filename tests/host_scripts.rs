@@ -44,6 +44,7 @@ fn change(id: &str, ops: Vec<Op>) -> Change {
         ops,
         depends_on: Vec::new(),
         verify_pins: Vec::new(),
+        cause: None,
     }
 }
 

@@ -223,3 +223,57 @@ fn a_markdown_plan_fits_a_comment_limit_and_names_the_saved_plan_by_hash() {
     assert_eq!(code, 1);
     assert!(err.contains("--max-chars applies to --format markdown only"), "{err}");
 }
+
+/// Issue 16: each change says why. Nothing applied yet: `new`; the host edited by hand after an
+/// apply: `drift`; the YAML edited: `intent`; and a record that is garbage counts as none.
+#[test]
+fn changes_are_labelled_new_drift_or_intent() {
+    let e = setup(&["db01".to_string(), "web01".to_string()]);
+    let f = e.f().to_string();
+    let (code, out, err) = e.run(&["plan", "-f", &f]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("+ vm db01 (create, new)") && out.contains("Causes: 6 new."), "{out}");
+    let (code, out, err) = e.run(&["apply", "-f", &f, "--auto-approve"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let records: Vec<_> = std::fs::read_dir(e.repo().join(".domform-applied")).expect("records").collect();
+    assert_eq!(records.len(), 2, "one record per VM applied");
+    let (code, out, _) = e.run(&["plan", "-f", &f, "--detailed-exitcode"]);
+    assert_eq!(code, 0, "converged, records and all: {out}");
+    // By hand on the host: db01's memory in its vm.cfg.
+    let cfgs: Vec<PathBuf> = std::fs::read_dir(e.repo().join("VirtualMachines"))
+        .expect("ls")
+        .map(|d| d.expect("entry").path().join("vm.cfg"))
+        .collect();
+    let db01 = cfgs
+        .iter()
+        .find(|p| std::fs::read_to_string(p).is_ok_and(|t| t.contains("OVM_simple_name = 'db01'")))
+        .expect("db01's vm.cfg");
+    let text = std::fs::read_to_string(db01).expect("read");
+    std::fs::write(db01, text.replace("memory = 256", "memory = 512")).expect("edit by hand");
+    // In git: web01's memory.
+    let yaml = std::fs::read_to_string(e.f()).expect("yaml");
+    let at = yaml.find("  web01:").expect("web01");
+    let edited = format!("{}{}", &yaml[..at], yaml[at..].replacen("memory: 256MiB", "memory: 384MiB", 1));
+    std::fs::write(&e.file, edited).expect("yaml");
+    let (code, out, err) = e.run(&["plan", "-f", &f, "--format", "json"]);
+    assert_eq!(code, 0, "{err}");
+    let plan: serde_json::Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(plan["format_version"], 2);
+    let cause = |id: &str| -> String {
+        let changes = plan["hosts"][0]["changes"].as_array().expect("changes");
+        let c = changes.iter().find(|c| c["id"] == id).unwrap_or_else(|| panic!("no {id} in {out}"));
+        c["cause"].as_str().unwrap_or("none").to_string()
+    };
+    assert_eq!(cause("vm/db01"), "drift");
+    assert_eq!(cause("vm/web01"), "intent");
+    let (_, human, _) = e.run(&["plan", "-f", &f]);
+    assert!(human.contains("~ vm db01 (update, drift)"), "{human}");
+    assert!(human.contains("~ vm web01 (update, needs restart, intent)"), "{human}");
+    assert!(human.contains("Causes: 1 drift, 1 intent."), "{human}");
+    // A record somebody overwrote with junk is no record.
+    for r in std::fs::read_dir(e.repo().join(".domform-applied")).expect("records") {
+        std::fs::write(r.expect("entry").path(), "{\"format\": 1, \"vm\": 3}").expect("junk");
+    }
+    let (_, human, _) = e.run(&["plan", "-f", &f]);
+    assert!(human.contains("~ vm db01 (update, new)") && human.contains("Causes: 2 new."), "{human}");
+}

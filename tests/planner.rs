@@ -64,6 +64,16 @@ fn change<'a>(hp: &'a HostPlan, id: &str) -> &'a Change {
     hp.changes.iter().find(|c| c.id == id).unwrap_or_else(|| panic!("no change {id} in {:?}", ids(hp)))
 }
 
+/// A change's own ops, without the record of what was applied that the VM's last change also
+/// writes (`plan::cause`; tested in `applied_record_rides_on_the_last_change`).
+fn own(c: &Change) -> Vec<Op> {
+    c.ops
+        .iter()
+        .filter(|o| !matches!(o, Op::WriteFile { path, .. } if path.contains("/.domform-applied/")))
+        .cloned()
+        .collect()
+}
+
 fn xen_ops(c: &Change) -> Vec<Vec<String>> {
     c.ops.iter().filter_map(|o| if let Op::Xen { args } = o { Some(args.clone()) } else { None }).collect()
 }
@@ -87,7 +97,8 @@ const WEB: &str = "    memory: 2GiB\n    vcpus: 2\n    disks:\n      - { name: s
 fn plan_new_web(cpus: &str) -> (HostPlan, String, String) {
     let hp = plan::plan_host(&model(&vm_yaml("web01", &format!("{WEB}{cpus}"))), &observed(&[], "", &[]));
     let c = change(&hp, "vm/web01");
-    let [Op::WriteFile { path, content, backup: false }] = c.ops.as_slice() else { panic!("ops: {:?}", c.ops) };
+    let mine = own(c);
+    let [Op::WriteFile { path, content, backup: false }] = mine.as_slice() else { panic!("ops: {:?}", c.ops) };
     (hp.clone(), path.clone(), content.clone())
 }
 
@@ -97,7 +108,7 @@ fn new_vm_creates_disks_then_cfg_then_starts() {
     assert!(hp.errors.is_empty(), "{:?}", hp.errors);
     assert_eq!(ids(&hp), ["disk/web01/data", "disk/web01/system", "vm/web01", "power/web01"]);
     assert_eq!(
-        change(&hp, "disk/web01/system").ops,
+        own(change(&hp, "disk/web01/system")),
         [Op::CreateDisk { path: format!("{REPO}/VirtualDisks/web01_system.img"), size: 10 * GIB }]
     );
     let vm = change(&hp, "vm/web01");
@@ -118,7 +129,7 @@ fn new_vm_creates_disks_then_cfg_then_starts() {
     assert_eq!(disks[0], Value::Str(format!("file:{REPO}/VirtualDisks/web01_system.img,xvda,w")));
     let power = change(&hp, "power/web01");
     assert_eq!((power.action, power.depends_on.as_slice()), (Action::Start, ["vm/web01".to_string()].as_slice()));
-    assert_eq!(power.ops, [Op::Xen { args: args(&["create", &path]) }]);
+    assert_eq!(own(power), [Op::Xen { args: args(&["create", &path]) }]);
     let (_, again, _) = plan_new_web("    cpus: \"4-5\"\n");
     assert_eq!(again, path, "the id is deterministic");
 }
@@ -184,7 +195,7 @@ fn ovm_manager_vm_is_compared_semantically_and_edited_minimally() {
     assert_eq!(old.len(), new.len());
     let differing: Vec<(&str, &str)> = old.iter().zip(&new).filter(|(a, b)| a != b).map(|(a, b)| (*a, *b)).collect();
     assert_eq!(differing, [("memory = '4096'  # Manager quotes it", "memory = 8192  # Manager quotes it")]);
-    assert_eq!(c.ops, [Op::WriteFile { path: OVM_PATH.into(), content: file.new.clone(), backup: true }]);
+    assert_eq!(own(c), [Op::WriteFile { path: OVM_PATH.into(), content: file.new.clone(), backup: true }]);
 }
 
 /// A domform-style vm.cfg for `app01` with the given memory/maxmem/bridge.
@@ -245,9 +256,9 @@ fn power_state_changes() {
         hp.changes[0].clone()
     };
     let c = power(format!("{APP_SAME}    state: stopped\n"), &running);
-    assert_eq!((c.action, c.ops.as_slice()), (Action::Stop, [shutdown(false)].as_slice()));
+    assert_eq!((c.action, own(&c).as_slice()), (Action::Stop, [shutdown(false)].as_slice()));
     let c = power(format!("{APP_SAME}    state: stopped\n    force_stop: true\n"), &running);
-    assert_eq!(c.ops, [shutdown(true)]);
+    assert_eq!(own(&c), [shutdown(true)]);
     let c = power(format!("{APP_SAME}    state: paused\n"), &running);
     assert_eq!((c.action, xen_ops(&c)), (Action::Pause, vec![args(&["pause", APP_DOM])]));
     let c = power(APP_SAME.to_string(), &paused);
@@ -282,7 +293,7 @@ fn absent_needs_allow_destroy_and_keeps_shared_disks() {
     assert_eq!(ids(&hp), ["vm/app01"]);
     assert_eq!(hp.changes[0].action, Action::Delete);
     assert_eq!(
-        hp.changes[0].ops,
+        own(&hp.changes[0]),
         [
             Op::Shutdown { domain: APP_DOM.into(), timeout_secs: 120, force: false },
             Op::RemoveVmDir { dir: APP_CFG.trim_end_matches("/vm.cfg").into() },
@@ -324,7 +335,7 @@ fn disks_grow_never_shrink_and_must_exist() {
     let hp = disks_plan("      - { name: system, size: 10GiB }\n", &[(&sys, 5 * GIB)]);
     let c = change(&hp, "disk/st01/system");
     assert_eq!(c.action, Action::Update);
-    assert_eq!(c.ops, [Op::GrowDisk { path: sys.clone(), from: 5 * GIB, to: 10 * GIB }]);
+    assert_eq!(own(c), [Op::GrowDisk { path: sys.clone(), from: 5 * GIB, to: 10 * GIB }]);
 
     let hp = disks_plan("      - { name: system, size: 10GiB }\n", &[(&sys, 20 * GIB)]);
     assert!(hp.errors.iter().any(|e| e.contains("never shrinks")), "{:?}", hp.errors);
@@ -360,7 +371,7 @@ fn live_pinning_drift_is_repinned() {
     assert_eq!(c.fields.iter().map(|f| f.field.as_str()).collect::<Vec<_>>(), ["cpus (live)"]);
     assert_eq!(c.fields[0].new.as_deref(), Some("4-5 | 4-5"));
     assert!(c.file.is_none(), "vm.cfg already right");
-    assert_eq!(c.ops, [Op::Xen { args: args(&["vcpu-pin", APP_DOM, "all", "4-5"]) }]);
+    assert_eq!(own(c), [Op::Xen { args: args(&["vcpu-pin", APP_DOM, "all", "4-5"]) }]);
     assert!(plan_with("((4 5) (4 5))").changes.is_empty());
 }
 
@@ -447,4 +458,24 @@ fn a_vm_update_depends_on_its_disk_creates() {
     let vm = change(&hp, "vm/app01");
     assert_eq!((vm.action, vm.depends_on.as_slice()), (Action::Update, ["disk/app01/data".to_string()].as_slice()));
     assert_eq!(field_impact(vm, "disk"), Impact::Live, "not running");
+}
+
+#[test]
+fn applied_record_rides_on_the_last_change() {
+    let (hp, _, _) = plan_new_web("    cpus: \"4-5\"\n");
+    let records: Vec<(&str, &str)> = hp
+        .changes
+        .iter()
+        .flat_map(|c| c.ops.iter().map(move |o| (c.id.as_str(), o)))
+        .filter_map(|(id, o)| match o {
+            Op::WriteFile { path, content, .. } if path.contains("/.domform-applied/") => Some((id, content.as_str())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(records.len(), 1, "one record per VM: {records:?}");
+    let (id, content) = records[0];
+    assert_eq!(id, "power/web01", "after every other change of the VM");
+    let rec = domform::plan::cause::parse(content).expect("a record domform can read back");
+    assert_eq!((rec.vm.as_str(), rec.fields.get("memory").map(String::as_str)), ("web01", Some("2048")));
+    assert!(hp.changes.iter().all(|c| c.cause == Some(domform::plan::cause::Cause::New)));
 }

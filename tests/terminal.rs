@@ -61,6 +61,7 @@ fn plan_and_errors_escape_host_strings() {
         ops: vec![],
         depends_on: vec![],
         verify_pins: vec![],
+        cause: None,
     };
     let hp = HostPlan {
         host: "h1".into(),

@@ -49,6 +49,7 @@ fn change(id: &str, ops: Vec<Op>) -> Change {
         ops,
         depends_on: vec![],
         verify_pins: vec![],
+        cause: None,
     }
 }
 

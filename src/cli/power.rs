@@ -71,6 +71,7 @@ pub fn run(verb: Verb, a: &PowerArgs) -> ExitCode {
         ops,
         depends_on: vec![],
         verify_pins: vec![],
+        cause: None,
     };
     run_changes(&model, &mut loc, vec![change])
 }

@@ -176,6 +176,9 @@ pub struct Observed {
     pub links: std::collections::BTreeSet<String>,
     /// What could not be read or parsed, located.
     pub problems: Vec<Diagnostic>,
+    /// What apply recorded for each VM it changed (`<repo>/.domform-applied/*.json`), by path,
+    /// unparsed: the planner reads them (`plan::cause`).
+    pub applied: BTreeMap<String, String>,
     /// For an Oracle VM Manager host: its WebLogic domain's data sources.
     pub manager: Option<manager::ManagerObserved>,
     /// Round trips used.
@@ -357,6 +360,9 @@ pub fn parse(host: &str, stdout: &str, marker: &str, req: &ObserveRequest) -> Ob
             "fs" | "ovsrepo" | "disks" | "snapshots" => {
                 let Some(repo) = repos.get_mut(&sec.arg) else { continue };
                 repo_section(&sec, repo, &mut obs.files);
+            }
+            "applied" if !failed => {
+                obs.applied.insert(sec.arg.clone(), sec.body.clone());
             }
             "links" => obs.links.extend(sec.body.lines().filter(|l| !l.is_empty()).map(str::to_string)),
             "paths" => {

@@ -87,13 +87,19 @@ pub fn build_limited(req: &ObserveRequest, marker: &str, host_secs: Option<u64>)
         s.push_str(&format!("s disks {r} find {r}/VirtualDisks -maxdepth 1 -type f -printf '%s %b %p\\n'\n"));
         // Links where domform writes (a planted link would redirect a write): listed, refused.
         s.push_str(&format!(
-            "s links {r} sh -c 'for d in \"$1\"/VirtualDisks \"$1\"/VirtualMachines \"$1\"/Snapshots; do if [ -e \"$d\" ] || [ -L \"$d\" ]; then find \"$d\" -maxdepth 3 -type l; fi; done; true' links {r}\n"
+            "s links {r} sh -c 'for d in \"$1\"/VirtualDisks \"$1\"/VirtualMachines \"$1\"/Snapshots \"$1\"/.domform-applied; do if [ -e \"$d\" ] || [ -L \"$d\" ]; then find \"$d\" -maxdepth 3 -type l; fi; done; true' links {r}\n"
         ));
         s.push_str(&format!("s snapshots {r} find {r}/Snapshots -mindepth 2 -maxdepth 2 -type d\n"));
         // Nothing is read through a link planted in the repository (it could show a root-only
         // file in a plan): a linked manifest is skipped, a linked vm.cfg or VM folder is an error.
         s.push_str(&format!(
             "for f in {r}/Snapshots/*/*/manifest; do [ -f \"$f\" ] && [ ! -L \"$f\" ] && [ ! -L \"${{f%/manifest}}\" ] || continue; s snapmanifest \"$f\" cat -- \"$f\"; done\n"
+        ));
+        // What apply recorded (plan::cause); a linked folder or file is not read.
+        s.push_str(&format!(
+            "if [ -d {r}/{dir} ] && [ ! -L {r}/{dir} ]; then for f in {r}/{dir}/*.json; do [ -f \"$f\" ] && [ ! -L \"$f\" ] || continue; s applied \"$f\" head -c {max} -- \"$f\"; done; fi\n",
+            dir = crate::plan::cause::DIR,
+            max = crate::plan::cause::MAX_RECORD_BYTES + 1
         ));
         s.push_str(&format!(
             "for f in {r}/VirtualMachines/*/vm.cfg; do [ -f \"$f\" ] || continue; \

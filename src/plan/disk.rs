@@ -77,5 +77,6 @@ fn change(
         ops,
         depends_on: Vec::new(),
         verify_pins: Vec::new(),
+        cause: None,
     }
 }

@@ -75,6 +75,7 @@ mod tests {
             ops: vec![],
             depends_on: deps.iter().map(|d| d.to_string()).collect(),
             verify_pins: Vec::new(),
+            cause: None,
         }
     }
 

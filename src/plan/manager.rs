@@ -102,6 +102,7 @@ fn changes(m: &Manager, obs: &Observed, notes: &mut Vec<String>) -> Result<Vec<C
         ops: vec![Op::ReplaceFile { path: file.path.clone(), content: new }],
         depends_on: Vec::new(),
         verify_pins: Vec::new(),
+        cause: None,
     }];
     if m.restart {
         out.push(Change {
@@ -120,6 +121,7 @@ fn changes(m: &Manager, obs: &Observed, notes: &mut Vec<String>) -> Result<Vec<C
             ops: vec![Op::RunCommand { command: m.restart_command.clone() }],
             depends_on: vec![id],
             verify_pins: Vec::new(),
+            cause: None,
         });
     } else {
         notes.push(format!(

@@ -10,6 +10,7 @@
 //! 3. A per-host fingerprint of the observed facts lets a saved plan be refused as stale.
 
 pub mod capacity;
+pub mod cause;
 pub mod console;
 pub mod desired;
 pub mod disk;
@@ -29,7 +30,7 @@ use crate::model::Model;
 use crate::observe::Observed;
 
 /// Version of the plan JSON (`--format json` and `plan -o`); see docs/plan-format.md.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 
 /// What kind of resource a change is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -244,6 +245,9 @@ pub struct Change {
     /// Pinning `xm vcpu-list` must show once this change ran (checked after apply).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub verify_pins: Vec<PinCheck>,
+    /// Why it is planned: `new`, `intent` or `drift` (see [`cause`]); none for managers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cause: Option<cause::Cause>,
 }
 
 /// One expected affinity, checked from `xm vcpu-list` after apply.
@@ -356,6 +360,12 @@ pub fn plan_host(model: &Model, obs: &Observed) -> HostPlan {
     match graph::order(changes) {
         Ok(sorted) => hp.changes = sorted,
         Err(e) => hp.errors.push(e),
+    }
+    let records = obs.applied.iter().filter_map(|(p, t)| cause::parse(t).map(|r| (p.clone(), r))).collect();
+    let vms = obs.vms();
+    for vm in model.vms.values().filter(|v| v.host == obs.host) {
+        let cfg = vms.iter().find(|v| v.simple_name == vm.name || v.xen_name == vm.name).and_then(|v| v.cfg);
+        cause::annotate(vm, &mut hp.changes, &records, cfg.map(|c| c.text.as_str()));
     }
     hp
 }

@@ -15,7 +15,7 @@ use super::{Change, Op};
 
 /// The repository folders whose contents domform writes (and its trash folder); a link in
 /// them is refused.
-pub const GUARDED: [&str; 4] = ["VirtualDisks", "VirtualMachines", "Snapshots", ".domform-trash"];
+pub const GUARDED: [&str; 5] = ["VirtualDisks", "VirtualMachines", "Snapshots", ".domform-trash", super::cause::DIR];
 
 /// True when `path` is absolute and has no empty, `.` or `..` component.
 pub fn is_normal(path: &str) -> bool {
@@ -145,6 +145,7 @@ mod tests {
             ops: vec![Op::CreateDisk { path: path.into(), size: 1 }],
             depends_on: vec![],
             verify_pins: vec![],
+            cause: None,
         };
         let repos = vec!["/OVS/R".to_string()];
         let none = BTreeSet::new();

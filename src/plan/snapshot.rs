@@ -114,6 +114,7 @@ pub fn create_change(
         }],
         depends_on: Vec::new(),
         verify_pins: Vec::new(),
+        cause: None,
     })
 }
 
@@ -135,6 +136,7 @@ pub fn delete_change(s: &SnapshotInfo, why: &str) -> Change {
         ops: vec![Op::DeleteSnapshot { dir: s.dir.clone() }],
         depends_on: Vec::new(),
         verify_pins: Vec::new(),
+        cause: None,
     }
 }
 
@@ -170,6 +172,7 @@ pub fn revert_changes(
         ops,
         depends_on: deps,
         verify_pins: Vec::new(),
+        cause: None,
     };
     if let Some(d) = domain {
         let mut ops = Vec::new();
@@ -221,6 +224,7 @@ pub fn revert_changes(
         ops: vec![Op::Revert { dir: snap.dir.clone(), cfg_path: cfg_path.into(), disks }],
         depends_on: vec![format!("snapshot/{vm}/safety")],
         verify_pins: Vec::new(),
+        cause: None,
     });
     let revert_id = format!("revert/{vm}/{}", snap.name);
     if let (true, Some(mem)) = (snap.running, &snap.memory) {

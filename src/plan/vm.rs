@@ -115,6 +115,7 @@ pub fn plan_vm(
                 ops: vec![Op::WriteFile { path: path.clone(), content: new_text, backup: false }],
                 depends_on: disk_ids.clone(),
                 verify_pins: Vec::new(),
+                cause: None,
             });
             vm_changed = true;
         }
@@ -157,6 +158,7 @@ pub fn plan_vm(
                     ops,
                     depends_on: disk_ids.clone(),
                     verify_pins,
+                    cause: None,
                 });
                 vm_changed = true;
             }
@@ -381,6 +383,7 @@ fn plan_power(
             (Some(p), Action::Start | Action::Unpause) => pin_checks(xen_name, p),
             _ => Vec::new(),
         },
+        cause: None,
     });
 }
 
@@ -445,6 +448,7 @@ fn plan_absent(
         ops,
         depends_on: Vec::new(),
         verify_pins: Vec::new(),
+        cause: None,
     });
 }
 

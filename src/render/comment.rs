@@ -135,6 +135,7 @@ mod tests {
             ops: vec![],
             depends_on: vec![],
             verify_pins: vec![],
+            cause: None,
         };
         let host = |i: usize| HostPlan {
             host: format!("ovs{i:02}"),

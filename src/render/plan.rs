@@ -97,9 +97,14 @@ fn redact_vnc(text: &str) -> String {
 
 /// A field's values with secrets hidden: whole values of password fields, embedded ones elsewhere.
 fn redact_field(f: &FieldChange) -> FieldChange {
-    let secret = ["vncpasswd", "password"].iter().any(|k| f.field.eq_ignore_ascii_case(k));
+    let secret = is_secret_field(&f.field);
     let hide = |v: &Option<String>| v.as_ref().map(|v| if secret { REDACTED.to_string() } else { redact(v) });
     FieldChange { field: f.field.clone(), old: hide(&f.old), new: hide(&f.new), impact: f.impact }
+}
+
+/// Fields whose whole value is a secret (`vncpasswd`, `password`).
+pub fn is_secret_field(field: &str) -> bool {
+    ["vncpasswd", "password"].iter().any(|k| field.eq_ignore_ascii_case(k))
 }
 
 /// The `Plan: …` line: create, update and delete always, other actions when they occur.
@@ -165,7 +170,27 @@ pub fn human_with(plan: &Plan, color: bool, verbose: bool) -> String {
         }
     }
     out.push_str(&format!("\n{}\n", summary(plan)));
+    if let Some(line) = causes(plan) {
+        out.push_str(&line);
+        out.push('\n');
+    }
     out
+}
+
+/// `Causes: 2 drift, 1 intent, 3 new.` (`plan::cause`), when any change has one.
+pub fn causes(plan: &Plan) -> Option<String> {
+    use crate::plan::cause::Cause;
+    let all: Vec<Cause> = plan.hosts.iter().flat_map(|h| &h.changes).filter_map(|c| c.cause).collect();
+    if all.is_empty() {
+        return None;
+    }
+    let parts: Vec<String> = [Cause::Drift, Cause::Intent, Cause::New]
+        .into_iter()
+        .map(|k| (k, all.iter().filter(|c| **c == k).count()))
+        .filter(|(_, n)| *n > 0)
+        .map(|(k, n)| format!("{n} {}", k.word()))
+        .collect();
+    Some(format!("Causes: {}.", parts.join(", ")))
 }
 
 /// The form for a pull-request comment: the summary in bold, a table of changes per host and
@@ -175,6 +200,11 @@ pub fn human_with(plan: &Plan, color: bool, verbose: bool) -> String {
 pub fn markdown(plan: &Plan) -> String {
     let bold = if plan.is_empty() && !plan.has_errors() { NO_CHANGES.to_string() } else { summary(plan) };
     let mut out = format!("### domform plan\n\n**{bold}**\n");
+    if let Some(line) = causes(plan) {
+        out.push_str(&format!(
+            "\n{line} (drift: the host changed since the last apply; intent: the YAML did; new: never applied)\n"
+        ));
+    }
     let shown_hosts: Vec<&HostPlan> = plan.hosts.iter().filter(|h| shown(h)).collect();
     if !shown_hosts.is_empty() {
         use Action::*;
@@ -362,8 +392,9 @@ fn change_lines(h: &HostPlan, color: bool, verbose: bool) -> Vec<String> {
                 let names = h.changes[i..i + run].iter().map(|d| d.name.split_once('/').map_or("", |(_, n)| n));
                 let first = names.clone().min_by(|a, b| super::natural_cmp(a, b)).unwrap_or_default();
                 let last = names.max_by(|a, b| super::natural_cmp(a, b)).unwrap_or_default();
+                let why = c.cause.map(|k| format!(", {}", k.word())).unwrap_or_default();
                 let rest = format!(
-                    " {run} disks {}/{} … {} (create, {} each)",
+                    " {run} disks {}/{} … {} (create, {} each{why})",
                     esc::line(vm),
                     esc::line(first),
                     esc::line(last),
@@ -434,7 +465,8 @@ fn one_change(c: &Change, color: bool, verbose: bool, out: &mut Vec<String>) {
         (Action::Update, Impact::NeedsRestart | Impact::Replace) => format!(", {}", impact_word(c.impact)),
         _ => String::new(),
     };
-    let rest = format!(" {} {} ({word}{restart})", kind(c.resource), esc::line(&c.name));
+    let why = c.cause.map(|k| format!(", {}", k.word())).unwrap_or_default();
+    let rest = format!(" {} {} ({word}{restart}{why})", kind(c.resource), esc::line(&c.name));
     if c.action == Action::Delete {
         out.push(paint(color, RED, &format!("{sym}{rest}")));
         let what = match c.resource {
@@ -507,7 +539,7 @@ mod tests {
         let (id, impact) =
             (format!("{}/{name}", kind(resource)), fields.iter().map(|f| f.impact).max().unwrap_or(Live));
         let (name, file, ops, depends_on) = (name.into(), None, vec![], vec![]);
-        Change { id, resource, name, action, impact, fields, file, ops, depends_on, verify_pins: vec![] }
+        Change { id, resource, name, action, impact, fields, file, ops, depends_on, verify_pins: vec![], cause: None }
     }
 
     fn host(name: &str, changes: Vec<Change>) -> HostPlan {
@@ -855,7 +887,7 @@ Plan: 100 to create, 1 to update, 0 to delete.
     fn json_round_trips() {
         let p = small();
         let text = json(&p);
-        assert!(text.starts_with("{\n  \"format_version\": 1,\n  \"hosts\": ["));
+        assert!(text.starts_with("{\n  \"format_version\": 2,\n  \"hosts\": ["));
         assert_eq!(serde_json::from_str::<Plan>(&text).ok(), Some(p));
     }
 }
