@@ -37,14 +37,7 @@ pub fn observe_and_plan(
         .iter()
         .map(|r| match &r.observed {
             Ok(obs) => plan::plan_host(model, obs),
-            Err(e) => HostPlan {
-                host: r.host.clone(),
-                fingerprint: String::new(),
-                changes: Vec::new(),
-                errors: vec![e.to_string()],
-                notes: Vec::new(),
-                warnings: Vec::new(),
-            },
+            Err(e) => HostPlan::failed(&r.host, e.to_string()),
         })
         .collect();
     (Plan { format_version: plan::FORMAT_VERSION, hosts: plans }, results)

@@ -99,14 +99,7 @@ pub fn locate(model: &Model, host: Option<&str>, name: &str, mode: Mode) -> Resu
 
 /// Runs changes on the located VM's host (under its lock) and prints the report.
 pub fn run_changes(model: &Model, loc: &mut Located, changes: Vec<Change>) -> ExitCode {
-    let hp = HostPlan {
-        host: loc.host().to_string(),
-        fingerprint: String::new(),
-        changes,
-        errors: vec![],
-        notes: vec![],
-        warnings: vec![],
-    };
+    let hp = HostPlan::of_changes(loc.host(), changes);
     let toolstack: Toolstack = model.hosts.get(loc.host()).map(|h| h.toolstack).unwrap_or_default();
     let step_timeout = model.hosts.get(loc.host()).map(|h| h.step_timeout);
     let Some(t) = loc.results.get_mut(loc.index).and_then(|r| r.transport.as_mut()) else {

@@ -116,14 +116,7 @@ pub fn run(cmd: &SnapshotCmd) -> ExitCode {
     }
     let plan = crate::plan::Plan {
         format_version: crate::plan::FORMAT_VERSION,
-        hosts: vec![crate::plan::HostPlan {
-            host: loc.host().to_string(),
-            fingerprint: String::new(),
-            changes: changes.clone(),
-            errors: vec![],
-            notes: vec![],
-            warnings: vec![],
-        }],
+        hosts: vec![crate::plan::HostPlan::of_changes(loc.host(), changes.clone())],
     };
     let _ = std::io::stdout().lock().write_all(render::human(&plan, crate::render::stdout_color()).as_bytes());
     let destructive = match cmd {
