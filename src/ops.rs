@@ -67,13 +67,14 @@ pub fn execute(model: &Model, plan: &Plan, results: Vec<HostResult>, parallel: u
                 let toolstack = model.hosts.get(&r.host).map(|h| h.toolstack).unwrap_or_default();
                 let conn = model.hosts.get(&r.host).or_else(|| model.managers.get(&r.host).map(|m| &m.conn));
                 let step_timeout = Some(conn.map_or(crate::model::DEFAULT_STEP_TIMEOUT, |h| h.step_timeout));
-                let report = match r.transport.as_mut() {
-                    Some(t) => {
+                let report = match r.session.as_mut() {
+                    Some(session) => {
+                        let t = session.transport();
                         let span = tracing::info_span!("apply", host = %r.host);
                         let _g = span.enter();
                         let started = std::time::Instant::now();
-                        let rep = apply::apply_host_limited(t.as_mut(), hp, toolstack, step_timeout);
-                        t.end_background();
+                        let rep = apply::apply_host_limited(t, hp, toolstack, step_timeout);
+                        session.release();
                         tracing::info!(execs = rep.execs, ok = rep.ok(), "applied");
                         if progress && !hp.changes.is_empty() {
                             let state = if rep.ok() { "done" } else { "FAILED" };

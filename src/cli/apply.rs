@@ -107,7 +107,7 @@ pub(crate) fn apply_with(
     let timed_out: Vec<HostReport> = results
         .iter()
         .filter_map(|r| match &r.observed {
-            Err(crate::apply::LockError::Transport(e @ crate::transport::TransportError::TimedOut { .. })) => {
+            Err(crate::observe::lock::LockError::Transport(e @ crate::transport::TransportError::TimedOut { .. })) => {
                 Some(HostReport { host: r.host.clone(), steps: Vec::new(), error: Some(e.to_string()), execs: 1 })
             }
             _ => None,

@@ -63,13 +63,13 @@ pub fn run(files: &[PathBuf], only: &[String], format: LicenceFormat, parallel: 
     let mut failed = false;
     let mut packs: Vec<HostEvidence> = Vec::new();
     for r in results.iter_mut() {
-        let HostResult { host, observed, transport } = r;
+        let HostResult { host, observed, session } = r;
         match observed {
             Ok(o) => {
                 super::print_diags(&o.problems);
                 if outputs.evidence.is_some() {
-                    let (Some(t), Some(h)) = (transport.as_mut(), model.hosts.get(host.as_str())) else { continue };
-                    match evidence::collect(t.as_mut(), h, &targets(&model, o)) {
+                    let (Some(s), Some(h)) = (session.as_mut(), model.hosts.get(host.as_str())) else { continue };
+                    match evidence::collect(s.transport(), h, &targets(&model, o)) {
                         Ok(e) => packs.push(e),
                         Err(e) => {
                             let _ = writeln!(std::io::stderr(), "error: {e}");

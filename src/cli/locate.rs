@@ -102,11 +102,11 @@ pub fn run_changes(model: &Model, loc: &mut Located, changes: Vec<Change>) -> Ex
     let hp = HostPlan::of_changes(loc.host(), changes);
     let toolstack: Toolstack = model.hosts.get(loc.host()).map(|h| h.toolstack).unwrap_or_default();
     let step_timeout = model.hosts.get(loc.host()).map(|h| h.step_timeout);
-    let Some(t) = loc.results.get_mut(loc.index).and_then(|r| r.transport.as_mut()) else {
+    let Some(session) = loc.results.get_mut(loc.index).and_then(|r| r.session.as_mut()) else {
         return fail(format!("{} is not connected", hp.host));
     };
-    let report = crate::apply::apply_host_limited(t.as_mut(), &hp, toolstack, step_timeout);
-    t.end_background();
+    let report = crate::apply::apply_host_limited(session.transport(), &hp, toolstack, step_timeout);
+    session.release();
     let (text, ok) = super::apply::report_text(&[report]);
     let _ = std::io::stdout().lock().write_all(text.as_bytes());
     if ok {
