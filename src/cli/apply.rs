@@ -1,8 +1,9 @@
 //! `domform apply [PLANFILE]`.
 
 use crate::render::escape as esc;
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
+
 use std::process::ExitCode;
 
 use super::{load_or_report, select_targets};
@@ -13,22 +14,6 @@ use crate::render::plan as render;
 
 fn say(msg: &str) {
     let _ = writeln!(std::io::stderr().lock(), "{msg}");
-}
-
-/// Reads a saved plan.
-fn read_plan(path: &Path) -> Result<Plan, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    let plan: Plan = serde_json::from_str(&text)
-        .map_err(|e| format!("{}:{}:{}: not a domform plan: {e}", path.display(), e.line(), e.column()))?;
-    if plan.format_version != crate::plan::FORMAT_VERSION {
-        return Err(format!(
-            "{}: plan format {} is not {}; make the plan again with this domform",
-            path.display(),
-            plan.format_version,
-            crate::plan::FORMAT_VERSION
-        ));
-    }
-    Ok(plan)
 }
 
 /// Plans (or checks a saved plan) under the host locks, confirms, executes, reports.
@@ -42,7 +27,7 @@ pub fn run(
 ) -> ExitCode {
     let Some(mut model) = load_or_report(files) else { return ExitCode::FAILURE };
     crate::ops::resolve_secrets(&mut model);
-    let saved = match planfile.map(read_plan).transpose() {
+    let saved = match planfile.map(crate::engine::saved::read).transpose() {
         Ok(p) => p,
         Err(e) => {
             say(&format!("error: {e}"));
@@ -76,28 +61,8 @@ pub(crate) fn apply_with(
     let (mut plan, results) = crate::ops::observe_and_plan(model, hosts, parallel, connect, Mode::Lock);
     plan.retain_targets(target);
     if let Some(saved) = saved {
-        let stale: Vec<String> = saved
-            .hosts
-            .iter()
-            .filter_map(|s| {
-                let now = plan.hosts.iter().find(|h| h.host == s.host).map(|h| h.fingerprint.as_str()).unwrap_or("");
-                (now != s.fingerprint).then(|| {
-                    format!(
-                        "{} (planned at {}, now {})",
-                        s.host,
-                        s.fingerprint,
-                        if now.is_empty() { "unreadable" } else { now }
-                    )
-                })
-            })
-            .collect();
-        if !stale.is_empty() {
-            say(&format!("error: the saved plan is stale: these hosts changed since it was made: {}\nnothing was applied; run `domform plan` again", stale.join(", ")));
-            return ExitCode::FAILURE;
-        }
-        let as_json = |p: &Plan| serde_json::from_str::<serde_json::Value>(&render::json(p)).ok();
-        if as_json(&plan) != as_json(saved) {
-            say("error: the desired state changed since the plan was made (the hosts did not); nothing was applied; run `domform plan` again");
+        if let Err(e) = crate::engine::saved::check(saved, &plan) {
+            say(&format!("error: {e}"));
             return ExitCode::FAILURE;
         }
     }
@@ -137,16 +102,8 @@ pub(crate) fn apply_with(
         return ExitCode::FAILURE;
     }
     if saved.is_none() && !auto_approve {
-        if !std::io::stdin().is_terminal() {
-            say("error: no terminal to confirm on; pass --auto-approve, or save a plan with `plan -o` and apply that");
-            return ExitCode::FAILURE;
-        }
-        say("\nDo you want to perform these actions? Only 'yes' will be accepted.");
-        let _ = write!(std::io::stderr(), "  Enter a value: ");
-        let mut answer = String::new();
-        let _ = std::io::stdin().lock().read_line(&mut answer);
-        if answer.trim() != "yes" {
-            say("Apply cancelled; nothing was changed.");
+        if let Err(e) = crate::engine::confirm::confirm("Do you want to perform these actions", false) {
+            super::error(&e);
             return ExitCode::FAILURE;
         }
     }

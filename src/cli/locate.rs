@@ -43,24 +43,9 @@ pub fn fail(msg: impl std::fmt::Display) -> ExitCode {
     ExitCode::FAILURE
 }
 
-/// Asks before a destructive command (a snapshot deleted, disks reverted, a VM destroyed):
-/// on a terminal only `yes` goes on; without a terminal only `--auto-approve` does.
+/// Asks before a destructive command (a snapshot deleted, disks reverted, a VM destroyed).
 pub fn confirm(what: &str, auto_approve: bool) -> Result<(), ExitCode> {
-    use std::io::{BufRead, IsTerminal};
-    if auto_approve {
-        return Ok(());
-    }
-    if !std::io::stdin().is_terminal() {
-        return Err(fail(format!("{what}: pass --auto-approve when there is no terminal to confirm on")));
-    }
-    let _ = write!(std::io::stderr(), "\n{}? Only 'yes' will be accepted: ", crate::render::escape::line(what));
-    let mut answer = String::new();
-    let _ = std::io::stdin().lock().read_line(&mut answer);
-    if answer.trim() == "yes" {
-        Ok(())
-    } else {
-        Err(fail("cancelled; nothing was changed"))
-    }
+    crate::engine::confirm::confirm(what, auto_approve).map_err(fail)
 }
 
 /// Observes the hosts (`host` or all) in `mode` and finds exactly one VM called `name`.
