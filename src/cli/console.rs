@@ -5,8 +5,8 @@
 //! `start`/`stop` do (one read-only observe per host), then runs `xm console <domain>` on its
 //! host with a pty; Ctrl-] detaches.
 
+use crate::engine::Outcome;
 use std::io::Write;
-use std::process::ExitCode;
 
 use super::{load_or_report, select_hosts, ConsoleArgs};
 use crate::model::{Model, Toolstack};
@@ -14,9 +14,9 @@ use crate::observe::fleet::{default_connector, observe_hosts_with, Mode};
 use crate::transport::quote;
 use crate::xen::Domain;
 
-pub(crate) fn fail(msg: &str) -> ExitCode {
+pub(crate) fn fail(msg: &str) -> Outcome {
     super::error(msg);
-    ExitCode::FAILURE
+    Outcome::Failed
 }
 
 /// Finds the running domain of the VM called `name` (simple or Xen name): (host, domain).
@@ -57,8 +57,8 @@ pub(crate) fn find_running(model: &Model, name: &str, host: Option<&str>) -> Res
 }
 
 /// Attaches this terminal to the VM's text console until Ctrl-] or the console ends.
-pub fn run(a: &ConsoleArgs) -> ExitCode {
-    let Some(model) = load_or_report(&a.files) else { return ExitCode::FAILURE };
+pub fn run(a: &ConsoleArgs) -> Outcome {
+    let Some(model) = load_or_report(&a.files) else { return Outcome::Failed };
     let (host, dom) = match find_running(&model, &a.name, a.host.as_deref()) {
         Ok(x) => x,
         Err(e) => return fail(&e),
@@ -72,7 +72,7 @@ pub fn run(a: &ConsoleArgs) -> ExitCode {
     match crate::transport::console::attach(h, &format!("{tool} console {}", quote(&dom.name))) {
         Ok(0) => {
             let _ = writeln!(std::io::stderr(), "\r\nDetached from {}.", a.name);
-            ExitCode::SUCCESS
+            Outcome::Ok
         }
         Ok(code) => fail(&format!("`{tool} console` on {host} ended with status {code}")),
         Err(e) => fail(&e.to_string()),

@@ -2,9 +2,9 @@
 //! what the hosts run now (vm.cfg pinning and live affinity). Exits 1 on a violation, so it can
 //! gate a pipeline. `--html` draws the core map; `--evidence` keeps what the count rests on.
 
+use crate::engine::Outcome;
 use std::io::Write;
 use std::path::PathBuf;
-use std::process::ExitCode;
 
 use super::{load_or_report, select_hosts, LicenceFormat};
 use crate::licence::evidence::{self, HostEvidence, Target};
@@ -48,11 +48,11 @@ fn write_file(path: &std::path::Path, text: &str) -> Result<(), String> {
 }
 
 /// Observes and reports.
-pub fn run(files: &[PathBuf], only: &[String], format: LicenceFormat, parallel: usize, outputs: &Outputs) -> ExitCode {
-    let Some(model) = load_or_report(files) else { return ExitCode::FAILURE };
+pub fn run(files: &[PathBuf], only: &[String], format: LicenceFormat, parallel: usize, outputs: &Outputs) -> Outcome {
+    let Some(model) = load_or_report(files) else { return Outcome::Failed };
     if model.licences.is_empty() {
         let _ = writeln!(std::io::stderr(), "error: no `licences:` groups are declared; nothing to count");
-        return ExitCode::FAILURE;
+        return Outcome::Failed;
     }
     let hosts = match select_hosts(&model, only) {
         Ok(h) => h,
@@ -128,8 +128,8 @@ pub fn run(files: &[PathBuf], only: &[String], format: LicenceFormat, parallel: 
         failed = true;
     }
     if failed {
-        ExitCode::FAILURE
+        Outcome::Failed
     } else {
-        ExitCode::SUCCESS
+        Outcome::Ok
     }
 }
