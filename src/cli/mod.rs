@@ -331,6 +331,7 @@ fn command(cli: Cli) -> Outcome {
     });
     init_logging(cli.verbose, cli.quiet);
     crate::render::set_verbose(cli.verbose > 0);
+    crate::engine::progress::set_quiet(cli.quiet);
     crate::transport::gate::set_limit(cli.max_handshakes);
     match cli.command {
         Command::Validate { files } => validate(&files),

@@ -14,9 +14,10 @@ use std::path::Path;
 
 use super::locate::{self, Found};
 use super::outcome::Outcome;
+use super::progress::Progress;
 use crate::apply::HostReport;
 use crate::model::Model;
-use crate::observe::fleet::{observe_hosts_with, Connector, HostResult, Mode};
+use crate::observe::fleet::{observe_hosts_each, Connector, HostResult, Mode};
 use crate::observe::lock::LockError;
 use crate::plan::{self, Change, HostPlan, Plan};
 use crate::render::plan as render;
@@ -107,10 +108,12 @@ pub fn run(req: &Request<'_>, intent: &Intent<'_>) -> Outcome {
         Intent::Plan { .. } | Intent::Changes { lock: false, .. } => Mode::Read,
         Intent::Apply { .. } | Intent::Changes { lock: true, .. } => Mode::Lock,
     };
-    let progress = super::progress::Progress::new(req.hosts.len());
-    progress.phase(if mode == Mode::Lock { "locking and observing" } else { "observing" });
-    let results = observe_hosts_with(req.model, &req.hosts, req.parallel, req.connect, mode);
-    progress.clear();
+    let phase = if mode == Mode::Lock { "locking and observing" } else { "observing" };
+    let progress = Progress::new(phase, req.hosts.len());
+    let results = observe_hosts_each(req.model, &req.hosts, req.parallel, req.connect, mode, &|r| {
+        progress.host_done(&r.host, r.observed.is_err())
+    });
+    progress.finish();
     let planned = match plan_step(req, intent, &results) {
         Ok(p) => p,
         Err(e) => return fail(&e),
@@ -138,10 +141,10 @@ pub fn run(req: &Request<'_>, intent: &Intent<'_>) -> Outcome {
         }
     }
     let busy = plan.hosts.iter().filter(|h| !h.changes.is_empty()).count();
-    let progress = super::progress::Progress::new(busy);
-    progress.phase("applying");
-    let mut reports = super::execute::execute(req.model, &plan, results, req.parallel, &|r| progress.host_done(r));
-    progress.clear();
+    let progress = Progress::new("applying", busy);
+    let mut reports =
+        super::execute::execute(req.model, &plan, results, req.parallel, &|r| progress.host_done(&r.host, !r.ok()));
+    progress.finish();
     reports.extend(skipped);
     reports.sort_by(|a, b| a.host.cmp(&b.host));
     let (text, ok) = crate::render::report::text(&reports);

@@ -71,6 +71,18 @@ pub fn observe_hosts_with(
     connect: &Connector<'_>,
     mode: Mode,
 ) -> Vec<HostResult> {
+    observe_hosts_each(model, hosts, parallel, connect, mode, &|_| {})
+}
+
+/// Like [`observe_hosts_with`], calling `done` as each host finishes (for progress).
+pub fn observe_hosts_each(
+    model: &Model,
+    hosts: &[String],
+    parallel: usize,
+    connect: &Connector<'_>,
+    mode: Mode,
+    done: &(dyn Fn(&HostResult) + Sync),
+) -> Vec<HostResult> {
     let queue = Mutex::new(hosts.iter().collect::<Vec<_>>().into_iter());
     let results = Mutex::new(Vec::new());
     std::thread::scope(|scope| {
@@ -79,6 +91,7 @@ pub fn observe_hosts_with(
                 let next = queue.lock().ok().and_then(|mut q| q.next());
                 let Some(name) = next else { break };
                 let result = observe_one(model, name, connect, mode);
+                done(&result);
                 if let Ok(mut r) = results.lock() {
                     r.push(result);
                 }
