@@ -24,35 +24,10 @@ pub(crate) fn find_running(model: &Model, name: &str, host: Option<&str>) -> Res
     let only: Vec<String> = host.iter().map(|h| h.to_string()).collect();
     let hosts = select_hosts(model, &only).map_err(|_| String::from("no such host"))?;
     let results = observe_hosts_with(model, &hosts, 16, &default_connector, Mode::Read);
-    let mut found: Vec<(String, Option<Domain>)> = Vec::new();
-    for r in &results {
-        match &r.observed {
-            Ok(obs) => {
-                if let Some(why) = obs.unreadable() {
-                    return Err(why);
-                }
-                for v in obs.vms().into_iter().filter(|v| v.simple_name == name || v.xen_name == name) {
-                    found.push((r.host.clone(), v.domain.cloned()));
-                }
-            }
-            Err(e) => {
-                let _ = writeln!(std::io::stderr(), "warning: {e}");
-            }
-        }
-    }
-    match found.len() {
-        0 => Err(format!("no VM named `{name}` on {}", hosts.join(", "))),
-        1 => {
-            let (host, dom) = found.remove(0);
-            match dom.filter(|d| !d.state.dying && !d.state.crashed && !d.state.shutdown) {
-                Some(d) => Ok((host, d)),
-                None => Err(format!("`{name}` is not running on {host}; start it with `domform start {name}`")),
-            }
-        }
-        _ => {
-            let hs: Vec<&str> = found.iter().map(|f| f.0.as_str()).collect();
-            Err(format!("`{name}` names VMs on several hosts ({}); pick one with --host", hs.join(", ")))
-        }
+    let found = crate::engine::locate::find(&results, name)?;
+    match found.domain.filter(|d| !d.state.dying && !d.state.crashed && !d.state.shutdown) {
+        Some(d) => Ok((found.host.to_string(), d)),
+        None => Err(format!("`{name}` is not running on {}; start it with `domform start {name}`", found.host)),
     }
 }
 
