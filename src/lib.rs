@@ -9,6 +9,7 @@
 //! - [`observe`]: one exec per host reads everything, parsed into typed facts; hosts in parallel.
 //! - [`weblogic`]: OVM Manager's WebLogic JDBC data source: Oracle thin URLs, pool parameters,
 //!   minimal text edits of the XML descriptor.
+//! - [`engine`]: sessions (a host's connection and lock) and the one run loop every command uses.
 //! - [`render`]: tables and JSON for stdout.
 //! - [`diag`]: diagnostics with `file:line:col`, rendered cargo-style.
 //! - [`cli`]: the command line.
@@ -18,6 +19,7 @@
 pub mod apply;
 pub mod cli;
 pub mod diag;
+pub mod engine;
 pub mod licence;
 pub mod manifest;
 pub mod model;

@@ -13,9 +13,10 @@ use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use domform::apply::{lock, script};
+use domform::apply::script;
 use domform::licence::evidence;
 use domform::model::Toolstack;
+use domform::observe::lock;
 use domform::observe::{self, ObserveRequest};
 use domform::plan::{Action, Change, Impact, Op, Resource};
 use domform::transport::write_atomic_script;

@@ -63,14 +63,7 @@ fn plan_and_errors_escape_host_strings() {
         verify_pins: vec![],
         cause: None,
     };
-    let hp = HostPlan {
-        host: "h1".into(),
-        fingerprint: String::new(),
-        changes: vec![change],
-        errors: vec![format!("vm.cfg of `{name}` is odd")],
-        notes: vec![],
-        warnings: vec![],
-    };
+    let hp = HostPlan { changes: vec![change], ..HostPlan::failed("h1", format!("vm.cfg of `{name}` is odd")) };
     let text = render::plan::human(&Plan { format_version: plan::FORMAT_VERSION, hosts: vec![hp] }, false);
     assert!(control(&text).is_empty(), "control characters reach the terminal: {text:?}");
     assert!(!text.lines().any(|l| l.starts_with("fake")), "a name drew a line:\n{text}");

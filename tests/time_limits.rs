@@ -64,18 +64,14 @@ fn a_step_that_runs_out_is_reported_with_the_steps_before_and_after_it() {
             ..ExecOutput::default()
         }
     });
-    let hp = HostPlan {
-        host: "h2".into(),
-        fingerprint: String::new(),
-        changes: vec![
+    let hp = HostPlan::of_changes(
+        "h2",
+        vec![
             change("disk/a", vec![Op::CreateDisk { path: "/r/a.img".into(), size: 1 }]),
             change("power/a", vec![Op::Xen { args: vec!["create".into(), "/r/vm.cfg".into()] }]),
             change("power/b", vec![Op::Shutdown { domain: "b".into(), timeout_secs: 120, force: false }]),
         ],
-        errors: vec![],
-        notes: vec![],
-        warnings: vec![],
-    };
+    );
     let mut t = fake.clone();
     let report = apply::apply_host_limited(&mut t, &hp, Toolstack::Xm, Some(Duration::from_secs(4)));
     let statuses: Vec<&StepStatus> = report.steps.iter().map(|s| &s.status).collect();

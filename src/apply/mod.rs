@@ -1,11 +1,10 @@
 //! Executing a plan: per host, under the host lock, all changes in one batched exec.
 //!
 //! Steps, per host (hosts in parallel): take the lock and observe in the same round trip
-//! ([`lock`]); plan, or check a saved plan's fingerprint; run the batch script ([`script`]);
-//! read back which steps ran. A failure stops that host; the other hosts finish; the exit code
+//! ([`crate::observe::lock`], held by the engine's `Session`); plan, or check a saved plan's
+//! fingerprint; run the batch script ([`script`]); read back which steps ran. A failure stops that host; the other hosts finish; the exit code
 //! is 1. Nothing is retried behind the user's back: the next `apply` converges from what is there.
 
-pub mod lock;
 pub mod script;
 pub mod verify;
 
@@ -13,134 +12,10 @@ use serde::Serialize;
 
 use std::time::Duration;
 
-use crate::model::{Host, Toolstack, SHUTDOWN_STEP_MARGIN};
-use crate::observe::{self, sections, ObserveRequest, Observed};
+use crate::model::{Toolstack, SHUTDOWN_STEP_MARGIN};
+use crate::observe::{self, sections};
 use crate::plan::{Change, HostPlan, Op};
-use crate::transport::{Limit, Transport, TransportError};
-
-/// Why a host could not be locked and observed.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum LockError {
-    /// Another apply holds the lock.
-    #[error("{host} is locked by another apply ({holder}); try again when it has finished")]
-    Busy {
-        /// Host.
-        host: String,
-        /// Holder line (controller, pid, start time).
-        holder: String,
-    },
-    /// The lock could not be taken for another reason.
-    #[error("{host}: cannot take the lock {path}: {message}")]
-    Failed {
-        /// Host.
-        host: String,
-        /// Lock file.
-        path: String,
-        /// Output.
-        message: String,
-    },
-    /// The host could not be reached.
-    #[error(transparent)]
-    Transport(#[from] TransportError),
-}
-
-/// Takes the host lock and observes in one round trip, within the host's `observe_timeout`.
-/// The lock is held until the transport's background script is ended (or the transport dropped).
-pub fn lock_and_observe(t: &mut dyn Transport, host: &Host, req: &ObserveRequest) -> Result<Observed, LockError> {
-    let path = lock::lock_path(&host.repositories);
-    let start = std::time::Instant::now();
-    let limit = Limit::total(host.observe_timeout);
-    let host_secs = Some(limit.host_secs());
-    let (body, marker) =
-        locked(t, &host.name, path, &limit, |marker| observe::script::build_limited(req, marker, host_secs)).map_err(
-            |e| match e {
-                Locked::Lock(e) => e,
-                Locked::TimedOut { marker, output } => LockError::Transport(observe::timed_out(
-                    &host.name,
-                    "observe",
-                    limit.after,
-                    &observe::script::progress(req, &output, &marker),
-                )),
-            },
-        )?;
-    let mut obs = observe::parse(&host.name, &body, &marker, req);
-    obs.execs = 1;
-    obs.elapsed = start.elapsed();
-    Ok(obs)
-}
-
-/// [`lock_and_observe`] for an Oracle VM Manager host: the lock is `<domain>/.domform.lock`.
-pub fn lock_and_observe_manager(
-    t: &mut dyn Transport,
-    m: &crate::model::manager::Manager,
-) -> Result<Observed, LockError> {
-    let start = std::time::Instant::now();
-    let limit = Limit::total(m.conn.observe_timeout);
-    let (body, marker) =
-        locked(t, &m.name, m.lock_path(), &limit, |marker| observe::manager::script(&m.domain, marker)).map_err(
-            |e| match e {
-                Locked::Lock(e) => e,
-                Locked::TimedOut { .. } => LockError::Transport(observe::timed_out(
-                    &m.name,
-                    "observe",
-                    limit.after,
-                    &format!("while reading the WebLogic domain {}", m.domain),
-                )),
-            },
-        )?;
-    let mut obs = observe::manager::observed(&m.name, &m.domain, &body, &marker);
-    obs.execs = 1;
-    obs.elapsed = start.elapsed();
-    Ok(obs)
-}
-
-/// Why [`locked`] failed.
-enum Locked {
-    Lock(LockError),
-    /// The limit ran out before the observe part finished; what it printed so far.
-    TimedOut {
-        marker: String,
-        output: String,
-    },
-}
-
-impl From<TransportError> for Locked {
-    fn from(e: TransportError) -> Self {
-        Locked::Lock(LockError::Transport(e))
-    }
-}
-
-/// Starts the lock script around `observe(marker)`; returns what the observe part printed.
-fn locked(
-    t: &mut dyn Transport,
-    name: &str,
-    path: String,
-    limit: &Limit,
-    observe: impl FnOnce(&str) -> String,
-) -> Result<(String, String), Locked> {
-    let marker = observe::script::new_marker();
-    let text = lock::script(&path, &lock::holder_info(), &marker, &observe(&marker));
-    let (locked, observed) = lock::markers(&marker);
-    let bg = t.start_background(&text, &observed, Some(limit))?;
-    if bg.timed_out || observe::timed_out_on_host(&bg.output, &marker) {
-        t.end_background();
-        let output = bg.output.split_once(&format!("{locked}\n")).map(|(_, rest)| rest).unwrap_or_default();
-        return Err(Locked::TimedOut { marker, output: output.to_string() });
-    }
-    if let Some(status) = bg.ended {
-        let busy = format!("{marker} busy\n");
-        return Err(Locked::Lock(match bg.output.split_once(&busy) {
-            Some((_, holder)) => LockError::Busy { host: name.to_string(), holder: holder.trim().to_string() },
-            None => LockError::Failed {
-                host: name.to_string(),
-                path,
-                message: format!("exit status {status}: {}", bg.output.trim()),
-            },
-        }));
-    }
-    let body = bg.output.split_once(&format!("{locked}\n")).map(|(_, rest)| rest).unwrap_or(&bg.output);
-    Ok((body.to_string(), marker))
-}
+use crate::transport::{Limit, Transport};
 
 /// What happened to one change.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -3,15 +3,15 @@
 //! Zero set-up: a temporary folder holds an OVM-style repository and the xm simulator's state;
 //! `xm` on the demo's PATH is this very binary (it acts as the simulator when called `xm`). The
 //! host uses the local transport, so no SSH and no root are needed. It prints the desired
-//! state, the plan, the apply report, and a second plan that must say "No changes".
+//! state, the plan, the apply report, and a second plan that must say "No changes": the same
+//! run loop (`engine::run`) as `plan` and `apply`, over a local connector.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 
+use crate::engine::{self, Format, Intent, Outcome, Request};
 use crate::model::Host;
-use crate::observe::fleet::Mode;
-use crate::render::plan as render;
+use crate::observe::fleet::observe_hosts;
 use crate::transport::local::LocalTransport;
 use crate::transport::{Transport, TransportError};
 
@@ -74,13 +74,13 @@ fn setup(root: &Path) -> std::io::Result<PathBuf> {
 }
 
 /// Runs the demo.
-pub fn run() -> ExitCode {
+pub fn run() -> Outcome {
     let root = std::env::temp_dir().join(format!("domform-demo-{}", std::process::id()));
     let code = match setup(&root) {
         Ok(file) => demo(&root, &file),
         Err(e) => {
             let _ = writeln!(std::io::stderr(), "error: cannot set up the demo in {}: {e}", root.display());
-            ExitCode::FAILURE
+            Outcome::Failed
         }
     };
     if std::env::var_os("DOMFORM_DEMO_KEEP").is_none() {
@@ -91,12 +91,11 @@ pub fn run() -> ExitCode {
     code
 }
 
-fn demo(root: &Path, file: &Path) -> ExitCode {
-    let color = crate::render::stdout_color();
+fn demo(root: &Path, file: &Path) -> Outcome {
     println!("domform demo: the host below is SIMULATED (domform's xm simulator in {}).", root.display());
     println!("Nothing outside that folder is touched. Real hosts are reached over SSH.\n");
     println!("── desired state ({}) ──\n{}", file.display(), std::fs::read_to_string(file).unwrap_or_default());
-    let Some(model) = super::load_or_report(&[file.to_path_buf()]) else { return ExitCode::FAILURE };
+    let Some(model) = super::load_or_report(&[file.to_path_buf()]) else { return Outcome::Failed };
     let path = format!("{}:{}", root.join("bin").display(), std::env::var("PATH").unwrap_or_default());
     let sim = root.join("xmsim").display().to_string();
     let connect = move |h: &Host| -> Result<Box<dyn Transport>, TransportError> {
@@ -105,28 +104,30 @@ fn demo(root: &Path, file: &Path) -> ExitCode {
         ))
     };
     let hosts: Vec<String> = model.hosts.keys().cloned().collect();
+    let req = Request { model: &model, hosts: hosts.clone(), targets: &[], parallel: 1, connect: &connect };
+    let plan = Intent::Plan { format: Format::Human, out: None, detailed: true, max_chars: None };
 
     println!("── 1. domform plan ──");
-    let (plan, _) = crate::ops::observe_and_plan(&model, &hosts, 1, &connect, Mode::Read);
-    print!("{}", render::human(&plan, color));
+    engine::run(&req, &plan);
 
     println!("\n── 2. domform apply --auto-approve ──");
-    let applied = super::apply::apply_with(&model, &hosts, &[], None, true, 1, &connect);
+    let applied = engine::run(&req, &Intent::Apply { saved: None, auto_approve: true });
 
     println!("\n── 3. domform plan (again) ──");
-    let (again, results) = crate::ops::observe_and_plan(&model, &hosts, 1, &connect, Mode::Read);
-    print!("{}", render::human(&again, color));
+    let again = engine::run(&req, &plan);
 
     println!("\n── 4. domform list ──");
+    let results = observe_hosts(&model, &hosts, 1, &connect);
     let rows: Vec<_> =
         results.iter().filter_map(|r| r.observed.as_ref().ok()).flat_map(crate::render::list::rows).collect();
     print!("{}", crate::render::list::table(&rows));
 
-    if applied == ExitCode::SUCCESS && again.is_empty() && !again.has_errors() {
+    // With --detailed-exitcode semantics, `Ok` from the second plan means: no changes, no errors.
+    if applied == Outcome::Ok && again == Outcome::Ok {
         println!("\nDemo complete: apply converged and the second plan is empty.");
-        ExitCode::SUCCESS
+        Outcome::Ok
     } else {
         let _ = writeln!(std::io::stderr(), "error: the demo did not converge (see above)");
-        ExitCode::FAILURE
+        Outcome::Failed
     }
 }

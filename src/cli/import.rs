@@ -1,10 +1,10 @@
 //! `domform import --host H`: adopt an existing estate. Writes the `vms:` YAML for what the host
 //! runs now, so that planning it right away shows no changes.
 
+use crate::engine::Outcome;
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 
 use vmcfg::{parse_kv_stanza, DiskSpec, Value};
 
@@ -133,8 +133,8 @@ pub fn import_yaml(host: &str, obs: &Observed) -> (String, usize) {
 }
 
 /// Observes the host and writes the YAML.
-pub fn run(host: &str, files: &[PathBuf], out: Option<&Path>) -> ExitCode {
-    let Some(model) = load_or_report(files) else { return ExitCode::FAILURE };
+pub fn run(host: &str, files: &[PathBuf], out: Option<&Path>) -> Outcome {
+    let Some(model) = load_or_report(files) else { return Outcome::Failed };
     let hosts = match super::select_hosts(&model, &crate::model::select::Selection::only(&[host.to_string()])) {
         Ok(h) => h,
         Err(code) => return code,
@@ -144,11 +144,11 @@ pub fn run(host: &str, files: &[PathBuf], out: Option<&Path>) -> ExitCode {
         if let Some(Err(e)) = results.first().map(|r| &r.observed) {
             super::error(&e.to_string());
         }
-        return ExitCode::FAILURE;
+        return Outcome::Failed;
     };
     if let Some(why) = obs.unreadable() {
         super::error(&why);
-        return ExitCode::FAILURE;
+        return Outcome::Failed;
     }
     super::print_diags(&obs.problems);
     let (text, skipped) = import_yaml(host, obs);
@@ -156,19 +156,19 @@ pub fn run(host: &str, files: &[PathBuf], out: Option<&Path>) -> ExitCode {
     // must not look complete to a script.
     let done = || {
         if skipped == 0 {
-            return ExitCode::SUCCESS;
+            return Outcome::Ok;
         }
         super::error(&format!(
             "{skipped} VM(s) on {host} could not be imported; each is named in a `# skipped` comment of the output"
         ));
-        ExitCode::FAILURE
+        Outcome::Failed
     };
     match out {
         Some(p) => match std::fs::write(p, &text) {
             Ok(()) => done(),
             Err(e) => {
                 let _ = writeln!(std::io::stderr(), "error: cannot write {}: {e}", p.display());
-                ExitCode::FAILURE
+                Outcome::Failed
             }
         },
         None => {

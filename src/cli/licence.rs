@@ -2,9 +2,9 @@
 //! what the hosts run now (vm.cfg pinning and live affinity). Exits 1 on a violation, so it can
 //! gate a pipeline. `--html` draws the core map; `--evidence` keeps what the count rests on.
 
+use crate::engine::Outcome;
 use std::io::Write;
 use std::path::PathBuf;
-use std::process::ExitCode;
 
 use super::{load_or_report, select_hosts, LicenceFormat};
 use crate::licence::evidence::{self, HostEvidence, Target};
@@ -48,11 +48,11 @@ fn write_file(path: &std::path::Path, text: &str) -> Result<(), String> {
 }
 
 /// Observes and reports.
-pub fn run(files: &[PathBuf], only: &[String], format: LicenceFormat, parallel: usize, outputs: &Outputs) -> ExitCode {
-    let Some(model) = load_or_report(files) else { return ExitCode::FAILURE };
+pub fn run(files: &[PathBuf], only: &[String], format: LicenceFormat, parallel: usize, outputs: &Outputs) -> Outcome {
+    let Some(model) = load_or_report(files) else { return Outcome::Failed };
     if model.licences.is_empty() {
         let _ = writeln!(std::io::stderr(), "error: no `licences:` groups are declared; nothing to count");
-        return ExitCode::FAILURE;
+        return Outcome::Failed;
     }
     let hosts = match select_hosts(&model, &crate::model::select::Selection::only(only)) {
         Ok(h) => h,
@@ -63,13 +63,13 @@ pub fn run(files: &[PathBuf], only: &[String], format: LicenceFormat, parallel: 
     let mut failed = false;
     let mut packs: Vec<HostEvidence> = Vec::new();
     for r in results.iter_mut() {
-        let HostResult { host, observed, transport } = r;
+        let HostResult { host, observed, session } = r;
         match observed {
             Ok(o) => {
                 super::print_diags(&o.problems);
                 if outputs.evidence.is_some() {
-                    let (Some(t), Some(h)) = (transport.as_mut(), model.hosts.get(host.as_str())) else { continue };
-                    match evidence::collect(t.as_mut(), h, &targets(&model, o)) {
+                    let (Some(s), Some(h)) = (session.as_mut(), model.hosts.get(host.as_str())) else { continue };
+                    match evidence::collect(s.transport(), h, &targets(&model, o)) {
                         Ok(e) => packs.push(e),
                         Err(e) => {
                             let _ = writeln!(std::io::stderr(), "error: {e}");
@@ -128,8 +128,8 @@ pub fn run(files: &[PathBuf], only: &[String], format: LicenceFormat, parallel: 
         failed = true;
     }
     if failed {
-        ExitCode::FAILURE
+        Outcome::Failed
     } else {
-        ExitCode::SUCCESS
+        Outcome::Ok
     }
 }

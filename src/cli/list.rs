@@ -1,16 +1,16 @@
 //! `domform list`.
 
+use crate::engine::Outcome;
 use std::io::Write;
 use std::path::PathBuf;
-use std::process::ExitCode;
 
 use super::{load_or_report, print_diags, Format};
 use crate::observe::fleet::{default_connector, observe_hosts};
 use crate::render::list;
 
 /// Observes the chosen hosts and prints every VM.
-pub fn run(files: &[PathBuf], only: &crate::model::select::Selection, format: Format, parallel: usize) -> ExitCode {
-    let Some(model) = load_or_report(files) else { return ExitCode::FAILURE };
+pub fn run(files: &[PathBuf], only: &crate::model::select::Selection, format: Format, parallel: usize) -> Outcome {
+    let Some(model) = load_or_report(files) else { return Outcome::Failed };
     let hosts = match super::select_hosts(&model, only) {
         Ok(h) => h,
         Err(code) => return code,
@@ -37,8 +37,8 @@ pub fn run(files: &[PathBuf], only: &crate::model::select::Selection, format: Fo
     };
     let _ = std::io::stdout().lock().write_all(text.as_bytes());
     if failed {
-        ExitCode::FAILURE
+        Outcome::Failed
     } else {
-        ExitCode::SUCCESS
+        Outcome::Ok
     }
 }

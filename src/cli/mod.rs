@@ -1,5 +1,7 @@
-//! The command line. Results go to stdout, diagnostics and logs to stderr; exit codes are a
-//! contract: 0 success, 1 error (2 = changes pending, with `plan --detailed-exitcode`).
+//! The command line: it parses arguments and hands each command to its module, which loads the
+//! desired state and names an intent for the engine. Results go to stdout, diagnostics and logs
+//! to stderr; exit codes are a contract kept in one place ([`exit_code`]): 0 success, 1 error
+//! (2 = changes pending, with `plan --detailed-exitcode`).
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -8,6 +10,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use crate::diag::Diagnostic;
+use crate::engine::Outcome;
 use crate::manifest;
 use crate::model::select::{Selection, Shard};
 
@@ -17,7 +20,6 @@ mod demo;
 mod import;
 mod licence;
 mod list;
-mod locate;
 mod plan;
 mod power;
 mod snapshot;
@@ -345,7 +347,16 @@ pub enum Format {
 
 /// Entry point used by the binary.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    exit_code(command(Cli::parse()))
+}
+
+/// The one place an [`Outcome`] becomes the process exit code.
+pub fn exit_code(outcome: Outcome) -> ExitCode {
+    ExitCode::from(outcome.code())
+}
+
+/// Runs the parsed command line.
+fn command(cli: Cli) -> Outcome {
     anstream::ColorChoice::write_global(match cli.color {
         ColorWhen::Auto => anstream::ColorChoice::Auto,
         ColorWhen::Always => anstream::ColorChoice::Always,
@@ -353,6 +364,7 @@ pub fn main() -> ExitCode {
     });
     init_logging(cli.verbose, cli.quiet);
     crate::render::set_verbose(cli.verbose > 0);
+    crate::engine::progress::set_quiet(cli.quiet);
     crate::transport::gate::set_limit(cli.max_handshakes);
     match cli.command {
         Command::Validate { files } => validate(&files),
@@ -380,25 +392,25 @@ pub fn main() -> ExitCode {
             let mut buf = Vec::new();
             clap_complete::generate(shell, &mut <Cli as clap::CommandFactory>::command(), "domform", &mut buf);
             let _ = std::io::stdout().lock().write_all(&buf);
-            ExitCode::SUCCESS
+            Outcome::Ok
         }
         Command::Man => {
             let mut buf = Vec::new();
             match clap_mangen::Man::new(<Cli as clap::CommandFactory>::command()).render(&mut buf) {
                 Ok(()) => {
                     let _ = std::io::stdout().lock().write_all(&buf);
-                    ExitCode::SUCCESS
+                    Outcome::Ok
                 }
                 Err(e) => {
                     let _ = writeln!(std::io::stderr(), "error: cannot render the man page: {e}");
-                    ExitCode::FAILURE
+                    Outcome::Failed
                 }
             }
         }
         Command::Schema => {
             let mut out = std::io::stdout().lock();
             let _ = writeln!(out, "{}", schema_json());
-            ExitCode::SUCCESS
+            Outcome::Ok
         }
     }
 }
@@ -443,8 +455,7 @@ pub(crate) fn load_or_report(files: &[PathBuf]) -> Option<crate::model::Model> {
 /// Prints `error: <msg>` on stderr: once (a message that already starts with `error: ` is not
 /// prefixed again) and escaped, since messages carry names from hosts (render::escape).
 pub(crate) fn error(msg: &str) {
-    let msg = msg.strip_prefix("error: ").unwrap_or(msg);
-    let _ = writeln!(std::io::stderr().lock(), "error: {}", crate::render::escape::indented(msg, "  "));
+    crate::engine::error(msg);
 }
 
 pub(crate) fn print_diags(diags: &[Diagnostic]) {
@@ -454,7 +465,7 @@ pub(crate) fn print_diags(diags: &[Diagnostic]) {
     }
 }
 
-fn validate(files: &[PathBuf]) -> ExitCode {
+fn validate(files: &[PathBuf]) -> Outcome {
     match manifest::load(files) {
         Ok(model) => {
             print_diags(&model.warnings);
@@ -469,25 +480,25 @@ fn validate(files: &[PathBuf]) -> ExitCode {
                 model.vms.len(),
                 model.licences.len()
             );
-            ExitCode::SUCCESS
+            Outcome::Ok
         }
         Err(diags) => {
             print_diags(&diags);
             let n = diags.iter().filter(|d| d.is_error()).count();
             let _ = writeln!(std::io::stderr().lock(), "error: {n} error(s); nothing was changed");
-            ExitCode::FAILURE
+            Outcome::Failed
         }
     }
 }
 
 /// The Xen hosts to work on: all, or those chosen (a name that matches nothing is an error).
-pub(crate) fn select_hosts(model: &crate::model::Model, sel: &Selection) -> Result<Vec<String>, ExitCode> {
+pub(crate) fn select_hosts(model: &crate::model::Model, sel: &Selection) -> Result<Vec<String>, Outcome> {
     chosen(model, sel, false)
 }
 
 /// Checks `--target` names: each must be a declared VM (or manager); an unknown one is an
 /// error with a "did you mean" (it once planned nothing and said "No changes", exit 0).
-pub(crate) fn check_targets(model: &crate::model::Model, targets: &[String]) -> Result<(), ExitCode> {
+pub(crate) fn check_targets(model: &crate::model::Model, targets: &[String]) -> Result<(), Outcome> {
     let known: Vec<&str> = model.vms.keys().chain(model.managers.keys()).map(String::as_str).collect();
     let mut ok = true;
     for t in targets.iter().filter(|t| !known.contains(&t.as_str())) {
@@ -498,17 +509,17 @@ pub(crate) fn check_targets(model: &crate::model::Model, targets: &[String]) -> 
     if ok {
         Ok(())
     } else {
-        Err(ExitCode::FAILURE)
+        Err(Outcome::Failed)
     }
 }
 
 /// The hosts and Oracle VM Manager hosts `plan` and `apply` work on: all, or those chosen with
 /// `--limit`, `--exclude` and `--shard` (see [`crate::model::select`]).
-pub(crate) fn select_targets(model: &crate::model::Model, sel: &Selection) -> Result<Vec<String>, ExitCode> {
+pub(crate) fn select_targets(model: &crate::model::Model, sel: &Selection) -> Result<Vec<String>, Outcome> {
     chosen(model, sel, true)
 }
 
-fn chosen(model: &crate::model::Model, sel: &Selection, managers: bool) -> Result<Vec<String>, ExitCode> {
+fn chosen(model: &crate::model::Model, sel: &Selection, managers: bool) -> Result<Vec<String>, Outcome> {
     match crate::model::select::select(model, sel, managers) {
         Ok(hosts) => {
             if hosts.is_empty() {
@@ -525,7 +536,7 @@ fn chosen(model: &crate::model::Model, sel: &Selection, managers: bool) -> Resul
         }
         Err(e) => {
             error(&e);
-            Err(ExitCode::FAILURE)
+            Err(Outcome::Failed)
         }
     }
 }

@@ -1,12 +1,10 @@
-//! `domform plan`.
+//! `domform plan`: arguments to a [`Intent::Plan`] run.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 
 use super::{load_or_report, select_targets, PlanFormat};
-use crate::observe::fleet::{default_connector, Mode};
-use crate::render::plan as render;
+use crate::engine::{self, Format, Intent, Outcome, Request};
+use crate::observe::fleet::default_connector;
 
 /// What `plan` prints and saves.
 pub struct Output<'a> {
@@ -27,13 +25,13 @@ pub fn run(
     target: &[String],
     output: &Output<'_>,
     parallel: usize,
-) -> ExitCode {
+) -> Outcome {
     let Output { format, out, max_chars, detailed } = *output;
     if max_chars.is_some() && format != PlanFormat::Markdown {
         super::error("--max-chars applies to --format markdown only");
-        return ExitCode::FAILURE;
+        return Outcome::Failed;
     }
-    let Some(mut model) = load_or_report(files) else { return ExitCode::FAILURE };
+    let Some(mut model) = load_or_report(files) else { return Outcome::Failed };
     crate::ops::resolve_secrets(&mut model);
     if let Err(code) = super::check_targets(&model, target) {
         return code;
@@ -42,34 +40,11 @@ pub fn run(
         Ok(h) => h,
         Err(code) => return code,
     };
-    let (mut plan, _results) = crate::ops::observe_and_plan(&model, &hosts, parallel, &default_connector, Mode::Read);
-    plan.retain_targets(target);
-    let text = match format {
-        PlanFormat::Human => render::human(&plan, crate::render::stdout_color()),
-        PlanFormat::Json => render::json(&plan) + "\n",
-        PlanFormat::Markdown => crate::render::comment::markdown(&plan, max_chars),
+    let format = match format {
+        PlanFormat::Human => Format::Human,
+        PlanFormat::Json => Format::Json,
+        PlanFormat::Markdown => Format::Markdown,
     };
-    let _ = std::io::stdout().lock().write_all(text.as_bytes());
-    if let Some(path) = out {
-        if let Err(e) = std::fs::write(path, crate::render::comment::saved_bytes(&plan)) {
-            let _ = writeln!(std::io::stderr(), "error: cannot write the plan to {}: {e}", path.display());
-            return ExitCode::FAILURE;
-        }
-        let _ = writeln!(
-            std::io::stderr(),
-            "Saved the plan to {}; apply it with: domform apply {}",
-            path.display(),
-            path.display()
-        );
-    }
-    if plan.has_errors() {
-        for e in plan.hosts.iter().flat_map(|h| &h.errors) {
-            super::error(e);
-        }
-        ExitCode::FAILURE
-    } else if detailed && !plan.is_empty() {
-        ExitCode::from(2)
-    } else {
-        ExitCode::SUCCESS
-    }
+    let req = Request { model: &model, hosts, targets: target, parallel, connect: &default_connector };
+    engine::run(&req, &Intent::Plan { format, out, detailed, max_chars })
 }

@@ -1,12 +1,12 @@
 //! `domform start|stop|restart NAME`: the seed's "xm2 stop slot033", by simple name, under the
-//! host lock, through the same op engine as apply.
+//! host lock, through the same run loop as apply (an [`Intent::Changes`]).
 
-use std::process::ExitCode;
-
-use super::locate::{confirm, fail, locate, run_changes};
-use super::{load_or_report, PowerArgs};
-use crate::observe::fleet::Mode;
+use super::{load_or_report, select_hosts, PowerArgs};
+use crate::engine::locate::Found;
+use crate::engine::{self, Intent, Made, Outcome, Request};
+use crate::observe::fleet::default_connector;
 use crate::plan::{Action, Change, FieldChange, Impact, Op, Resource};
+use crate::render::escape;
 
 /// Which verb.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,26 +20,34 @@ pub enum Verb {
 }
 
 /// Finds the VM, then starts, stops or restarts it.
-pub fn run(verb: Verb, a: &PowerArgs) -> ExitCode {
-    let Some(model) = load_or_report(&a.files) else { return ExitCode::FAILURE };
-    let mut loc = match locate(&model, a.host.as_deref(), &a.name, Mode::Lock) {
-        Ok(l) => l,
+pub fn run(verb: Verb, a: &PowerArgs) -> Outcome {
+    let Some(model) = load_or_report(&a.files) else { return Outcome::Failed };
+    let only: Vec<String> = a.host.iter().cloned().collect();
+    let hosts = match select_hosts(&model, &crate::model::select::Selection::only(&only)) {
+        Ok(h) => h,
         Err(code) => return code,
     };
-    let cfg = loc.cfg.as_ref().map(|c| c.path.clone());
-    let running = loc.domain.as_ref().map(|d| (d.name.clone(), d.state.paused));
+    let make = |found: &Found<'_>| changes(verb, a, found);
+    let req = Request { model: &model, hosts, targets: &[], parallel: 16, connect: &default_connector };
+    engine::run(&req, &Intent::Changes { vm: &a.name, lock: true, make: &make })
+}
+
+/// The power change for the VM found (nothing when it is already in that state).
+fn changes(verb: Verb, a: &PowerArgs, found: &Found<'_>) -> Result<Made, String> {
+    let cfg = found.cfg.as_ref().map(|c| c.path.clone());
+    let running = found.domain.as_ref().map(|d| (d.name.clone(), d.state.paused));
     let xen = |args: &[&str]| Op::Xen { args: args.iter().map(|s| s.to_string()).collect() };
     let shutdown = |dom: &str| Op::Shutdown { domain: dom.into(), timeout_secs: a.timeout, force: a.force };
     let start = |cfg: &Option<String>| cfg.as_ref().map(|p| xen(&["create", p]));
     let (action, ops) = match (verb, &running, &cfg) {
         (Verb::Start, Some((dom, true)), _) => (Action::Unpause, vec![xen(&["unpause", dom])]),
         (Verb::Start, Some(_), _) => {
-            println!("{} is already running.", a.name);
-            return ExitCode::SUCCESS;
+            println!("{} is already running.", escape::line(&a.name));
+            return Ok(Made::Nothing);
         }
         (Verb::Stop, None, _) => {
-            println!("{} is already stopped.", a.name);
-            return ExitCode::SUCCESS;
+            println!("{} is already stopped.", escape::line(&a.name));
+            return Ok(Made::Nothing);
         }
         (Verb::Stop, Some((dom, paused)), _) => {
             let mut ops = if *paused { vec![xen(&["unpause", dom])] } else { vec![] };
@@ -47,19 +55,14 @@ pub fn run(verb: Verb, a: &PowerArgs) -> ExitCode {
             (Action::Stop, ops)
         }
         (Verb::Start | Verb::Restart, _, None) => {
-            return fail(format!("`{}` has no vm.cfg under the host's repositories; cannot start it", a.name))
+            return Err(format!("`{}` has no vm.cfg under the host's repositories; cannot start it", a.name))
         }
         (Verb::Start, None, c) => (Action::Start, start(c).into_iter().collect()),
         (Verb::Restart, Some((dom, _)), c) => (Action::Start, std::iter::once(shutdown(dom)).chain(start(c)).collect()),
         (Verb::Restart, None, c) => (Action::Start, start(c).into_iter().collect()),
     };
-    if a.force && running.is_some() && verb != Verb::Start {
-        let what =
-            format!("Stop `{}`, destroying it if it does not shut down within {} s (--force)", a.name, a.timeout);
-        if let Err(code) = confirm(&what, a.auto_approve) {
-            return code;
-        }
-    }
+    let confirm = (a.force && running.is_some() && verb != Verb::Start && !a.auto_approve)
+        .then(|| format!("Stop `{}`, destroying it if it does not shut down within {} s (--force)", a.name, a.timeout));
     let change = Change {
         id: format!("power/{}", a.name),
         resource: Resource::Power,
@@ -73,5 +76,5 @@ pub fn run(verb: Verb, a: &PowerArgs) -> ExitCode {
         verify_pins: vec![],
         cause: None,
     };
-    run_changes(&model, &mut loc, vec![change])
+    Ok(Made::Run { changes: vec![change], show: false, confirm })
 }

@@ -1,146 +1,125 @@
 //! `domform snapshot create|list|revert|delete VM [NAME]`: the imperative face of the same
-//! snapshot engine the declarative `snapshots:` uses, under the host lock.
+//! snapshot engine the declarative `snapshots:` uses, under the host lock, through the same
+//! run loop as apply (an [`Intent::Changes`]).
 
 use std::io::Write;
-use std::process::ExitCode;
 
-use super::locate::{confirm, fail, locate, run_changes};
-use super::{load_or_report, SnapshotCmd};
-use crate::observe::fleet::Mode;
+use super::{load_or_report, select_hosts, SnapshotArgs, SnapshotCmd};
+use crate::engine::locate::Found;
+use crate::engine::{self, Intent, Made, Outcome, Request};
+use crate::observe::fleet::default_connector;
+use crate::observe::SnapshotInfo;
 use crate::plan::snapshot;
-use crate::render::plan as render;
 
 /// Runs one snapshot subcommand.
-pub fn run(cmd: &SnapshotCmd) -> ExitCode {
+pub fn run(cmd: &SnapshotCmd) -> Outcome {
     let a = match cmd {
         SnapshotCmd::Create(a) | SnapshotCmd::List(a) | SnapshotCmd::Revert(a) | SnapshotCmd::Delete(a) => a,
     };
-    let Some(model) = load_or_report(&a.files) else { return ExitCode::FAILURE };
-    let mode = if matches!(cmd, SnapshotCmd::List(_)) { Mode::Read } else { Mode::Lock };
-    let mut loc = match locate(&model, a.host.as_deref(), &a.vm, mode) {
-        Ok(l) => l,
+    let Some(model) = load_or_report(&a.files) else { return Outcome::Failed };
+    let only: Vec<String> = a.host.iter().cloned().collect();
+    let hosts = match select_hosts(&model, &crate::model::select::Selection::only(&only)) {
+        Ok(h) => h,
         Err(code) => return code,
     };
-    let Some(obs) = loc.observed() else { return fail(format!("{} could not be read", loc.host())) };
-    let mut mine: Vec<_> = obs.snapshots.iter().filter(|s| s.vm == loc.name).cloned().collect();
+    let make = |found: &Found<'_>| changes(cmd, a, found);
+    let req = Request { model: &model, hosts, targets: &[], parallel: 16, connect: &default_connector };
+    let lock = !matches!(cmd, SnapshotCmd::List(_));
+    engine::run(&req, &Intent::Changes { vm: &a.vm, lock, make: &make })
+}
+
+/// The snapshot changes for the VM found (`list` prints and runs nothing).
+fn changes(cmd: &SnapshotCmd, a: &SnapshotArgs, found: &Found<'_>) -> Result<Made, String> {
+    let mut mine: Vec<SnapshotInfo> = found.observed.snapshots.iter().filter(|s| s.vm == found.name).cloned().collect();
     mine.sort_by(|a, b| a.created.cmp(&b.created).then_with(|| a.name.cmp(&b.name)));
-    let Some(cfg) = loc.cfg.clone() else {
-        return fail(format!("`{}` has no vm.cfg under the host's repositories", a.vm));
+    let Some(cfg) = found.cfg.as_ref() else {
+        return Err(format!("`{}` has no vm.cfg under the host's repositories", a.vm));
     };
-    let find = |name: &Option<String>| -> Result<crate::observe::SnapshotInfo, ExitCode> {
-        let Some(n) = name else { return Err(fail("name the snapshot")) };
+    let find = |name: &Option<String>| -> Result<SnapshotInfo, String> {
+        let Some(n) = name else { return Err("name the snapshot".into()) };
         mine.iter().find(|s| &s.name == n).cloned().ok_or_else(|| {
             let names: Vec<&str> = mine.iter().map(|s| s.name.as_str()).collect();
-            fail(format!(
+            format!(
                 "VM `{}` has no snapshot `{n}` (it has: {})",
                 a.vm,
                 if names.is_empty() { "none".into() } else { names.join(", ") }
-            ))
+            )
         })
     };
-    let changes = match cmd {
+    let ask = |what: String| (!a.auto_approve).then_some(what);
+    let (changes, confirm) = match cmd {
         SnapshotCmd::List(_) => {
-            let rows: Vec<Vec<String>> = mine
-                .iter()
-                .map(|s| {
-                    let size: u64 = s.disks.iter().map(|d| d.2).sum();
-                    vec![
-                        s.vm.clone(),
-                        s.name.clone(),
-                        s.created.clone(),
-                        if s.running { "running" } else { "stopped" }.into(),
-                        if s.memory.is_some() { "yes" } else { "no" }.into(),
-                        s.disks.len().to_string(),
-                        crate::model::units::format_size(size.max(1)),
-                        if s.made_by_domform { "domform" } else { "other" }.into(),
-                        s.dir.clone(),
-                    ]
-                })
-                .collect();
-            let text = crate::render::table::render(
-                &["VM", "SNAPSHOT", "CREATED", "VM WAS", "MEMORY", "DISKS", "SIZE", "MADE BY", "FOLDER"],
-                &rows,
-            );
-            let _ = std::io::stdout().lock().write_all(text.as_bytes());
-            return ExitCode::SUCCESS;
+            print_list(&mine);
+            return Ok(Made::Nothing);
         }
         SnapshotCmd::Create(a) => {
             if let Some(n) = &a.name {
-                if let Err(e) = crate::model::units::check_name(n) {
-                    return fail(format!("snapshot name: {e}"));
-                }
+                crate::model::units::check_name(n).map_err(|e| format!("snapshot name: {e}"))?;
             }
-            let dom = loc.domain.as_ref().map(|d| (d.name.as_str(), d.state.paused));
-            match snapshot::create_change(
-                &loc.name,
+            let dom = found.domain.as_ref().map(|d| (d.name.as_str(), d.state.paused));
+            let c = snapshot::create_change(
+                found.name,
                 &cfg.path,
                 &cfg.cfg,
                 dom,
                 a.name.as_deref(),
                 a.memory,
                 a.allow_full_copy,
-            ) {
-                Ok(c) => vec![c],
-                Err(e) => return fail(e),
-            }
+            )?;
+            (vec![c], None)
         }
         SnapshotCmd::Delete(a) => {
-            let s = match find(&a.name) {
-                Ok(s) => s,
-                Err(code) => return code,
-            };
+            let s = find(&a.name)?;
             if !s.made_by_domform {
-                return fail(format!("{} was not made by domform; delete it by hand if you are sure", s.dir));
+                return Err(format!("{} was not made by domform; delete it by hand if you are sure", s.dir));
             }
-            vec![snapshot::delete_change(&s, "deleted on request")]
+            let what = format!("Delete snapshot `{}` of `{}`", a.name.as_deref().unwrap_or_default(), a.vm);
+            (vec![snapshot::delete_change(&s, "deleted on request")], ask(what))
         }
         SnapshotCmd::Revert(a) => {
-            let s = match find(&a.name) {
-                Ok(s) => s,
-                Err(code) => return code,
-            };
-            match snapshot::revert_changes(&loc.name, &cfg.path, &cfg.cfg, loc.domain.as_ref(), &s, a.timeout, a.force)
-            {
-                Ok(c) => c,
-                Err(e) => return fail(e),
-            }
+            let s = find(&a.name)?;
+            let c = snapshot::revert_changes(
+                found.name,
+                &cfg.path,
+                &cfg.cfg,
+                found.domain.as_ref(),
+                &s,
+                a.timeout,
+                a.force,
+            )?;
+            let what = format!(
+                "Revert `{}` to snapshot `{}` (its disks and vm.cfg are replaced)",
+                a.vm,
+                a.name.as_deref().unwrap_or_default()
+            );
+            (c, ask(what))
         }
     };
-    // Every path these changes write must be inside the repository (or a declared `path:`
-    // disk) and reach no planted link: the snapshot folder and its manifest are untrusted.
-    let repos = model.hosts.get(loc.host()).map(|h| h.repositories.clone()).unwrap_or_default();
-    let links = loc.observed().map(|o| o.links.clone()).unwrap_or_default();
-    let refused = crate::plan::paths::check(&changes, &repos, &crate::plan::declared_paths(&model, loc.host()), &links);
-    if !refused.is_empty() {
-        return fail(refused.join("\n"));
-    }
-    let plan = crate::plan::Plan {
-        format_version: crate::plan::FORMAT_VERSION,
-        hosts: vec![crate::plan::HostPlan {
-            host: loc.host().to_string(),
-            fingerprint: String::new(),
-            changes: changes.clone(),
-            errors: vec![],
-            notes: vec![],
-            warnings: vec![],
-        }],
-    };
-    let _ = std::io::stdout().lock().write_all(render::human(&plan, crate::render::stdout_color()).as_bytes());
-    let destructive = match cmd {
-        SnapshotCmd::Revert(_) => Some(format!(
-            "Revert `{}` to snapshot `{}` (its disks and vm.cfg are replaced)",
-            a.vm,
-            a.name.as_deref().unwrap_or_default()
-        )),
-        SnapshotCmd::Delete(_) => {
-            Some(format!("Delete snapshot `{}` of `{}`", a.name.as_deref().unwrap_or_default(), a.vm))
-        }
-        _ => None,
-    };
-    if let Some(what) = destructive {
-        if let Err(code) = confirm(&what, a.auto_approve) {
-            return code;
-        }
-    }
-    run_changes(&model, &mut loc, changes)
+    Ok(Made::Run { changes, show: true, confirm })
+}
+
+/// `snapshot list`: one row per snapshot, oldest first.
+fn print_list(mine: &[SnapshotInfo]) {
+    let rows: Vec<Vec<String>> = mine
+        .iter()
+        .map(|s| {
+            let size: u64 = s.disks.iter().map(|d| d.2).sum();
+            vec![
+                s.vm.clone(),
+                s.name.clone(),
+                s.created.clone(),
+                if s.running { "running" } else { "stopped" }.into(),
+                if s.memory.is_some() { "yes" } else { "no" }.into(),
+                s.disks.len().to_string(),
+                crate::model::units::format_size(size.max(1)),
+                if s.made_by_domform { "domform" } else { "other" }.into(),
+                s.dir.clone(),
+            ]
+        })
+        .collect();
+    let text = crate::render::table::render(
+        &["VM", "SNAPSHOT", "CREATED", "VM WAS", "MEMORY", "DISKS", "SIZE", "MADE BY", "FOLDER"],
+        &rows,
+    );
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
 }

@@ -4,8 +4,8 @@
 //! port comes from `xm list -l` (`(device (vfb … (location 127.0.0.1:5900)))`), read by the
 //! same observe as every command; the forward listens on 127.0.0.1 only.
 
+use crate::engine::Outcome;
 use std::io::Write;
-use std::process::ExitCode;
 
 use super::console::{fail, find_running};
 use super::{load_or_report, VncArgs};
@@ -25,8 +25,8 @@ fn target(location: &str) -> Option<(String, u16)> {
 }
 
 /// Finds the VNC port, forwards a local port to it, serves until interrupted (or `--once`).
-pub fn run(a: &VncArgs) -> ExitCode {
-    let Some(model) = load_or_report(&a.files) else { return ExitCode::FAILURE };
+pub fn run(a: &VncArgs) -> Outcome {
+    let Some(model) = load_or_report(&a.files) else { return Outcome::Failed };
     let (host, dom) = match find_running(&model, &a.name, a.host.as_deref()) {
         Ok(x) => x,
         Err(e) => return fail(&e),
@@ -40,7 +40,7 @@ pub fn run(a: &VncArgs) -> ExitCode {
     };
     if h.transport == TransportKind::Local {
         let _ = writeln!(std::io::stdout(), "VNC for {}: connect your viewer to {addr}:{port}", a.name);
-        return ExitCode::SUCCESS;
+        return Outcome::Ok;
     }
     let listener = match forward::bind_local(a.local_port.unwrap_or(0)) {
         Ok(l) => l,
@@ -51,7 +51,7 @@ pub fn run(a: &VncArgs) -> ExitCode {
     let _ = writeln!(std::io::stdout(), "VNC for {}: connect your viewer to {local} ({stop})", a.name);
     let _ = std::io::stdout().flush();
     match forward::serve(h, &listener, &addr, port, a.once) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(()) => Outcome::Ok,
         Err(e) => fail(&e.to_string()),
     }
 }

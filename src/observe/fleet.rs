@@ -7,6 +7,7 @@
 use std::sync::Mutex;
 
 use super::{observe_limited, request_for, Observed};
+use crate::engine::Session;
 use crate::model::{DiskSource, Host, Model};
 use crate::transport::{self, Transport, TransportError};
 
@@ -16,12 +17,12 @@ pub struct HostResult {
     pub host: String,
     /// The facts, or why they could not be read.
     pub observed: Result<Observed, ObserveError>,
-    /// The connection, when it opened.
-    pub transport: Option<Box<dyn Transport>>,
+    /// The connection, when it opened; in [`Mode::Lock`] it holds the host lock until dropped.
+    pub session: Option<Session>,
 }
 
 /// Why a host could not be observed.
-pub type ObserveError = crate::apply::LockError;
+pub type ObserveError = super::lock::LockError;
 
 /// Opens a transport for a host; tests and `demo` substitute their own.
 pub type Connector<'a> = dyn Fn(&Host) -> Result<Box<dyn Transport>, TransportError> + Sync + 'a;
@@ -70,6 +71,18 @@ pub fn observe_hosts_with(
     connect: &Connector<'_>,
     mode: Mode,
 ) -> Vec<HostResult> {
+    observe_hosts_each(model, hosts, parallel, connect, mode, &|_| {})
+}
+
+/// Like [`observe_hosts_with`], calling `done` as each host finishes (for progress).
+pub fn observe_hosts_each(
+    model: &Model,
+    hosts: &[String],
+    parallel: usize,
+    connect: &Connector<'_>,
+    mode: Mode,
+    done: &(dyn Fn(&HostResult) + Sync),
+) -> Vec<HostResult> {
     let queue = Mutex::new(hosts.iter().collect::<Vec<_>>().into_iter());
     let results = Mutex::new(Vec::new());
     std::thread::scope(|scope| {
@@ -78,6 +91,7 @@ pub fn observe_hosts_with(
                 let next = queue.lock().ok().and_then(|mut q| q.next());
                 let Some(name) = next else { break };
                 let result = observe_one(model, name, connect, mode);
+                done(&result);
                 if let Ok(mut r) = results.lock() {
                     r.push(result);
                 }
@@ -154,7 +168,7 @@ fn observe_once(model: &Model, name: &str, connect: &Connector<'_>, mode: Mode) 
                 message: "not declared in the desired state".into(),
                 transient: false,
             })),
-            transport: None,
+            session: None,
         };
     };
     let span = tracing::info_span!("observe", host = %name);
@@ -166,12 +180,12 @@ fn observe_once(model: &Model, name: &str, connect: &Connector<'_>, mode: Mode) 
                 Mode::Read => {
                     observe_limited(t.as_mut(), &req, Some(host.observe_timeout)).map_err(ObserveError::Transport)
                 }
-                Mode::Lock => crate::apply::lock_and_observe(t.as_mut(), host, &req),
+                Mode::Lock => super::lock::lock_and_observe(t.as_mut(), host, &req),
             };
             tracing::debug!(execs = t.exec_count(), "observed");
-            HostResult { host: name.to_string(), observed, transport: Some(t) }
+            HostResult { host: name.to_string(), session: Some(session(name, t, mode, &observed)), observed }
         }
-        Err(e) => HostResult { host: name.to_string(), observed: Err(ObserveError::Transport(e)), transport: None },
+        Err(e) => HostResult { host: name.to_string(), observed: Err(ObserveError::Transport(e)), session: None },
     }
 }
 
@@ -184,10 +198,19 @@ fn observe_manager(m: &crate::model::manager::Manager, connect: &Connector<'_>, 
         Ok(mut t) => {
             let observed = match mode {
                 Mode::Read => super::manager::observe(t.as_mut(), m).map_err(ObserveError::Transport),
-                Mode::Lock => crate::apply::lock_and_observe_manager(t.as_mut(), m),
+                Mode::Lock => super::lock::lock_and_observe_manager(t.as_mut(), m),
             };
-            HostResult { host: m.name.clone(), observed, transport: Some(t) }
+            HostResult { host: m.name.clone(), session: Some(session(&m.name, t, mode, &observed)), observed }
         }
-        Err(e) => HostResult { host: m.name.clone(), observed: Err(ObserveError::Transport(e)), transport: None },
+        Err(e) => HostResult { host: m.name.clone(), observed: Err(ObserveError::Transport(e)), session: None },
+    }
+}
+
+/// The session a host's connection becomes: it holds the lock when the lock was asked for
+/// and taken (the lock script observed), so dropping it frees the lock.
+fn session(name: &str, t: Box<dyn Transport>, mode: Mode, observed: &Result<Observed, ObserveError>) -> Session {
+    match (mode, observed) {
+        (Mode::Lock, Ok(_)) => Session::locked(name, t),
+        _ => Session::open(name, t),
     }
 }

@@ -6,6 +6,7 @@
 //! silent skip; a host that does not answer is an error for that host while the others finish.
 
 pub mod fleet;
+pub mod lock;
 pub mod manager;
 pub mod script;
 pub mod sections;

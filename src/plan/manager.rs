@@ -16,12 +16,8 @@ use crate::weblogic::{pool, url, xml};
 /// Plans one Manager host (pure).
 pub fn plan_manager(m: &Manager, obs: &Observed) -> HostPlan {
     let mut hp = HostPlan {
-        host: m.name.clone(),
-        fingerprint: fingerprint::of(obs),
-        changes: Vec::new(),
         errors: obs.problems.iter().filter(|p| p.is_error()).map(|p| p.body()).collect(),
-        notes: Vec::new(),
-        warnings: Vec::new(),
+        ..HostPlan::new(&m.name, fingerprint::of(obs))
     };
     if !hp.errors.is_empty() {
         return hp;

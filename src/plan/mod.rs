@@ -279,6 +279,31 @@ pub struct HostPlan {
     pub warnings: Vec<String>,
 }
 
+impl HostPlan {
+    /// A host plan with nothing in it yet, made from observed state with this fingerprint.
+    pub fn new(host: impl Into<String>, fingerprint: impl Into<String>) -> Self {
+        HostPlan {
+            host: host.into(),
+            fingerprint: fingerprint.into(),
+            changes: Vec::new(),
+            errors: Vec::new(),
+            notes: Vec::new(),
+            warnings: Vec::new(),
+        }
+    }
+
+    /// A host that could not be read: no fingerprint, no changes, one error (so `apply` refuses).
+    pub fn failed(host: impl Into<String>, error: impl Into<String>) -> Self {
+        HostPlan { errors: vec![error.into()], ..HostPlan::new(host, "") }
+    }
+
+    /// Changes made by a command rather than planned from a fingerprinted observation
+    /// (start/stop/restart, snapshot): no fingerprint, so it can never pass as a saved plan.
+    pub fn of_changes(host: impl Into<String>, changes: Vec<Change>) -> Self {
+        HostPlan { changes, ..HostPlan::new(host, "") }
+    }
+}
+
 /// The whole plan.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Plan {
@@ -320,14 +345,7 @@ pub fn plan_host(model: &Model, obs: &Observed) -> HostPlan {
     if let Some(m) = model.managers.get(&obs.host).filter(|_| !model.hosts.contains_key(&obs.host)) {
         return manager::plan_manager(m, obs);
     }
-    let mut hp = HostPlan {
-        host: obs.host.clone(),
-        fingerprint: fingerprint::of(obs),
-        changes: Vec::new(),
-        errors: Vec::new(),
-        notes: Vec::new(),
-        warnings: Vec::new(),
-    };
+    let mut hp = HostPlan::new(&obs.host, fingerprint::of(obs));
     for p in obs.problems.iter().filter(|p| p.is_error()) {
         hp.errors.push(p.body());
     }

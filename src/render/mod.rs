@@ -6,6 +6,7 @@ pub mod escape;
 pub mod licence;
 pub mod list;
 pub mod plan;
+pub mod report;
 pub mod table;
 
 use std::sync::atomic::{AtomicBool, Ordering};

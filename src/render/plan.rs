@@ -543,14 +543,7 @@ mod tests {
     }
 
     fn host(name: &str, changes: Vec<Change>) -> HostPlan {
-        HostPlan {
-            host: name.into(),
-            fingerprint: "fp".into(),
-            changes,
-            errors: vec![],
-            notes: vec![],
-            warnings: vec![],
-        }
+        HostPlan { changes, ..HostPlan::new(name, "fp") }
     }
 
     fn plan(hosts: Vec<HostPlan>) -> Plan {

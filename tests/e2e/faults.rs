@@ -57,7 +57,14 @@ fn a_host_lost_mid_apply_does_not_stop_the_others_and_converges_later() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn");
-    std::thread::sleep(Duration::from_secs(2));
+    // Cut the link once h2's shutdown has begun (a fixed delay once cut it before the step
+    // started on a busy machine, and the report rightly said "not run").
+    let polling = Instant::now();
+    while !h.exec_ok(2, "cat /var/lib/xmsim/commands.log 2>/dev/null; true").contains(" shutdown") {
+        assert!(polling.elapsed() < Duration::from_secs(60), "h2's shutdown never started");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_millis(500));
     let tag = std::fs::read_to_string(h.path().join("state"))
         .expect("state")
         .lines()
@@ -142,9 +149,15 @@ fn three_concurrent_applies_on_overlapping_hosts_corrupt_nothing() {
     if !can_run("three_concurrent_applies_on_overlapping_hosts_corrupt_nothing") {
         return;
     }
-    let h = TestHosts::up(2, &["--shutdown-seconds", "2"]);
+    // Every VM takes 5 s to shut down, so whichever apply locks a host first holds it for 5 s
+    // while it stops the VM there: the three applies overlap however busy the machine is (they
+    // once ran one after another on a loaded CI machine, and none found a lock taken).
+    let h = TestHosts::up(2, &["--shutdown-seconds", "5"]);
+    let up = estate(&h, "up", &format!("vms:\n{}{}", vm("c1", "h1", "running", 512), vm("c2", "h2", "running", 512)));
+    let (code, out, err) = domform(&["apply", "-f", s(&up), "--auto-approve"]);
+    assert_eq!(code, 0, "{out}{err}");
     let both =
-        estate(&h, "both", &format!("vms:\n{}{}", vm("c1", "h1", "running", 512), vm("c2", "h2", "running", 512)));
+        estate(&h, "both", &format!("vms:\n{}{}", vm("c1", "h1", "stopped", 512), vm("c2", "h2", "stopped", 512)));
     let runs: Vec<(&str, Vec<&str>)> =
         vec![("both", vec![]), ("h1", vec!["--limit", "h1"]), ("h2", vec!["--limit", "h2"])];
     let children: Vec<_> = runs
