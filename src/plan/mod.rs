@@ -15,6 +15,7 @@ pub mod desired;
 pub mod disk;
 pub mod fingerprint;
 pub mod graph;
+pub mod import;
 pub mod manager;
 pub mod paths;
 pub mod pinning;
