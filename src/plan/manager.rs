@@ -79,7 +79,12 @@ fn changes(m: &Manager, obs: &Observed, notes: &mut Vec<String>) -> Result<Vec<C
             continue;
         }
         let field = param.element.to_string();
-        fields.push(FieldChange { field, old: now.map(|n| n.trim().to_string()), new: Some(value.clone()), impact });
+        fields.push(FieldChange {
+            field: field.into(),
+            old: now.map(|n| n.trim().to_string()),
+            new: Some(value.clone()),
+            impact,
+        });
         pool_edits.push((param.element, value.clone()));
     }
     if fields.is_empty() {

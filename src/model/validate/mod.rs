@@ -21,29 +21,6 @@ use crate::diag::{Diagnostic, Location};
 use crate::manifest::load::{Entry, Loaded};
 use crate::manifest::raw::{RawCpus, RawHost, RawLicence, RawSize, RawVm, TransportKind};
 
-/// vm.cfg keys domform writes itself; extra_config may not set them.
-pub const OWNED_KEYS: &[&str] = &[
-    "name",
-    "uuid",
-    "OVM_simple_name",
-    "memory",
-    "maxmem",
-    "vcpus",
-    "maxvcpus",
-    "cpus",
-    "disk",
-    "vif",
-    "vfb",
-    "vnc",
-    "vncunused",
-    "vnclisten",
-    "vncpasswd",
-    "vncdisplay",
-    "keymap",
-    "serial",
-    "builder",
-];
-
 pub(super) struct Ctx<'a> {
     diags: &'a mut Vec<Diagnostic>,
 }
