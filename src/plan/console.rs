@@ -15,7 +15,10 @@ use crate::model::{Vm, VmType, Vnc};
 use crate::xen::fields::Key;
 
 /// VNC displays count from this port.
-const VNC_BASE: u16 = 5900;
+pub(super) const VNC_BASE: u16 = 5900;
+
+/// Where a vfb listens when its stanza does not say (xend's default, and domform's).
+pub(super) const DEFAULT_LISTEN: &str = "127.0.0.1";
 
 /// True when the text console owns `extra` (a PV guest with `serial: true`): a declared
 /// `extra_config.extra` is then the base the console argument is appended to.
@@ -103,11 +106,11 @@ fn hvm_vnc(ed: &mut Editor<'_>, vnc: &Vnc) {
     }
 }
 
-fn get<'a>(kv: &'a [(String, String)], k: &str) -> Option<&'a str> {
+pub(super) fn get<'a>(kv: &'a [(String, String)], k: &str) -> Option<&'a str> {
     kv.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str())
 }
 
-fn is_vnc_stanza(kv: &[(String, String)]) -> bool {
+pub(super) fn is_vnc_stanza(kv: &[(String, String)]) -> bool {
     get(kv, "type") == Some("vnc") || (get(kv, "type").is_none() && get(kv, "vnc") == Some("1"))
 }
 
@@ -127,7 +130,7 @@ fn vfb_matches(vnc: &Vnc, kv: &[(String, String)]) -> bool {
     is_vnc_stanza(kv)
         && port_ok
         && pw_ok
-        && get(kv, "vnclisten").unwrap_or("127.0.0.1") == vnc.listen
+        && get(kv, "vnclisten").unwrap_or(DEFAULT_LISTEN) == vnc.listen
         && vnc.keymap.as_deref().is_none_or(|k| get(kv, "keymap") == Some(k))
 }
 

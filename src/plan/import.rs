@@ -5,38 +5,104 @@
 
 use std::collections::BTreeMap;
 
-use vmcfg::{parse_kv_stanza, DiskSpec, Value};
+use vmcfg::{parse_kv_stanza, DiskSpec, Value, VmCfg};
 
-use crate::manifest::raw::{RawCpus, RawDisk, RawNetwork, RawSize, RawVm, VmState, VmType};
+use super::console::{get as stanza_get, is_vnc_stanza, DEFAULT_LISTEN, VNC_BASE};
+use crate::manifest::raw::{RawConsole, RawCpus, RawDisk, RawNetwork, RawSize, RawVm, RawVnc, VmState, VmType};
 use crate::model::units::check_vm_name;
 use crate::observe::{Observed, VmView};
+use crate::xen::fields::Key;
+
+/// Why a VM is left out of the import (each becomes a `# skipped` comment).
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    /// Its name is not one domform can declare.
+    #[error("{0}")]
+    Name(String),
+    /// It runs but its vm.cfg is not in an observed repository.
+    #[error("`{0}` runs but has no vm.cfg in the observed repositories")]
+    NoCfg(String),
+    /// No readable `memory`.
+    #[error("no `memory`")]
+    NoMemory,
+    /// A list key with a non-string item (`item` or `entry`).
+    #[error("non-string `{0}` {1}")]
+    NotString(&'static str, &'static str),
+    /// A disk stanza that does not parse.
+    #[error("{0}")]
+    Disk(String),
+    /// A disk domform cannot declare.
+    #[error("disk `{0}` has a form domform does not manage yet")]
+    DiskForm(String),
+    /// A NIC without a bridge.
+    #[error("a `vif` without a bridge")]
+    NoBridge,
+}
 
 /// One VM as raw desired state, or why it cannot be imported.
-pub fn vm_yaml(host: &str, v: &VmView<'_>) -> Result<RawVm, String> {
-    check_vm_name(&v.simple_name)?;
-    let cfg = v
-        .cfg
-        .map(|c| &c.cfg)
-        .ok_or_else(|| format!("`{}` runs but has no vm.cfg in the observed repositories", v.simple_name))?;
-    let int = |k: &str| cfg.get(k).and_then(Value::as_int);
-    let memory = int("memory").and_then(|m| u64::try_from(m).ok()).ok_or("no `memory`")?;
-    let maxmem = int("maxmem").and_then(|m| u64::try_from(m).ok()).filter(|m| *m != memory);
-    let vcpus = int("vcpus").and_then(|m| u32::try_from(m).ok()).unwrap_or(1);
-    let cpus = match cfg.get("cpus") {
-        Some(Value::Str(s)) if !s.trim().is_empty() => Some(RawCpus::All(s.clone())),
-        Some(Value::List(l)) => Some(RawCpus::PerVcpu(
-            l.iter()
-                .map(|i| i.as_str().map(str::to_string).ok_or("non-string `cpus` item"))
-                .collect::<Result<_, _>>()?,
-        )),
-        _ => None,
+pub fn vm_yaml(host: &str, v: &VmView<'_>) -> Result<RawVm, ImportError> {
+    check_vm_name(&v.simple_name).map_err(ImportError::Name)?;
+    let cfg = v.cfg.map(|c| &c.cfg).ok_or_else(|| ImportError::NoCfg(v.simple_name.clone()))?;
+    let int = |k: Key| cfg.get(k.name()).and_then(Value::as_int);
+    let memory = int(Key::Memory).and_then(|m| u64::try_from(m).ok()).ok_or(ImportError::NoMemory)?;
+    let maxmem = int(Key::Maxmem).and_then(|m| u64::try_from(m).ok()).filter(|m| *m != memory);
+    let state = match v.domain {
+        Some(d) if d.state.paused => VmState::Paused,
+        Some(_) => VmState::Running,
+        None => VmState::Stopped,
     };
+    let hvm = text(cfg, Key::Builder) == Some("hvm");
+    Ok(RawVm {
+        host: Some(host.to_string()),
+        state: Some(state),
+        vm_type: Some(if hvm { VmType::Hvm } else { VmType::Pv }),
+        memory: Some(RawSize::Number(memory)),
+        maxmem: maxmem.map(RawSize::Number),
+        vcpus: Some(int(Key::Vcpus).and_then(|m| u32::try_from(m).ok()).unwrap_or(1)),
+        maxvcpus: int(Key::Maxvcpus).and_then(|m| u32::try_from(m).ok()),
+        cpus: cpus(cfg)?,
+        disks: disks(cfg)?,
+        networks: networks(cfg)?,
+        console: console(cfg, hvm),
+        snapshots: None,
+        extra_config: BTreeMap::new(),
+        shutdown_timeout: None,
+        force_stop: false,
+        allow_destroy: false,
+        repository: v.cfg.and_then(|c| c.path.split_once("/VirtualMachines/")).map(|(r, _)| r.to_string()),
+    })
+}
+
+fn text(cfg: &VmCfg, k: Key) -> Option<&str> {
+    cfg.get(k.name()).and_then(Value::as_str)
+}
+
+/// The string items of a list key; a non-string item is an error naming the key.
+fn strings<'a>(cfg: &'a VmCfg, k: Key, noun: &'static str) -> Result<Vec<&'a str>, ImportError> {
+    cfg.get(k.name())
+        .and_then(Value::as_list)
+        .unwrap_or_default()
+        .iter()
+        .map(|i| i.as_str().ok_or(ImportError::NotString(k.name(), noun)))
+        .collect()
+}
+
+fn cpus(cfg: &VmCfg) -> Result<Option<RawCpus>, ImportError> {
+    Ok(match cfg.get(Key::Cpus.name()) {
+        Some(Value::Str(s)) if !s.trim().is_empty() => Some(RawCpus::All(s.clone())),
+        Some(Value::List(_)) => {
+            Some(RawCpus::PerVcpu(strings(cfg, Key::Cpus, "item")?.into_iter().map(String::from).collect()))
+        }
+        _ => None,
+    })
+}
+
+fn disks(cfg: &VmCfg) -> Result<Vec<RawDisk>, ImportError> {
     let mut disks = Vec::new();
-    for item in cfg.get("disk").and_then(Value::as_list).unwrap_or_default() {
-        let stanza = item.as_str().ok_or("non-string `disk` entry")?;
-        let d = DiskSpec::parse(stanza)?;
+    for stanza in strings(cfg, Key::Disk, "entry")? {
+        let d = DiskSpec::parse(stanza).map_err(ImportError::Disk)?;
         if !d.path.starts_with('/') || (d.backend == "phy") != d.path.starts_with("/dev/") {
-            return Err(format!("disk `{stanza}` has a form domform does not manage yet"));
+            return Err(ImportError::DiskForm(stanza.to_string()));
         }
         let mode = match d.mode.as_str() {
             "w" | "rw" => None,
@@ -52,39 +118,72 @@ pub fn vm_yaml(host: &str, v: &VmView<'_>) -> Result<RawVm, String> {
             cdrom: d.cdrom,
         });
     }
+    Ok(disks)
+}
+
+fn networks(cfg: &VmCfg) -> Result<Vec<RawNetwork>, ImportError> {
     let mut networks = Vec::new();
-    for item in cfg.get("vif").and_then(Value::as_list).unwrap_or_default() {
-        let kv = parse_kv_stanza(item.as_str().ok_or("non-string `vif` entry")?);
+    for stanza in strings(cfg, Key::Vif, "entry")? {
+        let kv = parse_kv_stanza(stanza);
         let get = |k: &str| kv.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone());
-        let bridge = get("bridge").ok_or("a `vif` without a bridge")?;
+        let bridge = get("bridge").ok_or(ImportError::NoBridge)?;
         networks.push(RawNetwork { bridge, mac: get("mac"), model: get("model"), vif_type: get("type") });
     }
-    let state = match v.domain {
-        Some(d) if d.state.paused => VmState::Paused,
-        Some(_) => VmState::Running,
-        None => VmState::Stopped,
+    Ok(networks)
+}
+
+/// The text console (and, for PV, its kernel console device) and VNC. A VNC setting that
+/// desired_cfg would rewrite (no `vnclisten`, a display with `vncunused = 1`) is left
+/// undeclared rather than declared into a change; the password is a secret and never read.
+fn console(cfg: &VmCfg, hvm: bool) -> Option<RawConsole> {
+    let serial = text(cfg, Key::Serial) == Some("pty");
+    let pv_console = match text(cfg, Key::Extra) {
+        Some(line) if serial && !hvm => kernel_console(line),
+        _ => None,
     };
-    let hvm = cfg.get("builder").and_then(Value::as_str) == Some("hvm");
-    let serial = cfg.get("serial").and_then(Value::as_str) == Some("pty");
-    Ok(RawVm {
-        host: Some(host.to_string()),
-        state: Some(state),
-        vm_type: Some(if hvm { VmType::Hvm } else { VmType::Pv }),
-        memory: Some(RawSize::Number(memory)),
-        maxmem: maxmem.map(RawSize::Number),
-        vcpus: Some(vcpus),
-        maxvcpus: int("maxvcpus").and_then(|m| u32::try_from(m).ok()),
-        cpus,
-        disks,
-        networks,
-        console: serial.then_some(crate::manifest::raw::RawConsole { serial: true, pv_console: None, vnc: None }),
-        snapshots: None,
-        extra_config: BTreeMap::new(),
-        shutdown_timeout: None,
-        force_stop: false,
-        allow_destroy: false,
-        repository: v.cfg.and_then(|c| c.path.split_once("/VirtualMachines/")).map(|(r, _)| r.to_string()),
-    })
+    let vnc = if hvm { hvm_vnc(cfg) } else { pv_vnc(cfg) };
+    (serial || vnc.is_some()).then_some(RawConsole { serial, pv_console, vnc })
+}
+
+/// `xvc0` when the kernel line names it and not the default `hvc0` (which needs no declaring).
+fn kernel_console(line: &str) -> Option<String> {
+    let devs: Vec<&str> = line
+        .split_whitespace()
+        .filter_map(|t| t.strip_prefix("console="))
+        .filter_map(|v| v.split(',').next())
+        .collect();
+    (devs.contains(&"xvc0") && !devs.contains(&"hvc0")).then(|| "xvc0".to_string())
+}
+
+/// A VNC console from its listen address, `vncunused`, `vncdisplay` and keymap, or `None`
+/// when they are not what desired_cfg writes for some declaration.
+fn vnc_from(listen: Option<&str>, unused: Option<i64>, display: Option<i64>, keymap: Option<&str>) -> Option<RawVnc> {
+    let listen = listen?;
+    listen.parse::<std::net::IpAddr>().ok()?;
+    let port = match (unused?, display) {
+        (0, Some(d)) => Some(u16::try_from(d).ok().filter(|d| *d <= 99)? + VNC_BASE),
+        (1, None) => None,
+        _ => return None,
+    };
+    let listen = (listen != DEFAULT_LISTEN).then(|| listen.to_string());
+    Some(RawVnc { listen, port, password: None, keymap: keymap.map(str::to_string) })
+}
+
+fn hvm_vnc(cfg: &VmCfg) -> Option<RawVnc> {
+    let flag = |k: Key| cfg.get(k.name()).and_then(|v| v.as_int().or_else(|| v.as_bool().map(i64::from)));
+    if flag(Key::Vnc) != Some(1) {
+        return None;
+    }
+    let display = cfg.get(Key::VncDisplay.name()).map(Value::as_int);
+    vnc_from(text(cfg, Key::VncListen), flag(Key::VncUnused), display.map(|d| d.unwrap_or(-1)), text(cfg, Key::Keymap))
+}
+
+fn pv_vnc(cfg: &VmCfg) -> Option<RawVnc> {
+    let kv = strings(cfg, Key::Vfb, "entry").ok()?.into_iter().map(parse_kv_stanza).find(|kv| is_vnc_stanza(kv))?;
+    let int = |k: &str| stanza_get(&kv, k).map(|v| v.parse::<i64>().unwrap_or(-1));
+    // xend's defaults for a vfb: an unused port, listening on 127.0.0.1.
+    let listen = stanza_get(&kv, "vnclisten").unwrap_or(DEFAULT_LISTEN);
+    vnc_from(Some(listen), Some(int("vncunused").unwrap_or(1)), int("vncdisplay"), stanza_get(&kv, "keymap"))
 }
 
 /// Drops nulls, `false`, empty lists and empty maps, so the YAML reads like a person wrote it.
