@@ -165,8 +165,9 @@ fn vnc_from(listen: Option<&str>, unused: Option<i64>, display: Option<i64>, key
         (1, None) => None,
         _ => return None,
     };
-    let listen = (listen != DEFAULT_LISTEN).then(|| listen.to_string());
-    Some(RawVnc { listen, port, password: None, keymap: keymap.map(str::to_string) })
+    // `listen` is always written: a VNC console with every other setting at its default would
+    // otherwise be an empty mapping, which the YAML pruning drops.
+    Some(RawVnc { listen: Some(listen.to_string()), port, password: None, keymap: keymap.map(str::to_string) })
 }
 
 fn hvm_vnc(cfg: &VmCfg) -> Option<RawVnc> {
