@@ -9,7 +9,7 @@ use vmcfg::{parse_kv_stanza, DiskSpec, Value, VmCfg};
 
 use super::console::{get as stanza_get, is_vnc_stanza, DEFAULT_LISTEN, VNC_BASE};
 use crate::manifest::raw::{RawConsole, RawCpus, RawDisk, RawNetwork, RawSize, RawVm, RawVnc, VmState, VmType};
-use crate::model::units::check_vm_name;
+use crate::model::units::{check_vm_name, NameError};
 use crate::observe::{Observed, VmView};
 use crate::xen::fields::Key;
 
@@ -17,8 +17,8 @@ use crate::xen::fields::Key;
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
     /// Its name is not one domform can declare.
-    #[error("{0}")]
-    Name(String),
+    #[error(transparent)]
+    Name(#[from] NameError),
     /// It runs but its vm.cfg is not in an observed repository.
     #[error("`{0}` runs but has no vm.cfg in the observed repositories")]
     NoCfg(String),
@@ -41,7 +41,7 @@ pub enum ImportError {
 
 /// One VM as raw desired state, or why it cannot be imported.
 pub fn vm_yaml(host: &str, v: &VmView<'_>) -> Result<RawVm, ImportError> {
-    check_vm_name(&v.simple_name).map_err(ImportError::Name)?;
+    check_vm_name(&v.simple_name)?;
     let cfg = v.cfg.map(|c| &c.cfg).ok_or_else(|| ImportError::NoCfg(v.simple_name.clone()))?;
     let int = |k: Key| cfg.get(k.name()).and_then(Value::as_int);
     let memory = int(Key::Memory).and_then(|m| u64::try_from(m).ok()).ok_or(ImportError::NoMemory)?;

@@ -202,7 +202,7 @@ pub(super) fn networks(cx: &mut Ctx, e: &Entry<RawVm>) -> Vec<Nic> {
         }
         if let Some(mac) = &n.mac {
             if let Err(m) = check_mac(mac) {
-                cx.err(e, &["networks", &idx, "mac"], p("mac"), m);
+                cx.err(e, &["networks", &idx, "mac"], p("mac"), m.to_string());
             }
         }
         out.push(Nic {

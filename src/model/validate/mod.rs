@@ -241,7 +241,7 @@ fn size(cx: &mut Ctx, e: &Entry<RawVm>, at: &[&str], path: String, raw: &RawSize
         RawSize::Number(n) => {
             n.checked_mul(bare).filter(|b| *b > 0).ok_or_else(|| format!("`{n}` is not a usable size"))
         }
-        RawSize::Text(t) => parse_size(t, bare),
+        RawSize::Text(t) => parse_size(t, bare).map_err(|e| e.to_string()),
     };
     match r {
         Ok(b) => Some(b),
