@@ -46,7 +46,7 @@ fn changes(m: &Manager, obs: &Observed, notes: &mut Vec<String>) -> Result<Vec<C
     if !mo.domain_exists {
         return Err(format!("the WebLogic domain {} does not exist on the host; set `domain`", mo.domain));
     }
-    let (file, module) = choose(m, mo)?;
+    let (file, module) = choose(m, mo).map_err(|e| e.to_string())?;
     let current = match &module.url {
         Some((_, Ok(u))) => u.trim().to_string(),
         Some((_, Err(e))) => return Err(format!("{}: {e}", file.path)),
@@ -135,12 +135,45 @@ fn changes(m: &Manager, obs: &Observed, notes: &mut Vec<String>) -> Result<Vec<C
     Ok(out)
 }
 
+/// What an edited data source file would not read back as declared.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+enum ReadBack {
+    /// It no longer parses.
+    #[error("{0}")]
+    Xml(String),
+    /// Its URL differs.
+    #[error("the URL")]
+    Url,
+    /// This pool parameter differs.
+    #[error("<{0}>")]
+    Pool(&'static str),
+}
+
+/// Why no data source file could be chosen.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+enum Choose {
+    /// The declared `data_source:` is not there.
+    #[error("data source {dir}/{name} does not exist (files there: {files})")]
+    Missing { dir: String, name: String, files: String },
+    /// The declared one does not parse.
+    #[error("{path}: {error}")]
+    Unreadable { path: String, error: String },
+    /// No file looks like the repository's.
+    #[error("cannot identify the OVM repository data source in {dir}/ (files: {files}{unreadable}): none has the `ovs` user or an Oracle/MySQL URL; {CHOOSE_HINT}")]
+    NoneFits { dir: String, files: String, unreadable: String },
+    /// More than one does.
+    #[error("several data sources in {dir}/ could be the OVM repository's: {files}; {CHOOSE_HINT}")]
+    Several { dir: String, files: String },
+}
+
+const CHOOSE_HINT: &str = "set `data_source:` to the module's file name";
+
 /// The edited text must parse and say what was declared, or nothing is written.
-fn check_reads_back(m: &Manager, text: &str, desired: &str) -> Result<(), String> {
-    let again = xml::scan(text)?;
+fn check_reads_back(m: &Manager, text: &str, desired: &str) -> Result<(), ReadBack> {
+    let again = xml::scan(text).map_err(ReadBack::Xml)?;
     match &again.url {
         Some((_, Ok(u))) if url::same(u, desired) => {}
-        _ => return Err("the URL".into()),
+        _ => return Err(ReadBack::Url),
     }
     for (param, value) in &m.database.pool {
         let ok = again
@@ -149,7 +182,7 @@ fn check_reads_back(m: &Manager, text: &str, desired: &str) -> Result<(), String
             .find(|c| c.element == param.element)
             .is_some_and(|c| c.value.as_deref().is_ok_and(|v| pool::same(param.kind, v, value)));
         if !ok {
-            return Err(format!("<{}>", param.element));
+            return Err(ReadBack::Pool(param.element));
         }
     }
     Ok(())
@@ -167,15 +200,18 @@ fn names(files: &[&ManagerFile]) -> String {
 }
 
 /// The JDBC module that holds the OVM repository connection.
-fn choose<'a>(m: &Manager, mo: &'a ManagerObserved) -> Result<(&'a ManagerFile, xml::Module), String> {
+fn choose<'a>(m: &Manager, mo: &'a ManagerObserved) -> Result<(&'a ManagerFile, xml::Module), Choose> {
     let dir = format!("{}/config/jdbc", mo.domain);
     let all: Vec<&ManagerFile> = mo.modules.iter().collect();
     if let Some(ds) = &m.data_source {
-        let f = all
-            .iter()
-            .find(|f| file_name(f) == ds)
-            .ok_or_else(|| format!("data source {dir}/{ds} does not exist (files there: {})", names(&all)))?;
-        return xml::scan(&f.text).map(|module| (*f, module)).map_err(|e| format!("{}: {e}", f.path));
+        let f = all.iter().find(|f| file_name(f) == ds).ok_or_else(|| Choose::Missing {
+            dir: dir.clone(),
+            name: ds.clone(),
+            files: names(&all),
+        })?;
+        return xml::scan(&f.text)
+            .map(|module| (*f, module))
+            .map_err(|error| Choose::Unreadable { path: f.path.clone(), error });
     }
     let listed = mo.config_xml.as_deref().and_then(|c| xml::descriptor_files(c).ok()).unwrap_or_default();
     let prefix = format!("{}/config/", mo.domain);
@@ -208,20 +244,16 @@ fn choose<'a>(m: &Manager, mo: &'a ManagerObserved) -> Result<(&'a ManagerFile, 
     } else {
         ovs_user
     };
-    let hint = "set `data_source:` to the module's file name";
     match picked.as_slice() {
         [i] => Ok(scanned.swap_remove(*i)),
         [] => {
             let unreadable =
                 if broken.is_empty() { String::new() } else { format!("; unreadable: {}", broken.join("; ")) };
-            Err(format!(
-                "cannot identify the OVM repository data source in {dir}/ (files: {}{unreadable}): none has the `ovs` user or an Oracle/MySQL URL; {hint}",
-                names(&all)
-            ))
+            Err(Choose::NoneFits { dir, files: names(&all), unreadable })
         }
         several => {
             let files: Vec<&ManagerFile> = several.iter().map(|&i| scanned[i].0).collect();
-            Err(format!("several data sources in {dir}/ could be the OVM repository's: {}; {hint}", names(&files)))
+            Err(Choose::Several { dir, files: names(&files) })
         }
     }
 }
