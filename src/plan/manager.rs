@@ -69,24 +69,7 @@ fn changes(m: &Manager, obs: &Observed, notes: &mut Vec<String>) -> Result<Vec<C
     if new_url.is_some() {
         fields.push(FieldChange { field: "url".into(), old: Some(current), new: Some(desired.clone()), impact });
     }
-    let mut pool_edits: Vec<(&str, String)> = Vec::new();
-    for (param, value) in &m.database.pool {
-        let now = match module.pool_children.iter().find(|c| c.element == param.element) {
-            Some(c) => Some(c.value.clone().map_err(|e| format!("{}: {e}", file.path))?),
-            None => None,
-        };
-        if now.as_deref().is_some_and(|n| pool::same(param.kind, n, value)) {
-            continue;
-        }
-        let field = param.element.to_string();
-        fields.push(FieldChange {
-            field: field.into(),
-            old: now.map(|n| n.trim().to_string()),
-            new: Some(value.clone()),
-            impact,
-        });
-        pool_edits.push((param.element, value.clone()));
-    }
+    let pool_edits = pool_changes(m, &module, file, impact, &mut fields)?;
     if fields.is_empty() {
         return Ok(Vec::new());
     }
@@ -109,23 +92,7 @@ fn changes(m: &Manager, obs: &Observed, notes: &mut Vec<String>) -> Result<Vec<C
         verify_pins: Vec::new(),
     }];
     if m.restart {
-        out.push(Change {
-            id: format!("restart/{}", m.name),
-            resource: Resource::Manager,
-            name: m.name.clone(),
-            action: Action::Restart,
-            impact: Impact::Live,
-            fields: vec![FieldChange {
-                field: "restart_command".into(),
-                old: None,
-                new: Some(m.restart_command.clone()),
-                impact: Impact::Live,
-            }],
-            file: None,
-            ops: vec![Op::RunCommand { command: m.restart_command.clone() }],
-            depends_on: vec![id],
-            verify_pins: Vec::new(),
-        });
+        out.push(restart_step(m, id));
     } else {
         notes.push(format!(
             "manager `{}`: Oracle VM Manager reads its data source when it starts; restart it (`{}`) or set `restart: true`",
@@ -133,6 +100,56 @@ fn changes(m: &Manager, obs: &Observed, notes: &mut Vec<String>) -> Result<Vec<C
         ));
     }
     Ok(out)
+}
+
+/// The Manager's restart after its data source was written (`restart: true`).
+fn restart_step(m: &Manager, after: String) -> Change {
+    Change {
+        id: format!("restart/{}", m.name),
+        resource: Resource::Manager,
+        name: m.name.clone(),
+        action: Action::Restart,
+        impact: Impact::Live,
+        fields: vec![FieldChange {
+            field: "restart_command".into(),
+            old: None,
+            new: Some(m.restart_command.clone()),
+            impact: Impact::Live,
+        }],
+        file: None,
+        ops: vec![Op::RunCommand { command: m.restart_command.clone() }],
+        depends_on: vec![after],
+        verify_pins: Vec::new(),
+    }
+}
+
+/// The managed pool parameters whose value differs, as fields and as edits.
+fn pool_changes(
+    m: &Manager,
+    module: &xml::Module,
+    file: &ManagerFile,
+    impact: Impact,
+    fields: &mut Vec<FieldChange>,
+) -> Result<Vec<(&'static str, String)>, String> {
+    let mut pool_edits: Vec<(&'static str, String)> = Vec::new();
+    for (param, value) in &m.database.pool {
+        let now = match module.pool_children.iter().find(|c| c.element == param.element) {
+            Some(c) => Some(c.value.clone().map_err(|e| format!("{}: {e}", file.path))?),
+            None => None,
+        };
+        if now.as_deref().is_some_and(|n| pool::same(param.kind, n, value)) {
+            continue;
+        }
+        let field = param.element.to_string();
+        fields.push(FieldChange {
+            field: field.into(),
+            old: now.map(|n| n.trim().to_string()),
+            new: Some(value.clone()),
+            impact,
+        });
+        pool_edits.push((param.element, value.clone()));
+    }
+    Ok(pool_edits)
 }
 
 /// What an edited data source file would not read back as declared.

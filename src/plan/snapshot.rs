@@ -260,9 +260,34 @@ pub fn revert_changes(
     safety.name = format!("{vm}/auto-<time> (safety copy before the revert)");
     safety.depends_on = out.iter().map(|c| c.id.clone()).collect();
     out.push(safety);
+    out.push(revert_step(vm, cfg_path, snap, &targets));
+    let revert_id = format!("revert/{vm}/{}", snap.name);
+    if let (true, Some(mem)) = (snap.running, &snap.memory) {
+        let file = format!("{}/{mem}", snap.dir);
+        out.push(power(
+            Action::Start,
+            vec![Op::Xen { args: vec!["restore".into(), file] }],
+            vec![revert_id],
+            "stopped",
+            "running (memory restored)",
+        ));
+    } else if domain.is_some() {
+        out.push(power(
+            Action::Start,
+            vec![Op::Xen { args: vec!["create".into(), cfg_path.into()] }],
+            vec![revert_id],
+            "stopped",
+            "running",
+        ));
+    }
+    Ok(out)
+}
+
+/// The revert itself: the disks and vm.cfg put back, after the safety snapshot.
+fn revert_step(vm: &str, cfg_path: &str, snap: &SnapshotInfo, targets: &[(String, String)]) -> Change {
     let disks: Vec<(String, String)> =
         targets.iter().map(|(orig, file)| (format!("{}/{file}", snap.dir), orig.clone())).collect();
-    out.push(Change {
+    Change {
         id: format!("revert/{vm}/{}", snap.name),
         resource: Resource::Snapshot,
         name: format!("{vm}/{}", snap.name),
@@ -287,27 +312,7 @@ pub fn revert_changes(
         ops: vec![Op::Revert { dir: snap.dir.clone(), cfg_path: cfg_path.into(), disks }],
         depends_on: vec![format!("snapshot/{vm}/safety")],
         verify_pins: Vec::new(),
-    });
-    let revert_id = format!("revert/{vm}/{}", snap.name);
-    if let (true, Some(mem)) = (snap.running, &snap.memory) {
-        let file = format!("{}/{mem}", snap.dir);
-        out.push(power(
-            Action::Start,
-            vec![Op::Xen { args: vec!["restore".into(), file] }],
-            vec![revert_id],
-            "stopped",
-            "running (memory restored)",
-        ));
-    } else if domain.is_some() {
-        out.push(power(
-            Action::Start,
-            vec![Op::Xen { args: vec!["create".into(), cfg_path.into()] }],
-            vec![revert_id],
-            "stopped",
-            "running",
-        ));
     }
-    Ok(out)
 }
 
 /// What a revert writes: each disk of the VM's own vm.cfg (the ones a snapshot copies) with

@@ -9,7 +9,7 @@ use std::collections::{HashMap, HashSet};
 
 use vmcfg::{DiskSpec, Value};
 
-use super::desired::{self, cfg_pinning, model_pinning};
+use super::desired::{self, cfg_pinning, model_pinning, Naming};
 use super::{Action, Change, Field, FieldChange, FileDiff, Impact, Op, PinCheck, Resource};
 use crate::model::{CpuSet, Vm, VmState};
 use crate::observe::{CfgFile, Observed, VmView};
@@ -56,33 +56,13 @@ pub fn plan_vm(
     notes: &mut Vec<String>,
 ) {
     let naming = desired::naming(vm);
-    let matches = views.find(&[vm.name.as_str(), naming.xen_name.as_str()]);
-    if matches.len() > 1 {
-        let places: Vec<String> = matches
-            .iter()
-            .map(|v| v.cfg.map(|c| c.path.clone()).unwrap_or_else(|| format!("domain {}", v.xen_name)))
-            .collect();
-        errors.push(format!(
-            "VM `{}` matches several VMs on {}: {}; rename one in OVM Manager",
-            vm.name,
-            obs.host,
-            places.join(", ")
-        ));
-        return;
-    }
-    let view = matches.first().copied();
-    if let Some(v) = view {
-        if v.cfg.is_none() {
-            errors.push(format!(
-                "VM `{}` runs on {} as domain {} but its vm.cfg is not under the host's repositories ({}); declare the repository",
-                vm.name,
-                obs.host,
-                v.xen_name,
-                obs.repos.iter().map(|r| r.path.as_str()).collect::<Vec<_>>().join(", ")
-            ));
+    let view = match matched(vm, obs, views, &naming) {
+        Ok(v) => v,
+        Err(e) => {
+            errors.push(e);
             return;
         }
-    }
+    };
     let cfg = view.and_then(|v| v.cfg);
     let dom = view.and_then(|v| v.domain).filter(|d| !d.state.dying && !d.state.crashed);
     if vm.state == VmState::Absent {
@@ -120,45 +100,8 @@ pub fn plan_vm(
             vm_changed = true;
         }
         Some(c) => {
-            let mut ops = Vec::new();
-            if new_text != c.text {
-                ops.push(Op::WriteFile { path: path.clone(), content: new_text.clone(), backup: true });
-                match dom {
-                    Some(d) => live_ops(vm, d, &c.cfg, &mut fields, &mut ops),
-                    None => fields.iter_mut().for_each(|f| f.impact = Impact::Live),
-                }
-            }
-            if let Some(d) = dom {
-                pin_drift(vm, d, obs, &mut fields, &mut ops);
-                live_drift(vm, d, &mut fields, &mut ops);
-            }
-            if !ops.is_empty() {
-                let restart: Vec<&str> =
-                    fields.iter().filter(|f| f.impact == Impact::NeedsRestart).map(|f| f.field.as_str()).collect();
-                if !restart.is_empty() {
-                    let verb = if restart.len() == 1 { "takes" } else { "take" };
-                    notes.push(format!("VM `{}`: {} {verb} effect at its next restart", vm.name, restart.join(", ")));
-                }
-                let impact = fields.iter().map(|f| f.impact).max().unwrap_or(Impact::Live);
-                let repinned = fields.iter().any(|f| f.field.about() == Some(Key::Cpus));
-                let verify_pins = match (dom, &vm.cpus) {
-                    (Some(d), Some(p)) if repinned => pin_checks(&d.name, p),
-                    _ => Vec::new(),
-                };
-                let file =
-                    (new_text != c.text).then(|| FileDiff { path: path.clone(), old: c.text.clone(), new: new_text });
-                changes.push(Change {
-                    id: vm_id.clone(),
-                    resource: Resource::Vm,
-                    name: vm.name.clone(),
-                    action: Action::Update,
-                    impact,
-                    fields,
-                    file,
-                    ops,
-                    depends_on: disk_ids.clone(),
-                    verify_pins,
-                });
+            if let Some(change) = update_vm(vm, c, dom, obs, new_text, fields, &disk_ids, notes) {
+                changes.push(change);
                 vm_changed = true;
             }
         }
@@ -180,6 +123,97 @@ pub fn plan_vm(
         };
         super::snapshot::plan_declared(vm, obs, &path, &new_cfg, future, &after, changes, errors);
     }
+}
+
+/// The host's VM a declared one is: none, or exactly one that has a vm.cfg where domform can
+/// edit it.
+fn matched<'v>(
+    vm: &Vm,
+    obs: &Observed,
+    views: &'v Views<'_>,
+    naming: &Naming,
+) -> Result<Option<&'v VmView<'v>>, String> {
+    let matches = views.find(&[vm.name.as_str(), naming.xen_name.as_str()]);
+    if matches.len() > 1 {
+        let places: Vec<String> = matches
+            .iter()
+            .map(|v| v.cfg.map(|c| c.path.clone()).unwrap_or_else(|| format!("domain {}", v.xen_name)))
+            .collect();
+        return Err(format!(
+            "VM `{}` matches several VMs on {}: {}; rename one in OVM Manager",
+            vm.name,
+            obs.host,
+            places.join(", ")
+        ));
+    }
+    let view = matches.first().copied();
+    if let Some(v) = view {
+        if v.cfg.is_none() {
+            return Err(format!(
+                "VM `{}` runs on {} as domain {} but its vm.cfg is not under the host's repositories ({}); declare the repository",
+                vm.name,
+                obs.host,
+                v.xen_name,
+                obs.repos.iter().map(|r| r.path.as_str()).collect::<Vec<_>>().join(", ")
+            ));
+        }
+    }
+    Ok(view)
+}
+
+/// The update of an existing VM: its vm.cfg written when the text changes, live steps for a
+/// running domain, and repairs of live drift; `None` when there is nothing to do.
+#[allow(clippy::too_many_arguments)]
+fn update_vm(
+    vm: &Vm,
+    c: &CfgFile,
+    dom: Option<&Domain>,
+    obs: &Observed,
+    new_text: String,
+    mut fields: Vec<FieldChange>,
+    disk_ids: &[String],
+    notes: &mut Vec<String>,
+) -> Option<Change> {
+    let mut ops = Vec::new();
+    if new_text != c.text {
+        ops.push(Op::WriteFile { path: c.path.clone(), content: new_text.clone(), backup: true });
+        match dom {
+            Some(d) => live_ops(vm, d, &c.cfg, &mut fields, &mut ops),
+            None => fields.iter_mut().for_each(|f| f.impact = Impact::Live),
+        }
+    }
+    if let Some(d) = dom {
+        pin_drift(vm, d, obs, &mut fields, &mut ops);
+        live_drift(vm, d, &mut fields, &mut ops);
+    }
+    if ops.is_empty() {
+        return None;
+    }
+    let restart: Vec<&str> =
+        fields.iter().filter(|f| f.impact == Impact::NeedsRestart).map(|f| f.field.as_str()).collect();
+    if !restart.is_empty() {
+        let verb = if restart.len() == 1 { "takes" } else { "take" };
+        notes.push(format!("VM `{}`: {} {verb} effect at its next restart", vm.name, restart.join(", ")));
+    }
+    let impact = fields.iter().map(|f| f.impact).max().unwrap_or(Impact::Live);
+    let repinned = fields.iter().any(|f| f.field.about() == Some(Key::Cpus));
+    let verify_pins = match (dom, &vm.cpus) {
+        (Some(d), Some(p)) if repinned => pin_checks(&d.name, p),
+        _ => Vec::new(),
+    };
+    let file = (new_text != c.text).then(|| FileDiff { path: c.path.clone(), old: c.text.clone(), new: new_text });
+    Some(Change {
+        id: format!("vm/{}", vm.name),
+        resource: Resource::Vm,
+        name: vm.name.clone(),
+        action: Action::Update,
+        impact,
+        fields,
+        file,
+        ops,
+        depends_on: disk_ids.to_vec(),
+        verify_pins,
+    })
 }
 
 /// Live changes for a running domain, and each field's impact. Which keys a running domain
