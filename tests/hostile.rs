@@ -91,7 +91,7 @@ fn a_planted_manifest_cannot_choose_what_a_revert_overwrites() {
     assert_eq!(revert, Some(vec![(format!("{REPO}/Snapshots/app01/s1/disks/00-app01_system.img"), disk.clone())]));
     // A target that is not a disk of the VM's own vm.cfg.
     let evil = snap("made_by=domform\nvm=app01\ndisk=/etc/passwd|disks/00-passwd|5\n").expect("data parses");
-    let e = snapshot::revert_changes("app01", CFG, &cfg, None, &evil, 60, false).expect_err("refused");
+    let e = snapshot::revert_changes("app01", CFG, &cfg, None, &evil, 60, false).expect_err("refused").to_string();
     assert!(e.contains("/etc/passwd") && e.contains("not a disk of"), "{e}");
     // A snapshot file outside the folder, a memory file outside it, another VM's name.
     for bad in [

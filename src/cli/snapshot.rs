@@ -65,7 +65,8 @@ fn changes(cmd: &SnapshotCmd, a: &SnapshotArgs, found: &Found<'_>) -> Result<Mad
                 a.name.as_deref(),
                 a.memory,
                 a.allow_full_copy,
-            )?;
+            )
+            .map_err(|e| e.to_string())?;
             (vec![c], None)
         }
         SnapshotCmd::Delete(a) => {
@@ -86,7 +87,8 @@ fn changes(cmd: &SnapshotCmd, a: &SnapshotArgs, found: &Found<'_>) -> Result<Mad
                 &s,
                 a.timeout,
                 a.force,
-            )?;
+            )
+            .map_err(|e| e.to_string())?;
             let what = format!(
                 "Revert `{}` to snapshot `{}` (its disks and vm.cfg are replaced)",
                 a.vm,

@@ -8,6 +8,29 @@
 use std::collections::BTreeSet;
 use std::fmt;
 
+/// Why a CPU set does not parse (the texts follow `bad CPU set: `).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CpuSetError {
+    /// Nothing at all.
+    #[error("empty CPU set")]
+    Empty,
+    /// `5-3`.
+    #[error("range `{0}` runs backwards")]
+    Backwards(String),
+    /// `^2-3`.
+    #[error("`{0}`: `^` removes one CPU, not a range")]
+    RemovesRange(String),
+    /// Every CPU removed again.
+    #[error("`{0}` leaves no CPU")]
+    NoneLeft(String),
+    /// Not a number.
+    #[error("`{0}` is not a CPU number or range")]
+    NotNumber(String),
+    /// Beyond [`MAX_CPU`].
+    #[error("CPU {0} is beyond {MAX_CPU}")]
+    Beyond(u32),
+}
+
 /// The largest CPU number accepted (xm's `all` is 0-63; real boxes reach a few hundred threads).
 pub const MAX_CPU: u32 = 4095;
 
@@ -17,10 +40,10 @@ pub struct CpuSet(BTreeSet<u32>);
 
 impl CpuSet {
     /// Parses xend syntax. Errors say which item is wrong.
-    pub fn parse(text: &str) -> Result<CpuSet, String> {
+    pub fn parse(text: &str) -> Result<CpuSet, CpuSetError> {
         let mut set = BTreeSet::new();
         if text.trim().is_empty() {
-            return Err("empty CPU set".into());
+            return Err(CpuSetError::Empty);
         }
         for raw in text.split(',') {
             let item = raw.trim();
@@ -36,10 +59,10 @@ impl CpuSet {
                 }
             };
             if lo > hi {
-                return Err(format!("range `{item}` runs backwards"));
+                return Err(CpuSetError::Backwards(item.into()));
             }
             if remove && lo != hi {
-                return Err(format!("`{item}`: `^` removes one CPU, not a range"));
+                return Err(CpuSetError::RemovesRange(item.into()));
             }
             for cpu in lo..=hi {
                 if remove {
@@ -50,13 +73,13 @@ impl CpuSet {
             }
         }
         if set.is_empty() {
-            return Err(format!("`{text}` leaves no CPU"));
+            return Err(CpuSetError::NoneLeft(text.into()));
         }
         Ok(CpuSet(set))
     }
 
     /// Parses `xm vcpu-list` affinity: `any cpu` (all of `0..nr_cpus`), `no cpus`, or a set.
-    pub fn parse_affinity(text: &str, nr_cpus: u32) -> Result<CpuSet, String> {
+    pub fn parse_affinity(text: &str, nr_cpus: u32) -> Result<CpuSet, CpuSetError> {
         match text.trim() {
             "any cpu" => Ok(CpuSet((0..nr_cpus).collect())),
             "no cpus" | "none" => Ok(CpuSet::default()),
@@ -105,10 +128,10 @@ impl CpuSet {
     }
 }
 
-fn cpu_number(text: &str, item: &str) -> Result<u32, String> {
-    let n: u32 = text.trim().parse().map_err(|_| format!("`{item}` is not a CPU number or range"))?;
+fn cpu_number(text: &str, item: &str) -> Result<u32, CpuSetError> {
+    let n: u32 = text.trim().parse().map_err(|_| CpuSetError::NotNumber(item.into()))?;
     if n > MAX_CPU {
-        return Err(format!("CPU {n} is beyond {MAX_CPU}"));
+        return Err(CpuSetError::Beyond(n));
     }
     Ok(n)
 }
@@ -152,6 +175,17 @@ mod tests {
         for bad in ["", "a", "3-1", "1-", "^1-3", "0,^0", "5000", "1,,2", "-1"] {
             assert!(CpuSet::parse(bad).is_err(), "{bad:?} should fail");
         }
+    }
+
+    #[test]
+    fn errors_name_the_wrong_item() {
+        let msg = |t: &str| CpuSet::parse(t).map_err(|e| e.to_string()).expect_err("fails");
+        assert_eq!(msg(" "), "empty CPU set");
+        assert_eq!(msg("3-1"), "range `3-1` runs backwards");
+        assert_eq!(msg("^1-3"), "`^1-3`: `^` removes one CPU, not a range");
+        assert_eq!(msg("0,^0"), "`0,^0` leaves no CPU");
+        assert_eq!(msg("1,x"), "`x` is not a CPU number or range");
+        assert_eq!(msg("5000"), "CPU 5000 is beyond 4095");
     }
 
     #[test]

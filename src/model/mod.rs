@@ -16,7 +16,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 pub use crate::manifest::raw::{HostKeyPolicy, RawExtraValue as ExtraValue, Toolstack, TransportKind, VmState, VmType};
-pub use cpuset::CpuSet;
+pub use cpuset::{CpuSet, CpuSetError};
 pub use secret::Secret;
 
 use crate::diag::{Diagnostic, Location};

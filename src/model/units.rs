@@ -3,16 +3,87 @@
 //! Units follow qemu-img and the IEC: `K`, `M`, `G`, `T` and `KiB`…`TiB` are binary; `KB`…`TB`
 //! are decimal, because users write both and mean different things.
 
+use thiserror::Error;
+
+/// Why a size does not parse (the texts are what users read after `bad size: `).
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum SizeError {
+    /// No number in front.
+    #[error("`{0}` is not a size (try `40GiB` or `512MiB`)")]
+    NoNumber(String),
+    /// A unit domform does not know.
+    #[error("unknown unit `{unit}` in `{text}` (use B, KiB, MiB, GiB, TiB or KB, MB, GB, TB)")]
+    UnknownUnit {
+        /// The unit.
+        unit: String,
+        /// The whole size.
+        text: String,
+    },
+    /// The number does not parse (`1.2.3G`).
+    #[error("`{0}` is not a size")]
+    BadNumber(String),
+    /// Beyond 2^62 bytes.
+    #[error("`{0}` is too large")]
+    TooLarge(String),
+    /// A fraction of a byte.
+    #[error("`{0}` is not a whole number of bytes")]
+    Fraction(String),
+    /// Zero bytes.
+    #[error("`{0}` is zero")]
+    Zero(String),
+}
+
+/// Why a name is refused (file names, shell commands and vm.cfg all carry it).
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum NameError {
+    /// Empty.
+    #[error("empty name")]
+    Empty,
+    /// Over 128 characters.
+    #[error("name is {0} characters long; at most 128")]
+    TooLong(usize),
+    /// A character outside the allowed set; `vm` names may also have single spaces.
+    #[error("`{}` contains {bad:?}; names may use only letters, digits, `.`, `_`{}", name.escape_debug(), if *vm { ", `-` and single spaces" } else { " and `-`" })]
+    BadChar {
+        /// The name (a VM name with its spaces as `_`).
+        name: String,
+        /// The first bad character.
+        bad: char,
+        /// A VM name (single spaces allowed).
+        vm: bool,
+    },
+    /// Starts with `-` or `.`.
+    #[error("`{0}` must not start with `-` or `.`")]
+    LeadingDashOrDot(String),
+    /// A VM name with leading, trailing or double spaces.
+    #[error("`{}`: spaces only between words, one at a time", .0.escape_debug())]
+    Spaces(String),
+}
+
+/// Why a MAC address is refused.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum MacError {
+    /// Not six hex pairs.
+    #[error("`{0}` is not a MAC address like `00:16:3e:01:02:03`")]
+    Malformed(String),
+    /// The first octet does not parse.
+    #[error("`{0}` is not a MAC address")]
+    NotMac(String),
+    /// A multicast address.
+    #[error("`{0}` is a multicast address; a NIC needs a unicast one")]
+    Multicast(String),
+}
+
 /// Bytes in one MiB.
 pub const MIB: u64 = 1024 * 1024;
 
 /// Parses a size. A bare number means `bare_unit` bytes (1 for disks, MiB for memory).
-pub fn parse_size(text: &str, bare_unit: u64) -> Result<u64, String> {
+pub fn parse_size(text: &str, bare_unit: u64) -> Result<u64, SizeError> {
     let t = text.trim();
     let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
     let (num, unit) = t.split_at(split);
     if num.is_empty() {
-        return Err(format!("`{text}` is not a size (try `40GiB` or `512MiB`)"));
+        return Err(SizeError::NoNumber(text.into()));
     }
     let mult: u64 = match unit.trim() {
         "" => bare_unit,
@@ -25,21 +96,19 @@ pub fn parse_size(text: &str, bare_unit: u64) -> Result<u64, String> {
         "MB" => 1_000_000,
         "GB" => 1_000_000_000,
         "TB" => 1_000_000_000_000,
-        other => {
-            return Err(format!("unknown unit `{other}` in `{text}` (use B, KiB, MiB, GiB, TiB or KB, MB, GB, TB)"))
-        }
+        other => return Err(SizeError::UnknownUnit { unit: other.into(), text: text.into() }),
     };
-    let value: f64 = num.parse().map_err(|_| format!("`{text}` is not a size"))?;
+    let value: f64 = num.parse().map_err(|_| SizeError::BadNumber(text.into()))?;
     let bytes = value * mult as f64;
     if !bytes.is_finite() || bytes > (1u64 << 62) as f64 {
-        return Err(format!("`{text}` is too large"));
+        return Err(SizeError::TooLarge(text.into()));
     }
     if bytes.fract() != 0.0 {
-        return Err(format!("`{text}` is not a whole number of bytes"));
+        return Err(SizeError::Fraction(text.into()));
     }
     let bytes = bytes as u64;
     if bytes == 0 {
-        return Err(format!("`{text}` is zero"));
+        return Err(SizeError::Zero(text.into()));
     }
     Ok(bytes)
 }
@@ -94,43 +163,43 @@ pub fn expand_braces(name: &str) -> Result<Vec<String>, String> {
 
 /// Names that are safe in file names, shell commands and vm.cfg: `[A-Za-z0-9._-]`, not
 /// starting with `-` or `.`, at most 128 characters.
-pub fn check_name(name: &str) -> Result<(), String> {
+pub fn check_name(name: &str) -> Result<(), NameError> {
     if name.is_empty() {
-        return Err("empty name".into());
+        return Err(NameError::Empty);
     }
     if name.len() > 128 {
-        return Err(format!("name is {} characters long; at most 128", name.len()));
+        return Err(NameError::TooLong(name.len()));
     }
     if let Some(bad) = name.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))) {
-        return Err(format!(
-            "`{}` contains {bad:?}; names may use only letters, digits, `.`, `_` and `-`",
-            name.escape_debug()
-        ));
+        return Err(NameError::BadChar { name: name.into(), bad, vm: false });
     }
     if name.starts_with(['-', '.']) {
-        return Err(format!("`{name}` must not start with `-` or `.`"));
+        return Err(NameError::LeadingDashOrDot(name.into()));
     }
     Ok(())
 }
 
 /// A VM's name: [`check_name`]'s characters and single spaces inside, because OVM simple
 /// names often have them ("DB Server 01"). Every use reaches the shell through `quote`.
-pub fn check_vm_name(name: &str) -> Result<(), String> {
+pub fn check_vm_name(name: &str) -> Result<(), NameError> {
     if name.starts_with(' ') || name.ends_with(' ') || name.contains("  ") {
-        return Err(format!("`{}`: spaces only between words, one at a time", name.escape_debug()));
+        return Err(NameError::Spaces(name.into()));
     }
-    check_name(&name.replace(' ', "_")).map_err(|m| m.replace("`, `_` and `-`", "`, `_`, `-` and single spaces"))
+    check_name(&name.replace(' ', "_")).map_err(|e| match e {
+        NameError::BadChar { name, bad, .. } => NameError::BadChar { name, bad, vm: true },
+        other => other,
+    })
 }
 
 /// A MAC address `xx:xx:xx:xx:xx:xx`, unicast.
-pub fn check_mac(mac: &str) -> Result<(), String> {
+pub fn check_mac(mac: &str) -> Result<(), MacError> {
     let parts: Vec<&str> = mac.split(':').collect();
     if parts.len() != 6 || parts.iter().any(|p| p.len() != 2 || !p.chars().all(|c| c.is_ascii_hexdigit())) {
-        return Err(format!("`{mac}` is not a MAC address like `00:16:3e:01:02:03`"));
+        return Err(MacError::Malformed(mac.into()));
     }
-    let first = u8::from_str_radix(parts[0], 16).map_err(|_| format!("`{mac}` is not a MAC address"))?;
+    let first = u8::from_str_radix(parts[0], 16).map_err(|_| MacError::NotMac(mac.into()))?;
     if first & 1 == 1 {
-        return Err(format!("`{mac}` is a multicast address; a NIC needs a unicast one"));
+        return Err(MacError::Multicast(mac.into()));
     }
     Ok(())
 }
@@ -178,6 +247,31 @@ mod tests {
         for bad in ["", "a;rm -rf /", "a b", "$(x)", "-rf", ".hidden", "ü", "a\nb", &"x".repeat(129)] {
             assert!(check_name(bad).is_err(), "{bad:?} should fail");
         }
+    }
+
+    #[test]
+    fn messages_say_what_is_wrong() {
+        let msg = |r: Result<u64, SizeError>| r.map_err(|e| e.to_string()).expect_err("fails");
+        assert_eq!(msg(parse_size("GiB", 1)), "`GiB` is not a size (try `40GiB` or `512MiB`)");
+        assert_eq!(
+            msg(parse_size("12 parsecs", 1)),
+            "unknown unit `parsecs` in `12 parsecs` (use B, KiB, MiB, GiB, TiB or KB, MB, GB, TB)"
+        );
+        assert_eq!(msg(parse_size("1.2.3G", 1)), "`1.2.3G` is not a size");
+        assert_eq!(msg(parse_size("0.3B", 1)), "`0.3B` is not a whole number of bytes");
+        assert_eq!(msg(parse_size("0", 1)), "`0` is zero");
+        let name = |r: Result<(), NameError>| r.map_err(|e| e.to_string()).expect_err("fails");
+        assert_eq!(name(check_name("a;b")), "`a;b` contains ';'; names may use only letters, digits, `.`, `_` and `-`");
+        assert_eq!(
+            name(check_vm_name("DB 01;x")),
+            "`DB_01;x` contains ';'; names may use only letters, digits, `.`, `_`, `-` and single spaces"
+        );
+        assert_eq!(name(check_vm_name("DB  01")), "`DB  01`: spaces only between words, one at a time");
+        assert_eq!(name(check_name(".x")), "`.x` must not start with `-` or `.`");
+        assert_eq!(
+            check_mac("01:00:5e:00:00:01").map_err(|e| e.to_string()),
+            Err("`01:00:5e:00:00:01` is a multicast address; a NIC needs a unicast one".to_string())
+        );
     }
 
     #[test]

@@ -94,12 +94,12 @@ pub fn intent_fields(vm: &Vm) -> BTreeMap<String, String> {
         .filter(|f| !["name", "uuid", "OVM_simple_name"].contains(&f.field.as_str()))
         .map(|f| {
             let v = f.new.unwrap_or_default();
-            let v = if crate::render::plan::is_secret_field(&f.field) {
+            let v = if crate::render::plan::is_secret_field(f.field.as_str()) {
                 "(secret)".into()
             } else {
                 crate::render::plan::redact(&v)
             };
-            (f.field, v)
+            (f.field.as_str().to_string(), v)
         })
         .collect();
     out.insert("state".into(), format!("{:?}", vm.state).to_lowercase());
@@ -127,7 +127,8 @@ fn key_of(c: &Change, field: &str) -> String {
 /// The cause of change `c` of `vm`, given the VM's record (if any).
 pub fn cause_of(c: &Change, intent: &BTreeMap<String, String>, record: Option<&Record>) -> Cause {
     let Some(r) = record else { return Cause::New };
-    let known: Vec<String> = c.fields.iter().map(|f| key_of(c, &f.field)).filter(|k| intent.contains_key(k)).collect();
+    let known: Vec<String> =
+        c.fields.iter().map(|f| key_of(c, f.field.as_str())).filter(|k| intent.contains_key(k)).collect();
     if known.is_empty() {
         // Nothing to compare field by field (a delete, a snapshot): the whole intent decides.
         return if r.fields == *intent { Cause::Drift } else { Cause::Intent };

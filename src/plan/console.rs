@@ -11,11 +11,14 @@
 use vmcfg::{parse_kv_stanza, render_kv_stanza, Value};
 
 use super::desired::Editor;
-use super::Impact;
 use crate::model::{Vm, VmType, Vnc};
+use crate::xen::fields::Key;
 
 /// VNC displays count from this port.
-const VNC_BASE: u16 = 5900;
+pub(super) const VNC_BASE: u16 = 5900;
+
+/// Where a vfb listens when its stanza does not say (xend's default, and domform's).
+pub(super) const DEFAULT_LISTEN: &str = "127.0.0.1";
 
 /// True when the text console owns `extra` (a PV guest with `serial: true`): a declared
 /// `extra_config.extra` is then the base the console argument is appended to.
@@ -68,7 +71,7 @@ pub fn with_console(cmdline: &str, dev: &str) -> String {
 }
 
 fn kernel_console(ed: &mut Editor<'_>, dev: &str, declared: Option<&str>) {
-    let current = ed.current("extra").and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+    let current = ed.current(Key::Extra).and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
     let want = with_console(declared.unwrap_or(&current), dev);
     let words = |s: &str| s.split_whitespace().map(str::to_string).collect::<Vec<_>>();
     let same = |o: &Value| match (o.as_str(), declared) {
@@ -77,43 +80,37 @@ fn kernel_console(ed: &mut Editor<'_>, dev: &str, declared: Option<&str>) {
         (Some(s), None) => has_console(s, dev),
         (None, _) => false,
     };
-    ed.set("extra", Value::Str(want.clone()), same, Impact::NeedsRestart);
-}
-
-/// `1`, `'1'` and `True` are the same flag.
-fn same_int(o: &Value, n: i64) -> bool {
-    o.as_int() == Some(n) || o.as_bool().map(i64::from) == Some(n)
+    ed.set(Key::Extra, Value::Str(want.clone()), same);
 }
 
 fn hvm_vnc(ed: &mut Editor<'_>, vnc: &Vnc) {
-    ed.set("vnc", Value::Int(1), |o| same_int(o, 1), Impact::NeedsRestart);
+    ed.put(Key::Vnc, Value::Int(1));
     match vnc.port {
         Some(port) => {
             let display = i64::from(port.saturating_sub(VNC_BASE));
-            ed.set("vncunused", Value::Int(0), |o| same_int(o, 0), Impact::NeedsRestart);
-            ed.set("vncdisplay", Value::Int(display), |o| o.as_int() == Some(display), Impact::NeedsRestart);
+            ed.put(Key::VncUnused, Value::Int(0));
+            ed.put(Key::VncDisplay, Value::Int(display));
         }
         None => {
-            ed.set("vncunused", Value::Int(1), |o| same_int(o, 1), Impact::NeedsRestart);
-            ed.remove("vncdisplay", Impact::NeedsRestart);
+            ed.put(Key::VncUnused, Value::Int(1));
+            ed.remove(Key::VncDisplay);
         }
     }
-    let listen = vnc.listen.clone();
-    ed.set("vnclisten", Value::Str(listen.clone()), |o| o.as_str() == Some(listen.as_str()), Impact::NeedsRestart);
+    ed.put(Key::VncListen, Value::Str(vnc.listen.clone()));
     if let Some(k) = &vnc.keymap {
-        ed.set("keymap", Value::Str(k.clone()), |o| o.as_str() == Some(k.as_str()), Impact::NeedsRestart);
+        ed.put(Key::Keymap, Value::Str(k.clone()));
     }
     if let Some(Ok(pw)) = &vnc.password_value {
         let pw = pw.expose();
-        ed.set("vncpasswd", Value::Str(pw.to_string()), |o| o.as_str() == Some(pw), Impact::NeedsRestart);
+        ed.put(Key::VncPasswd, Value::Str(pw.to_string()));
     }
 }
 
-fn get<'a>(kv: &'a [(String, String)], k: &str) -> Option<&'a str> {
+pub(super) fn get<'a>(kv: &'a [(String, String)], k: &str) -> Option<&'a str> {
     kv.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str())
 }
 
-fn is_vnc_stanza(kv: &[(String, String)]) -> bool {
+pub(super) fn is_vnc_stanza(kv: &[(String, String)]) -> bool {
     get(kv, "type") == Some("vnc") || (get(kv, "type").is_none() && get(kv, "vnc") == Some("1"))
 }
 
@@ -133,7 +130,7 @@ fn vfb_matches(vnc: &Vnc, kv: &[(String, String)]) -> bool {
     is_vnc_stanza(kv)
         && port_ok
         && pw_ok
-        && get(kv, "vnclisten").unwrap_or("127.0.0.1") == vnc.listen
+        && get(kv, "vnclisten").unwrap_or(DEFAULT_LISTEN) == vnc.listen
         && vnc.keymap.as_deref().is_none_or(|k| get(kv, "keymap") == Some(k))
 }
 
@@ -167,7 +164,7 @@ fn vfb_stanza(vnc: &Vnc, existing: Option<&str>) -> String {
 
 fn pv_vnc(ed: &mut Editor<'_>, vnc: &Vnc) {
     let old: Vec<String> = ed
-        .current("vfb")
+        .current(Key::Vfb)
         .and_then(Value::as_list)
         .map(|l| l.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
         .unwrap_or_default();
@@ -187,5 +184,5 @@ fn pv_vnc(ed: &mut Editor<'_>, vnc: &Vnc) {
                 .is_some_and(|kv| vfb_matches(vnc, &kv))
         })
     };
-    ed.set("vfb", Value::List(items), same, Impact::NeedsRestart);
+    ed.set(Key::Vfb, Value::List(items), same);
 }

@@ -8,8 +8,9 @@
 use vmcfg::{parse_kv_stanza, render_kv_stanza, DiskSpec, Value, VmCfg};
 
 use super::fingerprint::{fnv1a, FNV_OFFSET};
-use super::{FieldChange, Impact};
+use super::{Field, FieldChange, Impact};
 use crate::model::{CpuSet, Disk, DiskSource, ExtraValue, Nic, Pinning, Vm, VmType};
+use crate::xen::fields::{Key, Live};
 
 /// Where a domform-made VM lives and what Xen calls it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -147,28 +148,53 @@ pub(super) struct Editor<'a> {
     old: Option<&'a VmCfg>,
 }
 
+/// How a changed key reaches a running VM, before `vm::live_ops` looks at the domain: keys a
+/// running domain can take (`mem-set`, `vcpu-set`, `vcpu-pin`) are live, the rest wait.
+pub(super) fn default_impact(key: Key) -> Impact {
+    match key.spec().live {
+        Live::MemSet | Live::VcpuSet | Live::VcpuPin => Impact::Live,
+        Live::Restart | Live::BlockAttach => Impact::NeedsRestart,
+    }
+}
+
 impl Editor<'_> {
     /// A key's value in the file being edited.
-    pub(super) fn current(&self, key: &str) -> Option<&Value> {
-        self.cfg.get(key)
+    pub(super) fn current(&self, key: Key) -> Option<&Value> {
+        self.cfg.get(key.name())
     }
 
     /// Removes a key the desired state excludes (a `vncdisplay` once the port is free).
-    pub(super) fn remove(&mut self, key: &str, impact: Impact) {
-        if let Some(old) = self.cfg.get(key) {
-            self.fields.push(FieldChange { field: key.into(), old: show(Some(old)), new: None, impact });
-            self.cfg.remove(key);
+    pub(super) fn remove(&mut self, key: Key) {
+        if let Some(old) = self.cfg.get(key.name()) {
+            self.fields.push(FieldChange {
+                field: key.into(),
+                old: show(Some(old)),
+                new: None,
+                impact: default_impact(key),
+            });
+            self.cfg.remove(key.name());
         }
     }
 
+    /// Sets a scalar key unless its old value means the same, as the table compares it.
+    pub(super) fn put(&mut self, key: Key, value: Value) {
+        let compare = key.spec().compare;
+        let want = value.clone();
+        self.set(key, value, move |o| compare.same_scalar(o, &want).unwrap_or(false));
+    }
+
     /// Sets `key` unless its old value already means the same (`same`).
-    pub(super) fn set(&mut self, key: &str, value: Value, same: impl Fn(&Value) -> bool, impact: Impact) {
-        let old = self.old.and_then(|o| o.get(key));
+    pub(super) fn set(&mut self, key: Key, value: Value, same: impl Fn(&Value) -> bool) {
+        self.edit(key.into(), key.name(), value, same, default_impact(key));
+    }
+
+    fn edit(&mut self, field: Field, name: &str, value: Value, same: impl Fn(&Value) -> bool, impact: Impact) {
+        let old = self.old.and_then(|o| o.get(name));
         if old.is_some_and(same) {
             return;
         }
-        self.fields.push(FieldChange { field: key.into(), old: show(old), new: show(Some(&value)), impact });
-        self.cfg.set(key, value);
+        self.fields.push(FieldChange { field, old: show(old), new: show(Some(&value)), impact });
+        self.cfg.set(name, value);
     }
 }
 
@@ -178,22 +204,23 @@ pub fn desired_cfg(vm: &Vm, existing: Option<&VmCfg>, naming: &Naming) -> (VmCfg
     let base = existing.cloned().unwrap_or_else(|| new_cfg_skeleton(vm, naming));
     let mut ed = Editor { cfg: base, fields: Vec::new(), old: existing };
     let mem = i64::try_from(vm.memory_mib).unwrap_or(i64::MAX);
-    ed.set("memory", Value::Int(mem), |o| o.as_int() == Some(mem), Impact::Live);
+    ed.put(Key::Memory, Value::Int(mem));
     let maxmem = i64::try_from(vm.maxmem_mib).unwrap_or(i64::MAX);
-    let old_maxmem = existing.and_then(|c| c.get("maxmem").or_else(|| c.get("memory"))).and_then(Value::as_int);
-    if old_maxmem != Some(maxmem) && (maxmem != mem || existing.is_some_and(|c| c.get("maxmem").is_some())) {
-        ed.set("maxmem", Value::Int(maxmem), |o| o.as_int() == Some(maxmem), Impact::NeedsRestart);
+    let old_maxmem =
+        existing.and_then(|c| c.get(Key::Maxmem.name()).or_else(|| c.get(Key::Memory.name()))).and_then(Value::as_int);
+    if old_maxmem != Some(maxmem) && (maxmem != mem || existing.is_some_and(|c| c.get(Key::Maxmem.name()).is_some())) {
+        ed.put(Key::Maxmem, Value::Int(maxmem));
     }
     let vcpus = i64::from(vm.vcpus);
-    ed.set("vcpus", Value::Int(vcpus), |o| o.as_int() == Some(vcpus), Impact::Live);
+    ed.put(Key::Vcpus, Value::Int(vcpus));
     if let Some(max) = vm.maxvcpus {
         let max = i64::from(max);
-        ed.set("maxvcpus", Value::Int(max), |o| o.as_int() == Some(max), Impact::NeedsRestart);
+        ed.put(Key::Maxvcpus, Value::Int(max));
     }
     if let Some(p) = &vm.cpus {
         let n = vm.maxvcpus.unwrap_or(vm.vcpus) as usize;
         let want = model_pinning(p, n);
-        ed.set("cpus", pinning_value(p), |o| cfg_pinning(o, n).as_ref() == Some(&want), Impact::Live);
+        ed.set(Key::Cpus, pinning_value(p), |o| cfg_pinning(o, n).as_ref() == Some(&want));
     }
     if !vm.disks.is_empty() || existing.is_none() {
         let want: Vec<DiskSpec> = vm.disks.iter().map(|d| disk_spec(vm, d)).collect();
@@ -206,11 +233,11 @@ pub fn desired_cfg(vm: &Vm, existing: Option<&VmCfg>, naming: &Naming) -> (VmCfg
                     })
             })
         };
-        ed.set("disk", value, same, Impact::NeedsRestart);
+        ed.set(Key::Disk, value, same);
     }
     if !vm.networks.is_empty() || existing.is_none() {
         let old_vifs: Vec<String> = existing
-            .and_then(|c| c.get("vif"))
+            .and_then(|c| c.get(Key::Vif.name()))
             .and_then(Value::as_list)
             .map(|l| l.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
             .unwrap_or_default();
@@ -227,24 +254,25 @@ pub fn desired_cfg(vm: &Vm, existing: Option<&VmCfg>, naming: &Naming) -> (VmCfg
                     && items.iter().zip(&vm.networks).all(|(i, n)| i.as_str().is_some_and(|s| vif_matches(n, s)))
             })
         };
-        ed.set("vif", value, same, Impact::NeedsRestart);
+        ed.set(Key::Vif, value, same);
     }
     if vm.console.serial {
-        ed.set("serial", Value::Str("pty".into()), |o| o.as_str() == Some("pty"), Impact::NeedsRestart);
+        ed.put(Key::Serial, Value::Str("pty".into()));
     }
-    let declared_extra = match vm.extra_config.get("extra") {
+    let declared_extra = match vm.extra_config.get(Key::Extra.name()) {
         Some(ExtraValue::Text(t)) => Some(t.as_str()),
         _ => None,
     };
     super::console::edit(&mut ed, vm, declared_extra);
     // A PV text console owns `extra` (extra_config's value is its base): set once, above.
-    for (key, v) in vm.extra_config.iter().filter(|(k, _)| !(k.as_str() == "extra" && super::console::owns_extra(vm))) {
+    let owned_extra = |k: &str| k == Key::Extra.name() && super::console::owns_extra(vm);
+    for (key, v) in vm.extra_config.iter().filter(|(k, _)| !owned_extra(k)) {
         let want = extra_value(v);
         let same = |o: &Value| match (&want, o) {
             (Value::List(a), _) => o.as_list() == Some(a.as_slice()),
             _ => same_scalar(&want, o),
         };
-        ed.set(key, want.clone(), same, Impact::NeedsRestart);
+        ed.edit(Field::from(key.as_str()), key, want.clone(), same, Impact::NeedsRestart);
     }
     (ed.cfg, ed.fields)
 }
@@ -252,23 +280,24 @@ pub fn desired_cfg(vm: &Vm, existing: Option<&VmCfg>, naming: &Naming) -> (VmCfg
 /// A new VM's vm.cfg before the owned keys are set: identity and OVM's defaults.
 fn new_cfg_skeleton(vm: &Vm, naming: &Naming) -> VmCfg {
     let s = |v: &str| Value::Str(v.into());
-    let mut entries: Vec<(&str, Value)> = vec![
-        ("name", s(&naming.xen_name)),
-        ("uuid", s(&naming.uuid)),
-        ("OVM_simple_name", s(&vm.name)),
-        ("OVM_description", s("managed by domform")),
+    let mut entries: Vec<(Key, Value)> = vec![
+        (Key::Name, s(&naming.xen_name)),
+        (Key::Uuid, s(&naming.uuid)),
+        (Key::SimpleName, s(&vm.name)),
+        (Key::Description, s("managed by domform")),
     ];
     match vm.vm_type {
         VmType::Hvm => {
-            entries.push(("builder", s("hvm")));
-            entries.push(("OVM_domain_type", s("xen_hvm")));
-            entries.push(("boot", s("c")));
+            entries.push((Key::Builder, s("hvm")));
+            entries.push((Key::DomainType, s("xen_hvm")));
+            entries.push((Key::Boot, s("c")));
         }
         VmType::Pv => {
-            entries.push(("bootloader", s("/usr/bin/pygrub")));
-            entries.push(("OVM_domain_type", s("xen_pvm")));
+            entries.push((Key::Bootloader, s("/usr/bin/pygrub")));
+            entries.push((Key::DomainType, s("xen_pvm")));
         }
     }
-    entries.extend([("on_poweroff", s("destroy")), ("on_reboot", s("restart")), ("on_crash", s("restart"))]);
-    VmCfg::from_entries(&entries)
+    entries.extend([(Key::OnPoweroff, s("destroy")), (Key::OnReboot, s("restart")), (Key::OnCrash, s("restart"))]);
+    let named: Vec<(&str, Value)> = entries.into_iter().map(|(k, v)| (k.name(), v)).collect();
+    VmCfg::from_entries(&named)
 }

@@ -42,7 +42,7 @@ fn changes(m: &Manager, obs: &Observed, notes: &mut Vec<String>) -> Result<Vec<C
     if !mo.domain_exists {
         return Err(format!("the WebLogic domain {} does not exist on the host; set `domain`", mo.domain));
     }
-    let (file, module) = choose(m, mo)?;
+    let (file, module) = choose(m, mo).map_err(|e| e.to_string())?;
     let current = match &module.url {
         Some((_, Ok(u))) => u.trim().to_string(),
         Some((_, Err(e))) => return Err(format!("{}: {e}", file.path)),
@@ -65,19 +65,7 @@ fn changes(m: &Manager, obs: &Observed, notes: &mut Vec<String>) -> Result<Vec<C
     if new_url.is_some() {
         fields.push(FieldChange { field: "url".into(), old: Some(current), new: Some(desired.clone()), impact });
     }
-    let mut pool_edits: Vec<(&str, String)> = Vec::new();
-    for (param, value) in &m.database.pool {
-        let now = match module.pool_children.iter().find(|c| c.element == param.element) {
-            Some(c) => Some(c.value.clone().map_err(|e| format!("{}: {e}", file.path))?),
-            None => None,
-        };
-        if now.as_deref().is_some_and(|n| pool::same(param.kind, n, value)) {
-            continue;
-        }
-        let field = param.element.to_string();
-        fields.push(FieldChange { field, old: now.map(|n| n.trim().to_string()), new: Some(value.clone()), impact });
-        pool_edits.push((param.element, value.clone()));
-    }
+    let pool_edits = pool_changes(m, &module, file, impact, &mut fields)?;
     if fields.is_empty() {
         return Ok(Vec::new());
     }
@@ -101,24 +89,7 @@ fn changes(m: &Manager, obs: &Observed, notes: &mut Vec<String>) -> Result<Vec<C
         cause: None,
     }];
     if m.restart {
-        out.push(Change {
-            id: format!("restart/{}", m.name),
-            resource: Resource::Manager,
-            name: m.name.clone(),
-            action: Action::Restart,
-            impact: Impact::Live,
-            fields: vec![FieldChange {
-                field: "restart_command".into(),
-                old: None,
-                new: Some(m.restart_command.clone()),
-                impact: Impact::Live,
-            }],
-            file: None,
-            ops: vec![Op::RunCommand { command: m.restart_command.clone() }],
-            depends_on: vec![id],
-            verify_pins: Vec::new(),
-            cause: None,
-        });
+        out.push(restart_step(m, id));
     } else {
         notes.push(format!(
             "manager `{}`: Oracle VM Manager reads its data source when it starts; restart it (`{}`) or set `restart: true`",
@@ -128,12 +99,96 @@ fn changes(m: &Manager, obs: &Observed, notes: &mut Vec<String>) -> Result<Vec<C
     Ok(out)
 }
 
+/// The Manager's restart after its data source was written (`restart: true`).
+fn restart_step(m: &Manager, after: String) -> Change {
+    Change {
+        id: format!("restart/{}", m.name),
+        resource: Resource::Manager,
+        name: m.name.clone(),
+        action: Action::Restart,
+        impact: Impact::Live,
+        fields: vec![FieldChange {
+            field: "restart_command".into(),
+            old: None,
+            new: Some(m.restart_command.clone()),
+            impact: Impact::Live,
+        }],
+        file: None,
+        ops: vec![Op::RunCommand { command: m.restart_command.clone() }],
+        depends_on: vec![after],
+        verify_pins: Vec::new(),
+        cause: None,
+    }
+}
+
+/// The managed pool parameters whose value differs, as fields and as edits.
+fn pool_changes(
+    m: &Manager,
+    module: &xml::Module,
+    file: &ManagerFile,
+    impact: Impact,
+    fields: &mut Vec<FieldChange>,
+) -> Result<Vec<(&'static str, String)>, String> {
+    let mut pool_edits: Vec<(&'static str, String)> = Vec::new();
+    for (param, value) in &m.database.pool {
+        let now = match module.pool_children.iter().find(|c| c.element == param.element) {
+            Some(c) => Some(c.value.clone().map_err(|e| format!("{}: {e}", file.path))?),
+            None => None,
+        };
+        if now.as_deref().is_some_and(|n| pool::same(param.kind, n, value)) {
+            continue;
+        }
+        let field = param.element.to_string();
+        fields.push(FieldChange {
+            field: field.into(),
+            old: now.map(|n| n.trim().to_string()),
+            new: Some(value.clone()),
+            impact,
+        });
+        pool_edits.push((param.element, value.clone()));
+    }
+    Ok(pool_edits)
+}
+
+/// What an edited data source file would not read back as declared.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+enum ReadBack {
+    /// It no longer parses.
+    #[error("{0}")]
+    Xml(String),
+    /// Its URL differs.
+    #[error("the URL")]
+    Url,
+    /// This pool parameter differs.
+    #[error("<{0}>")]
+    Pool(&'static str),
+}
+
+/// Why no data source file could be chosen.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+enum Choose {
+    /// The declared `data_source:` is not there.
+    #[error("data source {dir}/{name} does not exist (files there: {files})")]
+    Missing { dir: String, name: String, files: String },
+    /// The declared one does not parse.
+    #[error("{path}: {error}")]
+    Unreadable { path: String, error: String },
+    /// No file looks like the repository's.
+    #[error("cannot identify the OVM repository data source in {dir}/ (files: {files}{unreadable}): none has the `ovs` user or an Oracle/MySQL URL; {CHOOSE_HINT}")]
+    NoneFits { dir: String, files: String, unreadable: String },
+    /// More than one does.
+    #[error("several data sources in {dir}/ could be the OVM repository's: {files}; {CHOOSE_HINT}")]
+    Several { dir: String, files: String },
+}
+
+const CHOOSE_HINT: &str = "set `data_source:` to the module's file name";
+
 /// The edited text must parse and say what was declared, or nothing is written.
-fn check_reads_back(m: &Manager, text: &str, desired: &str) -> Result<(), String> {
-    let again = xml::scan(text)?;
+fn check_reads_back(m: &Manager, text: &str, desired: &str) -> Result<(), ReadBack> {
+    let again = xml::scan(text).map_err(ReadBack::Xml)?;
     match &again.url {
         Some((_, Ok(u))) if url::same(u, desired) => {}
-        _ => return Err("the URL".into()),
+        _ => return Err(ReadBack::Url),
     }
     for (param, value) in &m.database.pool {
         let ok = again
@@ -142,7 +197,7 @@ fn check_reads_back(m: &Manager, text: &str, desired: &str) -> Result<(), String
             .find(|c| c.element == param.element)
             .is_some_and(|c| c.value.as_deref().is_ok_and(|v| pool::same(param.kind, v, value)));
         if !ok {
-            return Err(format!("<{}>", param.element));
+            return Err(ReadBack::Pool(param.element));
         }
     }
     Ok(())
@@ -160,15 +215,18 @@ fn names(files: &[&ManagerFile]) -> String {
 }
 
 /// The JDBC module that holds the OVM repository connection.
-fn choose<'a>(m: &Manager, mo: &'a ManagerObserved) -> Result<(&'a ManagerFile, xml::Module), String> {
+fn choose<'a>(m: &Manager, mo: &'a ManagerObserved) -> Result<(&'a ManagerFile, xml::Module), Choose> {
     let dir = format!("{}/config/jdbc", mo.domain);
     let all: Vec<&ManagerFile> = mo.modules.iter().collect();
     if let Some(ds) = &m.data_source {
-        let f = all
-            .iter()
-            .find(|f| file_name(f) == ds)
-            .ok_or_else(|| format!("data source {dir}/{ds} does not exist (files there: {})", names(&all)))?;
-        return xml::scan(&f.text).map(|module| (*f, module)).map_err(|e| format!("{}: {e}", f.path));
+        let f = all.iter().find(|f| file_name(f) == ds).ok_or_else(|| Choose::Missing {
+            dir: dir.clone(),
+            name: ds.clone(),
+            files: names(&all),
+        })?;
+        return xml::scan(&f.text)
+            .map(|module| (*f, module))
+            .map_err(|error| Choose::Unreadable { path: f.path.clone(), error });
     }
     let listed = mo.config_xml.as_deref().and_then(|c| xml::descriptor_files(c).ok()).unwrap_or_default();
     let prefix = format!("{}/config/", mo.domain);
@@ -201,20 +259,16 @@ fn choose<'a>(m: &Manager, mo: &'a ManagerObserved) -> Result<(&'a ManagerFile, 
     } else {
         ovs_user
     };
-    let hint = "set `data_source:` to the module's file name";
     match picked.as_slice() {
         [i] => Ok(scanned.swap_remove(*i)),
         [] => {
             let unreadable =
                 if broken.is_empty() { String::new() } else { format!("; unreadable: {}", broken.join("; ")) };
-            Err(format!(
-                "cannot identify the OVM repository data source in {dir}/ (files: {}{unreadable}): none has the `ovs` user or an Oracle/MySQL URL; {hint}",
-                names(&all)
-            ))
+            Err(Choose::NoneFits { dir, files: names(&all), unreadable })
         }
         several => {
             let files: Vec<&ManagerFile> = several.iter().map(|&i| scanned[i].0).collect();
-            Err(format!("several data sources in {dir}/ could be the OVM repository's: {}; {hint}", names(&files)))
+            Err(Choose::Several { dir, files: names(&files) })
         }
     }
 }

@@ -16,6 +16,7 @@ pub mod desired;
 pub mod disk;
 pub mod fingerprint;
 pub mod graph;
+pub mod import;
 pub mod manager;
 pub mod paths;
 pub mod pinning;
@@ -28,6 +29,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::Model;
 use crate::observe::Observed;
+pub use crate::xen::fields::Field;
 
 /// Version of the plan JSON (`--format json` and `plan -o`); see docs/plan-format.md.
 pub const FORMAT_VERSION: u32 = 2;
@@ -87,8 +89,8 @@ pub enum Impact {
 /// One field's old and new value, for people.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FieldChange {
-    /// Field name (`memory`, `cpus`, …).
-    pub field: String,
+    /// Field name (`memory`, `cpus`, …): a vm.cfg key or a label, serialized as its name.
+    pub field: Field,
     /// Before (`None`: not set).
     pub old: Option<String>,
     /// After (`None`: removed).

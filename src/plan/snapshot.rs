@@ -35,9 +35,76 @@ pub fn snapshot_disks(cfg: &VmCfg) -> (Vec<String>, Vec<String>) {
     (take, skip)
 }
 
-fn check_paths(paths: &[String]) -> Result<(), String> {
+/// Why a snapshot or a revert is not planned. A manifest is untrusted: most of these are a
+/// planted or damaged manifest refused, and say so.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SnapshotError {
+    /// The vm.cfg is not `<repo>/VirtualMachines/<id>/vm.cfg`.
+    #[error("{0} is not in a repository's VirtualMachines/ folder")]
+    NotInRepository(String),
+    /// A disk path the manifest's `|`/line format cannot hold.
+    #[error("disk path {} cannot be recorded in a snapshot manifest", .0.escape_debug())]
+    Unrecordable(String),
+    /// A memory checkpoint of a stopped VM.
+    #[error("VM `{0}` is not running: there is no memory to checkpoint")]
+    NotRunning(String),
+    /// A manifest without disks.
+    #[error("snapshot {0} records no disks")]
+    NoDisks(String),
+    /// Another VM's snapshot.
+    #[error("snapshot {} belongs to `{}`, not `{vm}`", .dir.escape_debug(), .owner.escape_debug())]
+    OtherVm {
+        /// Snapshot folder.
+        dir: String,
+        /// The VM the manifest names.
+        owner: String,
+        /// The VM being reverted.
+        vm: String,
+    },
+    /// A manifest target that is not a disk of the VM.
+    #[error(
+        "snapshot {}'s manifest names {}, which is not a disk of {cfg_path}; refusing the revert (a manifest is checked, never obeyed)",
+        .dir.escape_debug(),
+        .target.escape_debug()
+    )]
+    NotItsDisk {
+        /// Snapshot folder.
+        dir: String,
+        /// The path the manifest names.
+        target: String,
+        /// The VM's vm.cfg.
+        cfg_path: String,
+    },
+    /// A disk kept under another file name than domform gives it.
+    #[error(
+        "snapshot {}'s manifest keeps {} in {}, not in `disks/NN-{base}`; refusing the revert",
+        .dir.escape_debug(),
+        .target.escape_debug(),
+        .file.escape_debug()
+    )]
+    WrongFile {
+        /// Snapshot folder.
+        dir: String,
+        /// The disk.
+        target: String,
+        /// Where the manifest says its copy is.
+        file: String,
+        /// The disk's file name.
+        base: String,
+    },
+    /// One disk named twice.
+    #[error("snapshot {}'s manifest names {} twice", .dir.escape_debug(), .target.escape_debug())]
+    Twice {
+        /// Snapshot folder.
+        dir: String,
+        /// The disk.
+        target: String,
+    },
+}
+
+fn check_paths(paths: &[String]) -> Result<(), SnapshotError> {
     match paths.iter().find(|p| p.contains(['|', '\n'])) {
-        Some(p) => Err(format!("disk path {} cannot be recorded in a snapshot manifest", p.escape_debug())),
+        Some(p) => Err(SnapshotError::Unrecordable(p.clone())),
         None => Ok(()),
     }
 }
@@ -52,14 +119,13 @@ pub fn create_change(
     name: Option<&str>,
     memory: bool,
     allow_full_copy: bool,
-) -> Result<Change, String> {
-    let parent = parent_dir(cfg_path, vm)
-        .ok_or_else(|| format!("{cfg_path} is not in a repository's VirtualMachines/ folder"))?;
+) -> Result<Change, SnapshotError> {
+    let parent = parent_dir(cfg_path, vm).ok_or_else(|| SnapshotError::NotInRepository(cfg_path.into()))?;
     let (disks, skipped) = snapshot_disks(cfg);
     check_paths(&disks)?;
     let running = domain.is_some();
     if memory && !running {
-        return Err(format!("VM `{vm}` is not running: there is no memory to checkpoint"));
+        return Err(SnapshotError::NotRunning(vm.into()));
     }
     let pause = domain.filter(|(_, paused)| !paused).map(|(d, _)| d.to_string());
     let label = name.map(str::to_string).unwrap_or_else(|| "auto-<time>".into());
@@ -150,9 +216,9 @@ pub fn revert_changes(
     snap: &SnapshotInfo,
     timeout_secs: u64,
     force: bool,
-) -> Result<Vec<Change>, String> {
+) -> Result<Vec<Change>, SnapshotError> {
     if snap.disks.is_empty() {
-        return Err(format!("snapshot {} records no disks", snap.dir));
+        return Err(SnapshotError::NoDisks(snap.dir.clone()));
     }
     let targets = revert_targets(vm, cfg_path, cfg, snap)?;
     let mut out = Vec::new();
@@ -197,9 +263,34 @@ pub fn revert_changes(
     safety.name = format!("{vm}/auto-<time> (safety copy before the revert)");
     safety.depends_on = out.iter().map(|c| c.id.clone()).collect();
     out.push(safety);
+    out.push(revert_step(vm, cfg_path, snap, &targets));
+    let revert_id = format!("revert/{vm}/{}", snap.name);
+    if let (true, Some(mem)) = (snap.running, &snap.memory) {
+        let file = format!("{}/{mem}", snap.dir);
+        out.push(power(
+            Action::Start,
+            vec![Op::Xen { args: vec!["restore".into(), file] }],
+            vec![revert_id],
+            "stopped",
+            "running (memory restored)",
+        ));
+    } else if domain.is_some() {
+        out.push(power(
+            Action::Start,
+            vec![Op::Xen { args: vec!["create".into(), cfg_path.into()] }],
+            vec![revert_id],
+            "stopped",
+            "running",
+        ));
+    }
+    Ok(out)
+}
+
+/// The revert itself: the disks and vm.cfg put back, after the safety snapshot.
+fn revert_step(vm: &str, cfg_path: &str, snap: &SnapshotInfo, targets: &[(String, String)]) -> Change {
     let disks: Vec<(String, String)> =
         targets.iter().map(|(orig, file)| (format!("{}/{file}", snap.dir), orig.clone())).collect();
-    out.push(Change {
+    Change {
         id: format!("revert/{vm}/{}", snap.name),
         resource: Resource::Snapshot,
         name: format!("{vm}/{}", snap.name),
@@ -225,27 +316,7 @@ pub fn revert_changes(
         depends_on: vec![format!("snapshot/{vm}/safety")],
         verify_pins: Vec::new(),
         cause: None,
-    });
-    let revert_id = format!("revert/{vm}/{}", snap.name);
-    if let (true, Some(mem)) = (snap.running, &snap.memory) {
-        let file = format!("{}/{mem}", snap.dir);
-        out.push(power(
-            Action::Start,
-            vec![Op::Xen { args: vec!["restore".into(), file] }],
-            vec![revert_id],
-            "stopped",
-            "running (memory restored)",
-        ));
-    } else if domain.is_some() {
-        out.push(power(
-            Action::Start,
-            vec![Op::Xen { args: vec!["create".into(), cfg_path.into()] }],
-            vec![revert_id],
-            "stopped",
-            "running",
-        ));
     }
-    Ok(out)
 }
 
 /// What a revert writes: each disk of the VM's own vm.cfg (the ones a snapshot copies) with
@@ -257,23 +328,19 @@ pub fn revert_targets(
     cfg_path: &str,
     cfg: &VmCfg,
     snap: &SnapshotInfo,
-) -> Result<Vec<(String, String)>, String> {
+) -> Result<Vec<(String, String)>, SnapshotError> {
     if snap.vm != vm {
-        return Err(format!(
-            "snapshot {} belongs to `{}`, not `{vm}`",
-            snap.dir.escape_debug(),
-            snap.vm.escape_debug()
-        ));
+        return Err(SnapshotError::OtherVm { dir: snap.dir.clone(), owner: snap.vm.clone(), vm: vm.into() });
     }
     let (current, _) = snapshot_disks(cfg);
     let mut out = Vec::new();
     for (orig, file, _) in &snap.disks {
         let Some(target) = current.iter().find(|d| *d == orig) else {
-            return Err(format!(
-                "snapshot {}'s manifest names {}, which is not a disk of {cfg_path}; refusing the revert (a manifest is checked, never obeyed)",
-                snap.dir.escape_debug(),
-                orig.escape_debug()
-            ));
+            return Err(SnapshotError::NotItsDisk {
+                dir: snap.dir.clone(),
+                target: orig.clone(),
+                cfg_path: cfg_path.into(),
+            });
         };
         let base = target.rsplit('/').next().unwrap_or_default();
         let expected = file
@@ -281,19 +348,15 @@ pub fn revert_targets(
             .and_then(|f| f.split_once('-'))
             .is_some_and(|(nn, rest)| nn.len() >= 2 && nn.bytes().all(|b| b.is_ascii_digit()) && rest == base);
         if !expected {
-            return Err(format!(
-                "snapshot {}'s manifest keeps {} in {}, not in `disks/NN-{base}`; refusing the revert",
-                snap.dir.escape_debug(),
-                target.escape_debug(),
-                file.escape_debug()
-            ));
+            return Err(SnapshotError::WrongFile {
+                dir: snap.dir.clone(),
+                target: target.clone(),
+                file: file.clone(),
+                base: base.into(),
+            });
         }
         if out.iter().any(|(t, _): &(String, String)| t == target) {
-            return Err(format!(
-                "snapshot {}'s manifest names {} twice",
-                snap.dir.escape_debug(),
-                target.escape_debug()
-            ));
+            return Err(SnapshotError::Twice { dir: snap.dir.clone(), target: target.clone() });
         }
         out.push((target.clone(), file.clone()));
     }

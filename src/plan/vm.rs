@@ -9,10 +9,11 @@ use std::collections::{HashMap, HashSet};
 
 use vmcfg::{DiskSpec, Value};
 
-use super::desired::{self, cfg_pinning, model_pinning};
-use super::{Action, Change, FieldChange, FileDiff, Impact, Op, PinCheck, Resource};
+use super::desired::{self, cfg_pinning, model_pinning, Naming};
+use super::{Action, Change, Field, FieldChange, FileDiff, Impact, Op, PinCheck, Resource};
 use crate::model::{CpuSet, Vm, VmState};
 use crate::observe::{CfgFile, Observed, VmView};
+use crate::xen::fields::{Key, Live};
 use crate::xen::Domain;
 
 /// The host's VMs, indexed by simple name and Xen name (planning 10,000 VMs stays linear).
@@ -55,33 +56,13 @@ pub fn plan_vm(
     notes: &mut Vec<String>,
 ) {
     let naming = desired::naming(vm);
-    let matches = views.find(&[vm.name.as_str(), naming.xen_name.as_str()]);
-    if matches.len() > 1 {
-        let places: Vec<String> = matches
-            .iter()
-            .map(|v| v.cfg.map(|c| c.path.clone()).unwrap_or_else(|| format!("domain {}", v.xen_name)))
-            .collect();
-        errors.push(format!(
-            "VM `{}` matches several VMs on {}: {}; rename one in OVM Manager",
-            vm.name,
-            obs.host,
-            places.join(", ")
-        ));
-        return;
-    }
-    let view = matches.first().copied();
-    if let Some(v) = view {
-        if v.cfg.is_none() {
-            errors.push(format!(
-                "VM `{}` runs on {} as domain {} but its vm.cfg is not under the host's repositories ({}); declare the repository",
-                vm.name,
-                obs.host,
-                v.xen_name,
-                obs.repos.iter().map(|r| r.path.as_str()).collect::<Vec<_>>().join(", ")
-            ));
+    let view = match matched(vm, obs, views, &naming) {
+        Ok(v) => v,
+        Err(e) => {
+            errors.push(e);
             return;
         }
-    }
+    };
     let cfg = view.and_then(|v| v.cfg);
     let dom = view.and_then(|v| v.domain).filter(|d| !d.state.dying && !d.state.crashed);
     if vm.state == VmState::Absent {
@@ -120,51 +101,14 @@ pub fn plan_vm(
             vm_changed = true;
         }
         Some(c) => {
-            let mut ops = Vec::new();
-            if new_text != c.text {
-                ops.push(Op::WriteFile { path: path.clone(), content: new_text.clone(), backup: true });
-                match dom {
-                    Some(d) => live_ops(vm, d, &c.cfg, &mut fields, &mut ops),
-                    None => fields.iter_mut().for_each(|f| f.impact = Impact::Live),
-                }
-            }
-            if let Some(d) = dom {
-                pin_drift(vm, d, obs, &mut fields, &mut ops);
-                live_drift(vm, d, &mut fields, &mut ops);
-            }
-            if !ops.is_empty() {
-                let restart: Vec<&str> =
-                    fields.iter().filter(|f| f.impact == Impact::NeedsRestart).map(|f| f.field.as_str()).collect();
-                if !restart.is_empty() {
-                    let verb = if restart.len() == 1 { "takes" } else { "take" };
-                    notes.push(format!("VM `{}`: {} {verb} effect at its next restart", vm.name, restart.join(", ")));
-                }
-                let impact = fields.iter().map(|f| f.impact).max().unwrap_or(Impact::Live);
-                let repinned = fields.iter().any(|f| f.field.starts_with("cpus"));
-                let verify_pins = match (dom, &vm.cpus) {
-                    (Some(d), Some(p)) if repinned => pin_checks(&d.name, p),
-                    _ => Vec::new(),
-                };
-                let file =
-                    (new_text != c.text).then(|| FileDiff { path: path.clone(), old: c.text.clone(), new: new_text });
-                changes.push(Change {
-                    id: vm_id.clone(),
-                    resource: Resource::Vm,
-                    name: vm.name.clone(),
-                    action: Action::Update,
-                    impact,
-                    fields,
-                    file,
-                    ops,
-                    depends_on: disk_ids.clone(),
-                    verify_pins,
-                    cause: None,
-                });
+            if let Some(change) = update_vm(vm, c, dom, obs, new_text, fields, &disk_ids, notes) {
+                changes.push(change);
                 vm_changed = true;
             }
         }
     }
-    let xen_name = cfg.and_then(|c| c.cfg.get("name").and_then(Value::as_str)).unwrap_or(&naming.xen_name).to_string();
+    let xen_name =
+        cfg.and_then(|c| c.cfg.get(Key::Name.name()).and_then(Value::as_str)).unwrap_or(&naming.xen_name).to_string();
     let before = changes.len();
     plan_power(vm, dom, &path, &xen_name, vm_changed.then_some(vm_id.clone()), changes);
     if !vm.snapshots.present.is_empty() || vm.snapshots.keep.is_some() {
@@ -182,64 +126,163 @@ pub fn plan_vm(
     }
 }
 
-/// Live changes for a running domain, and each field's impact.
-fn live_ops(vm: &Vm, d: &Domain, old: &vmcfg::VmCfg, fields: &mut [FieldChange], ops: &mut Vec<Op>) {
-    let dom = d.name.clone();
-    let xen = |args: Vec<String>| Op::Xen { args };
-    for f in fields.iter_mut() {
-        match f.field.as_str() {
-            "memory" if vm.memory_mib <= d.maxmem_mib => {
-                f.impact = Impact::Live;
-                ops.push(xen(vec!["mem-set".into(), dom.clone(), vm.memory_mib.to_string()]));
-            }
-            "memory" => f.impact = Impact::NeedsRestart,
-            "vcpus" if vm.vcpus <= d.vcpus.max(d.online_vcpus) => {
-                f.impact = Impact::Live;
-                ops.push(xen(vec!["vcpu-set".into(), dom.clone(), vm.vcpus.to_string()]));
-            }
-            "vcpus" => f.impact = Impact::NeedsRestart,
-            "cpus" => {
-                f.impact = Impact::Live;
-                if let Some(p) = &vm.cpus {
-                    ops.extend(pin_ops(&dom, &model_pinning(p, d.vcpus as usize)));
-                }
-            }
-            "disk" => {
-                let old_specs: Vec<DiskSpec> = old
-                    .get("disk")
-                    .and_then(Value::as_list)
-                    .map(|l| l.iter().filter_map(|v| v.as_str().and_then(|s| DiskSpec::parse(s).ok())).collect())
-                    .unwrap_or_default();
-                let new_specs: Vec<DiskSpec> = vm
-                    .disks
-                    .iter()
-                    .filter_map(|disk| desired::disk_path(vm, disk).map(|p| (p, disk)))
-                    .map(|(path, disk)| DiskSpec {
-                        backend: if path.starts_with("/dev/") { "phy".into() } else { "file".into() },
-                        path,
-                        frontend: disk.device.clone(),
-                        cdrom: disk.cdrom,
-                        mode: disk.mode.as_str().into(),
-                    })
-                    .collect();
-                let kept =
-                    old_specs.iter().all(|o| new_specs.iter().any(|n| n.path == o.path && n.frontend == o.frontend));
-                if kept {
-                    f.impact = Impact::Live;
-                    for n in new_specs.iter().filter(|n| !old_specs.iter().any(|o| o.path == n.path)) {
-                        ops.push(xen(vec![
-                            "block-attach".into(),
-                            dom.clone(),
-                            format!("{}:{}", n.backend, n.path),
-                            n.frontend.clone(),
-                            n.mode.clone(),
-                        ]));
-                    }
-                }
-            }
-            _ => {}
+/// The host's VM a declared one is: none, or exactly one that has a vm.cfg where domform can
+/// edit it.
+fn matched<'v>(
+    vm: &Vm,
+    obs: &Observed,
+    views: &'v Views<'_>,
+    naming: &Naming,
+) -> Result<Option<&'v VmView<'v>>, String> {
+    let matches = views.find(&[vm.name.as_str(), naming.xen_name.as_str()]);
+    if matches.len() > 1 {
+        let places: Vec<String> = matches
+            .iter()
+            .map(|v| v.cfg.map(|c| c.path.clone()).unwrap_or_else(|| format!("domain {}", v.xen_name)))
+            .collect();
+        return Err(format!(
+            "VM `{}` matches several VMs on {}: {}; rename one in OVM Manager",
+            vm.name,
+            obs.host,
+            places.join(", ")
+        ));
+    }
+    let view = matches.first().copied();
+    if let Some(v) = view {
+        if v.cfg.is_none() {
+            return Err(format!(
+                "VM `{}` runs on {} as domain {} but its vm.cfg is not under the host's repositories ({}); declare the repository",
+                vm.name,
+                obs.host,
+                v.xen_name,
+                obs.repos.iter().map(|r| r.path.as_str()).collect::<Vec<_>>().join(", ")
+            ));
         }
     }
+    Ok(view)
+}
+
+/// The update of an existing VM: its vm.cfg written when the text changes, live steps for a
+/// running domain, and repairs of live drift; `None` when there is nothing to do.
+#[allow(clippy::too_many_arguments)]
+fn update_vm(
+    vm: &Vm,
+    c: &CfgFile,
+    dom: Option<&Domain>,
+    obs: &Observed,
+    new_text: String,
+    mut fields: Vec<FieldChange>,
+    disk_ids: &[String],
+    notes: &mut Vec<String>,
+) -> Option<Change> {
+    let mut ops = Vec::new();
+    if new_text != c.text {
+        ops.push(Op::WriteFile { path: c.path.clone(), content: new_text.clone(), backup: true });
+        match dom {
+            Some(d) => live_ops(vm, d, &c.cfg, &mut fields, &mut ops),
+            None => fields.iter_mut().for_each(|f| f.impact = Impact::Live),
+        }
+    }
+    if let Some(d) = dom {
+        pin_drift(vm, d, obs, &mut fields, &mut ops);
+        live_drift(vm, d, &mut fields, &mut ops);
+    }
+    if ops.is_empty() {
+        return None;
+    }
+    let restart: Vec<&str> =
+        fields.iter().filter(|f| f.impact == Impact::NeedsRestart).map(|f| f.field.as_str()).collect();
+    if !restart.is_empty() {
+        let verb = if restart.len() == 1 { "takes" } else { "take" };
+        notes.push(format!("VM `{}`: {} {verb} effect at its next restart", vm.name, restart.join(", ")));
+    }
+    let impact = fields.iter().map(|f| f.impact).max().unwrap_or(Impact::Live);
+    let repinned = fields.iter().any(|f| f.field.about() == Some(Key::Cpus));
+    let verify_pins = match (dom, &vm.cpus) {
+        (Some(d), Some(p)) if repinned => pin_checks(&d.name, p),
+        _ => Vec::new(),
+    };
+    let file = (new_text != c.text).then(|| FileDiff { path: c.path.clone(), old: c.text.clone(), new: new_text });
+    Some(Change {
+        id: format!("vm/{}", vm.name),
+        resource: Resource::Vm,
+        name: vm.name.clone(),
+        action: Action::Update,
+        impact,
+        fields,
+        file,
+        ops,
+        depends_on: disk_ids.to_vec(),
+        verify_pins,
+        cause: None,
+    })
+}
+
+/// Live changes for a running domain, and each field's impact. Which keys a running domain
+/// takes, and how, is the vocabulary table's `live` column; the domain decides whether it fits.
+fn live_ops(vm: &Vm, d: &Domain, old: &vmcfg::VmCfg, fields: &mut [FieldChange], ops: &mut Vec<Op>) {
+    for f in fields.iter_mut() {
+        let Some(key) = f.field.cfg_key() else { continue };
+        let live = match key.spec().live {
+            Live::Restart => continue,
+            Live::MemSet => (vm.memory_mib <= d.maxmem_mib).then(|| vec![xen_op("mem-set", d, vm.memory_mib)]),
+            Live::VcpuSet => (vm.vcpus <= d.vcpus.max(d.online_vcpus)).then(|| vec![xen_op("vcpu-set", d, vm.vcpus)]),
+            Live::VcpuPin => Some(
+                vm.cpus.as_ref().map(|p| pin_ops(&d.name, &model_pinning(p, d.vcpus as usize))).unwrap_or_default(),
+            ),
+            Live::BlockAttach => block_attach(vm, d, old),
+        };
+        match live {
+            Some(new_ops) => {
+                f.impact = Impact::Live;
+                ops.extend(new_ops);
+            }
+            // Only `disk` keeps the impact desired gave it when it cannot go live.
+            None if key.spec().live == Live::BlockAttach => {}
+            None => f.impact = Impact::NeedsRestart,
+        }
+    }
+}
+
+fn xen_op(verb: &str, d: &Domain, n: impl ToString) -> Op {
+    Op::Xen { args: vec![verb.into(), d.name.clone(), n.to_string()] }
+}
+
+/// `block-attach` for each added disk, or `None` when a disk was removed or moved (restart).
+fn block_attach(vm: &Vm, d: &Domain, old: &vmcfg::VmCfg) -> Option<Vec<Op>> {
+    let old_specs: Vec<DiskSpec> = old
+        .get(Key::Disk.name())
+        .and_then(Value::as_list)
+        .map(|l| l.iter().filter_map(|v| v.as_str().and_then(|s| DiskSpec::parse(s).ok())).collect())
+        .unwrap_or_default();
+    let new_specs: Vec<DiskSpec> = vm
+        .disks
+        .iter()
+        .filter_map(|disk| desired::disk_path(vm, disk).map(|p| (p, disk)))
+        .map(|(path, disk)| DiskSpec {
+            backend: if path.starts_with("/dev/") { "phy".into() } else { "file".into() },
+            path,
+            frontend: disk.device.clone(),
+            cdrom: disk.cdrom,
+            mode: disk.mode.as_str().into(),
+        })
+        .collect();
+    let kept = old_specs.iter().all(|o| new_specs.iter().any(|n| n.path == o.path && n.frontend == o.frontend));
+    kept.then(|| {
+        new_specs
+            .iter()
+            .filter(|n| !old_specs.iter().any(|o| o.path == n.path))
+            .map(|n| Op::Xen {
+                args: vec![
+                    "block-attach".into(),
+                    d.name.clone(),
+                    format!("{}:{}", n.backend, n.path),
+                    n.frontend.clone(),
+                    n.mode.clone(),
+                ],
+            })
+            .collect()
+    })
 }
 
 fn pin_ops(dom: &str, sets: &[CpuSet]) -> Vec<Op> {
@@ -257,7 +300,7 @@ fn pin_ops(dom: &str, sets: &[CpuSet]) -> Vec<Op> {
 /// Live pinning that differs from the declared one (someone ran `xm vcpu-pin` by hand).
 fn pin_drift(vm: &Vm, d: &Domain, obs: &Observed, fields: &mut Vec<FieldChange>, ops: &mut Vec<Op>) {
     let Some(p) = &vm.cpus else { return };
-    if fields.iter().any(|f| f.field == "cpus") {
+    if fields.iter().any(|f| f.field.cfg_key() == Some(Key::Cpus)) {
         return; // the vm.cfg change already re-pins live
     }
     let nr = obs.info.as_ref().map(|i| i.nr_cpus).unwrap_or(0);
@@ -270,7 +313,7 @@ fn pin_drift(vm: &Vm, d: &Domain, obs: &Observed, fields: &mut Vec<FieldChange>,
     }
     let show = |s: &[CpuSet]| s.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(" | ");
     fields.push(FieldChange {
-        field: "cpus (live)".into(),
+        field: Field::live(Key::Cpus),
         old: Some(show(&live)),
         new: Some(show(&want)),
         impact: Impact::Live,
@@ -283,7 +326,7 @@ fn pin_drift(vm: &Vm, d: &Domain, obs: &Observed, fields: &mut Vec<FieldChange>,
 /// Disks are compared only when the domain lists any (a toolstack that omits them says nothing).
 fn live_drift(vm: &Vm, d: &Domain, fields: &mut Vec<FieldChange>, ops: &mut Vec<Op>) {
     let xen = |args: Vec<String>| Op::Xen { args };
-    if !fields.iter().any(|f| f.field == "disk") && !d.vbds.is_empty() {
+    if !fields.iter().any(|f| f.field.cfg_key() == Some(Key::Disk)) && !d.vbds.is_empty() {
         let attached: Vec<&str> = d
             .vbds
             .iter()
@@ -297,7 +340,7 @@ fn live_drift(vm: &Vm, d: &Domain, fields: &mut Vec<FieldChange>, ops: &mut Vec<
             }
             let backend = if path.starts_with("/dev/") { "phy" } else { "file" };
             fields.push(FieldChange {
-                field: "disk (live)".into(),
+                field: Field::live(Key::Disk),
                 old: Some("not attached".into()),
                 new: Some(format!("{path} as {}", disk.device)),
                 impact: Impact::Live,
@@ -311,9 +354,10 @@ fn live_drift(vm: &Vm, d: &Domain, fields: &mut Vec<FieldChange>, ops: &mut Vec<
             ]));
         }
     }
-    if !fields.iter().any(|f| f.field == "memory") && d.memory_mib != vm.memory_mib && vm.memory_mib <= d.maxmem_mib {
+    let memory_planned = fields.iter().any(|f| f.field.cfg_key() == Some(Key::Memory));
+    if !memory_planned && d.memory_mib != vm.memory_mib && vm.memory_mib <= d.maxmem_mib {
         fields.push(FieldChange {
-            field: "memory (live)".into(),
+            field: Field::live(Key::Memory),
             old: Some(format!("{} MiB", d.memory_mib)),
             new: Some(format!("{} MiB", vm.memory_mib)),
             impact: Impact::Live,
@@ -433,7 +477,12 @@ fn plan_absent(
                 impact: Impact::Live,
             });
         } else if obs.files.contains_key(&path) {
-            fields.push(FieldChange { field: "disk".into(), old: Some(path.clone()), new: None, impact: Impact::Live });
+            fields.push(FieldChange {
+                field: Key::Disk.into(),
+                old: Some(path.clone()),
+                new: None,
+                impact: Impact::Live,
+            });
             ops.push(Op::DeleteFile { path });
         }
     }
@@ -453,7 +502,7 @@ fn plan_absent(
 }
 
 fn disk_paths(cfg: &vmcfg::VmCfg) -> Vec<String> {
-    cfg.get("disk")
+    cfg.get(Key::Disk.name())
         .and_then(Value::as_list)
         .map(|l| {
             l.iter()
@@ -467,6 +516,11 @@ fn disk_paths(cfg: &vmcfg::VmCfg) -> Vec<String> {
 
 /// vm.cfg `cpus` of a config as per-vCPU sets (used by `list` and the licence report).
 pub fn configured_pinning(cfg: &vmcfg::VmCfg) -> Option<Vec<CpuSet>> {
-    let n = cfg.get("maxvcpus").or_else(|| cfg.get("vcpus")).and_then(Value::as_int).unwrap_or(1).max(1) as usize;
-    cfg.get("cpus").and_then(|v| cfg_pinning(v, n))
+    let n = cfg
+        .get(Key::Maxvcpus.name())
+        .or_else(|| cfg.get(Key::Vcpus.name()))
+        .and_then(Value::as_int)
+        .unwrap_or(1)
+        .max(1) as usize;
+    cfg.get(Key::Cpus.name()).and_then(|v| cfg_pinning(v, n))
 }

@@ -97,7 +97,7 @@ fn redact_vnc(text: &str) -> String {
 
 /// A field's values with secrets hidden: whole values of password fields, embedded ones elsewhere.
 fn redact_field(f: &FieldChange) -> FieldChange {
-    let secret = is_secret_field(&f.field);
+    let secret = is_secret_field(f.field.as_str());
     let hide = |v: &Option<String>| v.as_ref().map(|v| if secret { REDACTED.to_string() } else { redact(v) });
     FieldChange { field: f.field.clone(), old: hide(&f.old), new: hide(&f.new), impact: f.impact }
 }
@@ -487,7 +487,7 @@ fn one_change(c: &Change, color: bool, verbose: bool, out: &mut Vec<String>) {
             Some(n) if bulk && v.chars().count() > LONG => format!("[… {n} entries …]"),
             _ => brief(v, verbose),
         };
-        let (field, new) = (esc::line(&f.field), show(new));
+        let (field, new) = (esc::line(f.field.as_str()), show(new));
         let mut line = match (c.action, &f.old) {
             (Action::Create | Action::Restart, None) => format!("    {field}: {}", esc::line(&new)),
             _ => format!("    {field}: {} → {}", esc::line(&show(old)), esc::line(&new)),

@@ -8,6 +8,7 @@
 //! hypervisors must not fall over on a surprising host.
 
 pub mod domain;
+pub mod fields;
 pub mod info;
 pub mod list;
 pub mod sxp;

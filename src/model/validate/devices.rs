@@ -3,12 +3,13 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::{expand_home, path_ok, Ctx, OWNED_KEYS};
+use super::{expand_home, path_ok, Ctx};
 use crate::diag::Diagnostic;
 use crate::manifest::load::Entry;
 use crate::manifest::raw::{RawDisk, RawSecret, RawSize, RawVm, VmType};
 use crate::model::units::{check_mac, check_name, expand_braces, parse_size, MAX_DISKS_PER_VM};
 use crate::model::{Console, Disk, DiskMode, DiskSource, Nic, SecretRef, Snapshots, Vnc};
+use crate::xen::fields::owned_by_domform;
 
 fn disk_mode(m: Option<&str>) -> Result<DiskMode, String> {
     match m.unwrap_or("w") {
@@ -201,7 +202,7 @@ pub(super) fn networks(cx: &mut Ctx, e: &Entry<RawVm>) -> Vec<Nic> {
         }
         if let Some(mac) = &n.mac {
             if let Err(m) = check_mac(mac) {
-                cx.err(e, &["networks", &idx, "mac"], p("mac"), m);
+                cx.err(e, &["networks", &idx, "mac"], p("mac"), m.to_string());
             }
         }
         out.push(Nic {
@@ -331,7 +332,7 @@ pub(super) fn extra(cx: &mut Ctx, e: &Entry<RawVm>) {
                 path,
                 format!("`{}` is not a vm.cfg key (letters, digits and `_`)", key.escape_debug()),
             );
-        } else if OWNED_KEYS.contains(&key.as_str()) {
+        } else if owned_by_domform(key) {
             cx.err(
                 e,
                 &["extra_config", key],

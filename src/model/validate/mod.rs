@@ -21,29 +21,6 @@ use crate::diag::{Diagnostic, Location};
 use crate::manifest::load::{Entry, Loaded};
 use crate::manifest::raw::{RawCpus, RawHost, RawLicence, RawSize, RawVm, TransportKind};
 
-/// vm.cfg keys domform writes itself; extra_config may not set them.
-pub const OWNED_KEYS: &[&str] = &[
-    "name",
-    "uuid",
-    "OVM_simple_name",
-    "memory",
-    "maxmem",
-    "vcpus",
-    "maxvcpus",
-    "cpus",
-    "disk",
-    "vif",
-    "vfb",
-    "vnc",
-    "vncunused",
-    "vnclisten",
-    "vncpasswd",
-    "vncdisplay",
-    "keymap",
-    "serial",
-    "builder",
-];
-
 pub(super) struct Ctx<'a> {
     diags: &'a mut Vec<Diagnostic>,
 }
@@ -270,7 +247,7 @@ fn size(cx: &mut Ctx, e: &Entry<RawVm>, at: &[&str], path: String, raw: &RawSize
         RawSize::Number(n) => {
             n.checked_mul(bare).filter(|b| *b > 0).ok_or_else(|| format!("`{n}` is not a usable size"))
         }
-        RawSize::Text(t) => parse_size(t, bare),
+        RawSize::Text(t) => parse_size(t, bare).map_err(|e| e.to_string()),
     };
     match r {
         Ok(b) => Some(b),
