@@ -9,6 +9,7 @@ use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 
 use super::limit;
+use super::ssh::MAX_COMMAND_BYTES;
 use super::{Background, ExecOutput, Limit, Transport, TransportError};
 
 /// Runs scripts with `sh -c` on this machine, with optional extra environment (the demo puts
@@ -64,9 +65,19 @@ impl Transport for LocalTransport {
             command: script.lines().next().unwrap_or_default().chars().take(80).collect(),
             message: m,
         };
-        let mut child = self.sh(script, Stdio::piped()).spawn().map_err(|e| err(format!("cannot start sh: {e}")))?;
+        // One argument of execve may hold at most 128 KiB (MAX_ARG_STRLEN): an apply batch for a
+        // VM with 100 disks is larger. Such scripts go through stdin to `sh -s`, as over SSH.
+        let (command, input): (&str, Vec<u8>) = if script.len() > MAX_COMMAND_BYTES {
+            if !stdin.is_empty() {
+                return Err(err(format!("script of {} bytes cannot also take stdin", script.len())));
+            }
+            ("exec sh -s", script.as_bytes().to_vec())
+        } else {
+            (script, stdin.to_vec())
+        };
+        let mut child = self.sh(command, Stdio::piped()).spawn().map_err(|e| err(format!("cannot start sh: {e}")))?;
         if let Some(mut pipe) = child.stdin.take() {
-            let data = stdin.to_vec();
+            let data = input;
             // A thread, so a script that prints a lot before reading stdin cannot deadlock us.
             std::thread::spawn(move || {
                 let _ = pipe.write_all(&data);
@@ -146,6 +157,19 @@ mod tests {
         assert_eq!(out.stdout_text(), "hello v\n");
         assert_eq!(out.stderr_text(), "oops");
         assert_eq!(t.exec_count(), 1);
+    }
+
+    /// Regression: a 200 KiB script (the apply batch of a VM with 100 disks is that large) failed
+    /// with "Argument list too long" because it was one `sh -c` argument.
+    #[test]
+    fn a_script_larger_than_one_exec_argument_runs() {
+        let mut t = LocalTransport::new("here");
+        let filler = format!(": {}\n", "x".repeat(1000));
+        let script = format!("{}echo \"ran $((6 * 7))\"\nexit 4\n", filler.repeat(200));
+        assert!(script.len() > 128 * 1024);
+        let out = t.exec(&script, &[]).expect("runs");
+        assert_eq!((out.status, out.stdout_text().as_str()), (4, "ran 42\n"), "{}", out.stderr_text());
+        assert!(t.exec(&script, b"data").is_err(), "a large script cannot also take stdin");
     }
 
     /// A `sleep` unique to this call, so a test can tell its processes from anybody else's,
