@@ -189,3 +189,77 @@ fn a_run_killed_after_any_step_converges_on_the_next_apply() {
         );
     }
 }
+
+/// vCPUs, NICs, consoles, pass-through keys and snapshots, edited one after another.
+#[test]
+fn every_other_field_edit_converges() {
+    let sim = host();
+    let secret = sim.root().join("vnc-password");
+    std::fs::write(&secret, "s1mpass\n").expect("password file");
+    let base = web("running", "512MiB", "\"2-5\"", &["{ name: system, size: 16MiB }"]);
+    let nic2 = "      - { bridge: xenbr1, mac: \"00:21:f6:00:00:02\" }\n";
+    let with_nic = base.clone() + nic2;
+    let vnc = format!(
+        "    console: {{ serial: true, vnc: {{ listen: 127.0.0.1, port: 5977, password: {{ file: {} }} }} }}\n",
+        secret.display()
+    );
+    let edits = [
+        base.clone(),
+        base.replace("vcpus: 2", "vcpus: 1"),
+        base.replace("vcpus: 2", "vcpus: 4"),
+        with_nic.clone(),
+        with_nic.clone() + &vnc,
+        with_nic.clone() + &vnc + "    extra_config: { on_crash: preserve, OVM_high_availability: false }\n",
+        with_nic.clone() + "    snapshots: { present: [a, b] }\n",
+        with_nic.clone() + "    snapshots: { present: [c], keep: 1 }\n",
+        base.replace("state: running", "state: stopped").replace("vcpus: 2", "vcpus: 3"),
+        base,
+    ];
+    for vms in &edits {
+        assert!(!converge(&sim, vms).changes.is_empty(), "each edit changes something:\n{vms}");
+    }
+    let snaps: Vec<String> = std::fs::read_dir(sim.repo().join("Snapshots/web01"))
+        .expect("snapshots")
+        .filter_map(|e| Some(e.ok()?.file_name().to_str()?.to_string()))
+        .collect();
+    assert!(snaps.contains(&"c".to_string()), "{snaps:?}");
+}
+
+/// A VM OVM Manager made (its vm.cfg as published, paths moved to this host), running, is
+/// adopted by its simple name and edited; the keys domform does not own stay as they were.
+#[test]
+fn an_ovm_manager_vm_is_adopted_edited_and_converges() {
+    let sim = host();
+    let sample = include_str!("../fixtures/vm.cfg/sample-01.cfg");
+    let repo = sim.repo().display().to_string();
+    let text: String = sample
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .map(|l| {
+            let l = l.replace("/OVS/Repositories/0004fb00000300001e4ee7d261313647", &repo);
+            l.replace("/OVS/Repositories/0004fb0000030000598e525857751f9a", &repo) + "\n"
+        })
+        .collect();
+    let xen = "0004fb0000060000cfe2da48f9e2120e";
+    let dir = sim.repo().join("VirtualMachines").join(xen);
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    std::fs::write(dir.join("vm.cfg"), &text).expect("vm.cfg");
+    let cfg = vmcfg::VmCfg::parse(&text).expect("parses");
+    for entry in cfg.get("disk").and_then(|v| v.as_list()).expect("disks") {
+        let spec = vmcfg::devices::DiskSpec::parse(entry.as_str().expect("str")).expect("disk");
+        std::fs::create_dir_all(std::path::Path::new(&spec.path).parent().expect("parent")).expect("mkdir");
+        std::fs::File::create(&spec.path).and_then(|f| f.set_len(64 * MIB)).expect("disk file");
+    }
+    let (code, out) = sim.xm(&["create", &dir.join("vm.cfg").display().to_string()]);
+    assert_eq!(code, 0, "{out}");
+    let vms = format!(
+        "  ESXi-01:\n    host: {HOST}\n    memory: 3GiB\n    vcpus: 2\n    cpus: \"6-7\"\n    extra_config: {{ on_crash: preserve }}\n"
+    );
+    let applied = converge(&sim, &vms);
+    assert_eq!(ids(&applied), ["vm/ESXi-01"]);
+    assert_eq!(live(&sim, "ESXi-01").map(|l| l.1), Some(3072));
+    assert_eq!(affinity(&sim, xen), ["6-7", "6-7"]);
+    let now = std::fs::read_to_string(dir.join("vm.cfg")).expect("vm.cfg");
+    let changed: Vec<&str> = now.lines().filter(|l| !text.lines().any(|o| o == *l)).collect();
+    assert_eq!(changed.len(), 3, "memory, cpus and on_crash only:\n{changed:?}");
+}
