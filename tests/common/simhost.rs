@@ -14,6 +14,11 @@
 //! - `xmsim/` with `topology.conf`: the simulator's state (`XMSIM_ROOT`);
 //! - `bin/xm` (the link) and `bin/reflink`: ocfs2-tools' `reflink`, played by a sparse copy, so
 //!   snapshots work as on OVM's OCFS2 repositories although the folder is on ext4 or tmpfs.
+//!
+//! Include it with `#[path = "../common/simhost.rs"] mod simhost;` (or `common/simhost.rs` from a
+//! single-file test); a test crate that uses only part of it should not fail on dead code.
+
+#![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
