@@ -9,7 +9,6 @@ use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 
 use super::limit;
-use super::ssh::MAX_COMMAND_BYTES;
 use super::{Background, ExecOutput, Limit, Transport, TransportError};
 
 /// Runs scripts with `sh -c` on this machine, with optional extra environment (the demo puts
@@ -65,16 +64,7 @@ impl Transport for LocalTransport {
             command: script.lines().next().unwrap_or_default().chars().take(80).collect(),
             message: m,
         };
-        // One argument of execve may hold at most 128 KiB (MAX_ARG_STRLEN): an apply batch for a
-        // VM with 100 disks is larger. Such scripts go through stdin to `sh -s`, as over SSH.
-        let (command, input): (&str, Vec<u8>) = if script.len() > MAX_COMMAND_BYTES {
-            if !stdin.is_empty() {
-                return Err(err(format!("script of {} bytes cannot also take stdin", script.len())));
-            }
-            ("exec sh -s", script.as_bytes().to_vec())
-        } else {
-            (script, stdin.to_vec())
-        };
+        let (command, input) = super::command_and_input(script, stdin).map_err(err)?;
         let mut child = self.sh(command, Stdio::piped()).spawn().map_err(|e| err(format!("cannot start sh: {e}")))?;
         if let Some(mut pipe) = child.stdin.take() {
             let data = input;
