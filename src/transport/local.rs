@@ -64,9 +64,10 @@ impl Transport for LocalTransport {
             command: script.lines().next().unwrap_or_default().chars().take(80).collect(),
             message: m,
         };
-        let mut child = self.sh(script, Stdio::piped()).spawn().map_err(|e| err(format!("cannot start sh: {e}")))?;
+        let (command, input) = super::command_and_input(script, stdin).map_err(err)?;
+        let mut child = self.sh(command, Stdio::piped()).spawn().map_err(|e| err(format!("cannot start sh: {e}")))?;
         if let Some(mut pipe) = child.stdin.take() {
-            let data = stdin.to_vec();
+            let data = input;
             // A thread, so a script that prints a lot before reading stdin cannot deadlock us.
             std::thread::spawn(move || {
                 let _ = pipe.write_all(&data);
@@ -146,6 +147,19 @@ mod tests {
         assert_eq!(out.stdout_text(), "hello v\n");
         assert_eq!(out.stderr_text(), "oops");
         assert_eq!(t.exec_count(), 1);
+    }
+
+    /// Regression: a 200 KiB script (the apply batch of a VM with 100 disks is that large) failed
+    /// with "Argument list too long" because it was one `sh -c` argument.
+    #[test]
+    fn a_script_larger_than_one_exec_argument_runs() {
+        let mut t = LocalTransport::new("here");
+        let filler = format!(": {}\n", "x".repeat(1000));
+        let script = format!("{}echo \"ran $((6 * 7))\"\nexit 4\n", filler.repeat(200));
+        assert!(script.len() > 128 * 1024);
+        let out = t.exec(&script, &[]).expect("runs");
+        assert_eq!((out.status, out.stdout_text().as_str()), (4, "ran 42\n"), "{}", out.stderr_text());
+        assert!(t.exec(&script, b"data").is_err(), "a large script cannot also take stdin");
     }
 
     /// A `sleep` unique to this call, so a test can tell its processes from anybody else's,

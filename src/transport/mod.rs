@@ -232,6 +232,24 @@ pub trait Transport: Send {
     }
 }
 
+/// Scripts longer than this are sent on stdin to `sh -s` instead of as the command itself: SSH
+/// servers refuse large exec requests, and one execve argument holds at most 128 KiB (an apply
+/// batch for a VM with 100 disks is larger).
+pub const MAX_COMMAND_BYTES: usize = 16 * 1024;
+
+/// The command to run and what to write to its stdin: the script itself and `stdin`, or, for a
+/// script longer than [`MAX_COMMAND_BYTES`], `sh -s` reading the script (which then cannot also
+/// take stdin: that is an error, naming the script's size).
+pub fn command_and_input<'a>(script: &'a str, stdin: &[u8]) -> Result<(&'a str, Vec<u8>), String> {
+    if script.len() <= MAX_COMMAND_BYTES {
+        return Ok((script, stdin.to_vec()));
+    }
+    if !stdin.is_empty() {
+        return Err(format!("script of {} bytes cannot also take stdin", script.len()));
+    }
+    Ok(("sh -s", script.as_bytes().to_vec()))
+}
+
 /// The shell script behind [`Transport::write_file_atomic`]: content on stdin.
 pub fn write_atomic_script(path: &str, backup: bool) -> String {
     let q = quote(path);

@@ -19,7 +19,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::algorithms::KINDS;
 use super::limit;
-use super::ssh::MAX_COMMAND_BYTES;
 use super::{Background, ExecOutput, Limit, Transport, TransportError};
 use crate::model::{Host, HostKeyPolicy};
 
@@ -206,14 +205,7 @@ impl Transport for OpensshTransport {
         self.execs += 1;
         let first_line: String = script.lines().next().unwrap_or_default().chars().take(80).collect();
         let err = |m: String| TransportError::Exec { host: self.name.clone(), command: first_line.clone(), message: m };
-        let (command, input): (&str, Vec<u8>) = if script.len() > MAX_COMMAND_BYTES {
-            if !stdin.is_empty() {
-                return Err(err(format!("script of {} bytes cannot also take stdin", script.len())));
-            }
-            ("sh -s", script.as_bytes().to_vec())
-        } else {
-            (script, stdin.to_vec())
-        };
+        let (command, input) = super::command_and_input(script, stdin).map_err(err)?;
         let mut child = self
             .command(&["-T"], Some(command))
             .stdin(Stdio::piped())

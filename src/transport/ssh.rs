@@ -20,9 +20,6 @@ use super::limit::Deadline;
 use super::{read_until_marker, Background, ExecOutput, Limit, Transport, TransportError};
 use crate::model::{Host, HostKeyPolicy};
 
-/// Scripts longer than this are sent on stdin to `sh -s` instead of in the exec request.
-pub const MAX_COMMAND_BYTES: usize = 16 * 1024;
-
 /// An open SSH connection to one host.
 pub struct SshTransport {
     name: String,
@@ -289,13 +286,9 @@ impl Transport for SshTransport {
         };
         // An exec request carries the command in one SSH packet; servers refuse large ones
         // (a batch that writes 100 vm.cfg files is large). Such scripts go through stdin.
-        let (command, input): (&str, Vec<u8>) = if script.len() > MAX_COMMAND_BYTES {
-            if !stdin.is_empty() {
-                return Err(self.disarmed(err(format!("script of {} bytes cannot also take stdin", script.len()))));
-            }
-            ("sh -s", script.as_bytes().to_vec())
-        } else {
-            (script, stdin.to_vec())
+        let (command, input) = match super::command_and_input(script, stdin) {
+            Ok(ci) => ci,
+            Err(m) => return Err(self.disarmed(err(m))),
         };
         let sent = ch
             .exec(command)
