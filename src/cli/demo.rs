@@ -120,7 +120,7 @@ fn demo(root: &Path, file: &Path) -> ExitCode {
     println!("\n── 4. domform list ──");
     let rows: Vec<_> =
         results.iter().filter_map(|r| r.observed.as_ref().ok()).flat_map(crate::render::list::rows).collect();
-    print!("{}", crate::render::list::table(&rows));
+    print!("{}", crate::render::list::table(&rows, false));
 
     if applied == ExitCode::SUCCESS && again.is_empty() && !again.has_errors() {
         println!("\nDemo complete: apply converged and the second plan is empty.");

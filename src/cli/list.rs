@@ -9,7 +9,7 @@ use crate::observe::fleet::{default_connector, observe_hosts};
 use crate::render::list;
 
 /// Observes the chosen hosts and prints every VM.
-pub fn run(files: &[PathBuf], only: &[String], format: Format, parallel: usize) -> ExitCode {
+pub fn run(files: &[PathBuf], only: &[String], format: Format, wide: bool, parallel: usize) -> ExitCode {
     let Some(model) = load_or_report(files) else { return ExitCode::FAILURE };
     let hosts = match super::select_hosts(&model, only) {
         Ok(h) => h,
@@ -32,7 +32,7 @@ pub fn run(files: &[PathBuf], only: &[String], format: Format, parallel: usize) 
         }
     }
     let text = match format {
-        Format::Table => list::table(&rows),
+        Format::Table => list::table(&rows, wide),
         Format::Json => list::json(&rows) + "\n",
     };
     let _ = std::io::stdout().lock().write_all(text.as_bytes());

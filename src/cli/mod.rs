@@ -74,6 +74,9 @@ pub enum Command {
         /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
+        /// Table: every column whole (UUID, vm.cfg path), not fitted to 100 columns.
+        #[arg(long)]
+        wide: bool,
         /// Hosts read at the same time.
         #[arg(long, default_value_t = 16)]
         parallel: usize,
@@ -323,7 +326,7 @@ pub fn main() -> ExitCode {
     crate::transport::gate::set_limit(cli.max_handshakes);
     match cli.command {
         Command::Validate { files } => validate(&files),
-        Command::List { files, hosts, format, parallel } => list::run(&files, &hosts, format, parallel),
+        Command::List { files, hosts, format, wide, parallel } => list::run(&files, &hosts, format, wide, parallel),
         Command::Plan { files, limit, target, format, out, detailed_exitcode, parallel } => {
             plan::run(&files, &limit, &target, format, out.as_deref(), detailed_exitcode, parallel)
         }
