@@ -107,7 +107,7 @@ fn names_with_spaces_are_declared_applied_imported_and_quoted_everywhere() {
     }
     let (code, out, err) = e.run(&["plan", "-f", &f, "--detailed-exitcode"]);
     assert_eq!(code, 0, "converged: {out}{err}");
-    let (code, list, err) = e.run(&["list", "-f", &f]);
+    let (code, list, err) = e.run(&["list", "-f", &f, "--wide"]);
     assert_eq!(code, 0, "{err}");
     for n in &names {
         assert!(list.contains(n.as_str()), "{n} not listed:\n{list}");
