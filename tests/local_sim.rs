@@ -199,3 +199,33 @@ fn licence_says_max_cores_plainly_and_import_fails_when_it_skipped_vms() {
     assert!(out.contains("# skipped odd") && out.contains("db01"), "{out}");
     assert!(err.contains("1 VM(s) on h1 could not be imported") && !err.contains("error: error:"), "{err}");
 }
+
+#[test]
+fn a_hand_edited_saved_plan_is_reported_as_edited_not_stale() {
+    let names = vec!["db01".to_string()];
+    let e = setup(&names);
+    let f = e.f().to_string();
+    let planfile = e.root.path().join("plan.json");
+    let p = planfile.to_str().expect("utf-8");
+    let (code, out, err) = e.run(&["plan", "-f", &f, "-o", p]);
+    assert_eq!(code, 0, "{out}{err}");
+    let saved = std::fs::read_to_string(&planfile).expect("plan file");
+    assert!(saved.starts_with("{\n  \"content_hash\": \"sha256:"), "{saved}");
+    // Someone makes the disk bigger by hand in the saved plan.
+    let edited = saved.replace("\"size\": 8388608", "\"size\": 9437184");
+    assert_ne!(edited, saved, "the plan holds the disk size: {saved}");
+    std::fs::write(&planfile, &edited).expect("write");
+    let (code, out, err) = e.run(&["apply", p, "-f", &f]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        err.contains(&format!("{p} was edited after `domform plan` saved it (hash mismatch); make the plan again")),
+        "{err}"
+    );
+    assert!(!err.contains("stale") && !err.contains("desired state"), "{err}");
+    assert!(!exists(&e.repo().join("VirtualDisks/db01_system.img")), "nothing was done");
+    // The file as saved applies.
+    std::fs::write(&planfile, &saved).expect("write");
+    let (code, out, err) = e.run(&["apply", p, "-f", &f]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(exists(&e.repo().join("VirtualDisks/db01_system.img")));
+}

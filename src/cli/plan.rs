@@ -36,7 +36,8 @@ pub fn run(
     };
     let _ = std::io::stdout().lock().write_all(text.as_bytes());
     if let Some(path) = out {
-        if let Err(e) = std::fs::write(path, render::json(&plan) + "\n") {
+        let sealed = crate::plan::saved::seal(&render::json(&plan)).map(|t| t + "\n");
+        if let Err(e) = sealed.and_then(|t| std::fs::write(path, t).map_err(|e| e.to_string())) {
             let _ = writeln!(std::io::stderr(), "error: cannot write the plan to {}: {e}", path.display());
             return ExitCode::FAILURE;
         }

@@ -18,6 +18,7 @@ pub mod graph;
 pub mod manager;
 pub mod paths;
 pub mod pinning;
+pub mod saved;
 pub mod snapshot;
 pub mod vm;
 
