@@ -5,6 +5,7 @@ pub mod escape;
 pub mod licence;
 pub mod list;
 pub mod plan;
+pub mod snapshots;
 pub mod table;
 
 use std::sync::atomic::{AtomicBool, Ordering};
