@@ -12,8 +12,9 @@ use serde::Serialize;
 use vmcfg::Value;
 
 use super::table::{self, Shrink};
-use crate::model::cpuset::{per_vcpu_text, CpuSet};
+use crate::model::cpuset::per_vcpu_text;
 use crate::observe::{live_pinning, Observed};
+use crate::plan::desired::cfg_pinning;
 use crate::xen::Domain;
 
 /// The JSON document's `format_version` (2: CPU sets in one notation, see docs/architecture.md).
@@ -115,16 +116,11 @@ fn live_text(d: &Domain, nr_cpus: u32) -> Option<String> {
 /// vm.cfg `cpus` in the one notation: `'4-7'` and `['4', '5']` become `4-7` and `0:4 1:5`;
 /// an empty string is no pinning; a value xend could not read is shown as written.
 fn cfg_cpus_text(v: &Value) -> Option<String> {
-    match v {
-        Value::Str(s) if s.trim().is_empty() => None,
-        Value::Str(s) => Some(CpuSet::parse(s).map(|c| c.to_string()).unwrap_or_else(|_| s.clone())),
-        Value::List(items) | Value::Tuple(items) => {
-            let sets: Option<Vec<CpuSet>> =
-                items.iter().map(|i| i.as_str().and_then(|s| CpuSet::parse(s).ok())).collect();
-            Some(sets.filter(|s| !s.is_empty()).map(|s| per_vcpu_text(&s)).unwrap_or_else(|| v.to_python()))
-        }
-        other => Some(other.to_python()),
+    if v.as_str().is_some_and(|s| s.trim().is_empty()) {
+        return None;
     }
+    let sets = cfg_pinning(v, 1).filter(|s| !s.is_empty());
+    Some(sets.map(|s| per_vcpu_text(&s)).unwrap_or_else(|| v.as_str().map_or_else(|| v.to_python(), str::to_string)))
 }
 
 /// The table form: fits [`WIDTH`] columns (names and pinning cut with `…`), or with `wide`

@@ -119,3 +119,18 @@ fn json_golden() {
     assert_eq!(doc["vms"][3]["cpus_configured"], "4,6-7");
     assert_eq!(doc["vms"][4]["cpus_live"], "6-7");
 }
+
+#[test]
+fn configured_pinning_forms() {
+    let text = |cfg: &str| {
+        let c = VmCfg::parse(&format!("cpus = {cfg}\n")).expect("parses");
+        c.get("cpus").and_then(cfg_cpus_text)
+    };
+    assert_eq!(text("'0-3,^1'").as_deref(), Some("0,2-3"));
+    assert_eq!(text("['4', '5', '5']").as_deref(), Some("0:4 1-2:5"));
+    assert_eq!(text("['6-7', '6,7']").as_deref(), Some("6-7"));
+    assert_eq!(text("''"), None);
+    // What xend could not read is shown as written, not hidden.
+    assert_eq!(text("'4-x'").as_deref(), Some("4-x"));
+    assert_eq!(text("[4, 5]").as_deref(), Some("[4, 5]"));
+}
