@@ -239,3 +239,16 @@ fn each_subcommand_help_shows_only_its_own_flags() {
         ]
     );
 }
+
+#[test]
+fn readme_shows_the_list_the_demo_prints() {
+    let (code, out, err) = domform(&["demo"]);
+    assert_eq!(code, 0, "{err}");
+    let list = out
+        .split_once("── 4. domform list ──\n")
+        .and_then(|(_, rest)| rest.split_once("\n\n"))
+        .map(|(table, _)| table)
+        .expect("the demo prints its list");
+    let readme = std::fs::read_to_string("README.md").expect("README.md");
+    assert!(readme.contains(&format!("```\n{list}\n```")), "README.md shows another list than the demo's:\n{list}");
+}
