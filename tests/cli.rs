@@ -153,3 +153,116 @@ fn colour_follows_no_color_clicolor_force_and_the_flag() {
     assert!(!run(&["demo", "--color", "never"], &[("CLICOLOR_FORCE", "1")]), "--color never");
     assert!(run(&["demo", "--color", "always"], &[("NO_COLOR", "1")]), "--color always is the user's explicit word");
 }
+
+/// The long flags `domform ARGS -h` lists under "Options:" (its own) and "Global options:".
+fn help_flags(args: &[&str]) -> (Vec<String>, Vec<String>) {
+    let mut full = args.to_vec();
+    full.push("-h");
+    let (code, out, err) = domform(&full);
+    assert_eq!(code, 0, "{args:?} -h: {err}");
+    let (own, global) = out.split_once("\nGlobal options:\n").unwrap_or((&out, ""));
+    let flags = |text: &str| -> Vec<String> {
+        text.lines()
+            .filter(|l| l.trim_start().starts_with('-'))
+            .filter_map(|l| l.split_whitespace().find(|w| w.starts_with("--")))
+            .map(|w| w.trim_end_matches(',').to_string())
+            .collect()
+    };
+    (flags(own), flags(global))
+}
+
+#[test]
+fn each_subcommand_help_shows_only_its_own_flags() {
+    let vm = ["--file", "--host"];
+    let shutdown = ["--timeout", "--force", "--auto-approve"];
+    let cases: Vec<(Vec<&str>, Vec<&str>)> = vec![
+        (vec!["validate"], vec!["--file"]),
+        (vec!["list"], vec!["--file", "--limit", "--exclude", "--shard", "--format", "--wide", "--parallel"]),
+        (
+            vec!["plan"],
+            vec![
+                "--file",
+                "--limit",
+                "--exclude",
+                "--shard",
+                "--target",
+                "--format",
+                "--out",
+                "--max-chars",
+                "--detailed-exitcode",
+                "--parallel",
+            ],
+        ),
+        (vec!["apply"], vec!["--file", "--limit", "--exclude", "--shard", "--target", "--auto-approve", "--parallel"]),
+        (vec!["start"], vm.to_vec()),
+        (vec!["stop"], [&vm[..], &shutdown[..]].concat()),
+        (vec!["restart"], [&vm[..], &shutdown[..]].concat()),
+        (vec!["import"], vec!["--host", "--file", "--out"]),
+        (vec!["licence"], vec!["--file", "--host", "--format", "--parallel", "--html", "--evidence"]),
+        (vec!["snapshot", "create"], [&vm[..], &["--memory", "--allow-full-copy"]].concat()),
+        (vec!["snapshot", "list"], vm.to_vec()),
+        (vec!["snapshot", "revert"], [&vm[..], &shutdown[..]].concat()),
+        (vec!["snapshot", "delete"], [&vm[..], &["--auto-approve"]].concat()),
+        (vec!["console"], vm.to_vec()),
+        (vec!["vnc"], [&vm[..], &["--local-port", "--once"]].concat()),
+        (vec!["demo"], vec![]),
+        (vec!["schema"], vec![]),
+        (vec!["completions"], vec![]),
+        (vec!["man"], vec![]),
+    ];
+    for (args, want) in cases {
+        let (own, global) = help_flags(&args);
+        let mut want: Vec<String> = want.iter().map(|f| f.to_string()).collect();
+        want.push("--help".into());
+        assert_eq!(own, want, "`domform {} -h` options", args.join(" "));
+        assert_eq!(
+            global,
+            ["--verbose...", "--quiet", "--color", "--max-handshakes"],
+            "`domform {} -h` global options, apart",
+            args.join(" ")
+        );
+    }
+    // The top-level help lists every subcommand checked above (a new one needs its line here).
+    let (_, top, _) = domform(&["--help"]);
+    let listed: Vec<&str> = top
+        .split_once("Commands:\n")
+        .map(|(_, rest)| {
+            rest.lines().take_while(|l| !l.is_empty()).filter_map(|l| l.split_whitespace().next()).collect()
+        })
+        .unwrap_or_default();
+    assert_eq!(
+        listed,
+        [
+            "validate",
+            "list",
+            "plan",
+            "apply",
+            "start",
+            "stop",
+            "restart",
+            "import",
+            "licence",
+            "snapshot",
+            "console",
+            "vnc",
+            "demo",
+            "schema",
+            "completions",
+            "man",
+            "help"
+        ]
+    );
+}
+
+#[test]
+fn readme_shows_the_list_the_demo_prints() {
+    let (code, out, err) = domform(&["demo"]);
+    assert_eq!(code, 0, "{err}");
+    let list = out
+        .split_once("── 4. domform list ──\n")
+        .and_then(|(_, rest)| rest.split_once("\n\n"))
+        .map(|(table, _)| table)
+        .expect("the demo prints its list");
+    let readme = std::fs::read_to_string("README.md").expect("README.md");
+    assert!(readme.contains(&format!("```\n{list}\n```")), "README.md shows another list than the demo's:\n{list}");
+}

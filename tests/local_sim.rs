@@ -3,7 +3,8 @@
 //! - names users really have: OVM simple names often contain spaces ("DB Server 01"); they
 //!   are declarable, importable and quoted everywhere;
 //! - destructive commands ask on a terminal and need `--auto-approve` without one;
-//! - `licence` names max_cores as a number, `import` fails when it skipped VMs.
+//! - `licence` names max_cores as a number, `import` fails when it skipped VMs;
+//! - the README's 100-disk plan is what this domform prints.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -107,7 +108,7 @@ fn names_with_spaces_are_declared_applied_imported_and_quoted_everywhere() {
     }
     let (code, out, err) = e.run(&["plan", "-f", &f, "--detailed-exitcode"]);
     assert_eq!(code, 0, "converged: {out}{err}");
-    let (code, list, err) = e.run(&["list", "-f", &f]);
+    let (code, list, err) = e.run(&["list", "-f", &f, "--wide"]);
     assert_eq!(code, 0, "{err}");
     for n in &names {
         assert!(list.contains(n.as_str()), "{n} not listed:\n{list}");
@@ -276,4 +277,79 @@ fn changes_are_labelled_new_drift_or_intent() {
     }
     let (_, human, _) = e.run(&["plan", "-f", &f]);
     assert!(human.contains("~ vm db01 (update, new)") && human.contains("Causes: 2 new."), "{human}");
+}
+
+#[test]
+fn a_hand_edited_saved_plan_is_reported_as_edited_not_stale() {
+    let names = vec!["db01".to_string()];
+    let e = setup(&names);
+    let f = e.f().to_string();
+    let planfile = e.root.path().join("plan.json");
+    let p = planfile.to_str().expect("utf-8");
+    let (code, out, err) = e.run(&["plan", "-f", &f, "-o", p]);
+    assert_eq!(code, 0, "{out}{err}");
+    let saved = std::fs::read_to_string(&planfile).expect("plan file");
+    assert!(saved.starts_with("{\n  \"content_hash\": \"sha256:"), "{saved}");
+    // Someone makes the disk bigger by hand in the saved plan.
+    let edited = saved.replace("\"size\": 8388608", "\"size\": 9437184");
+    assert_ne!(edited, saved, "the plan holds the disk size: {saved}");
+    std::fs::write(&planfile, &edited).expect("write");
+    let (code, out, err) = e.run(&["apply", p, "-f", &f]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        err.contains(&format!("{p} was edited after `domform plan` saved it (hash mismatch); make the plan again")),
+        "{err}"
+    );
+    assert!(!err.contains("stale") && !err.contains("desired state"), "{err}");
+    assert!(!exists(&e.repo().join("VirtualDisks/db01_system.img")), "nothing was done");
+    // The file as saved applies.
+    std::fs::write(&planfile, &saved).expect("write");
+    let (code, out, err) = e.run(&["apply", p, "-f", &f]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(exists(&e.repo().join("VirtualDisks/db01_system.img")));
+}
+
+#[test]
+fn readme_shows_the_100_disk_plan_this_domform_prints() {
+    let e = setup(&[]);
+    let root = e.root.path().to_str().expect("utf-8").to_string();
+    let repo = format!("{root}/OVS/Repositories/0004fb0000030000a3ff6bbfe68511a6");
+    for d in ["VirtualMachines", "VirtualDisks"] {
+        std::fs::create_dir_all(format!("{repo}/{d}")).expect("mkdir");
+    }
+    // The demo's web01, on a host named as in the README.
+    let yaml = |extra: &str| {
+        format!(
+            "version: 1\nhosts:\n  ovs1:\n    transport: local\n    repository: {repo}\n    reserved_cpus: \"0-1\"\n\
+             vms:\n  web01:\n    host: ovs1\n    memory: 1GiB\n    vcpus: 2\n    cpus: \"2-3\"\n    disks:\n      \
+             - {{ name: system, size: 8GiB }}\n      - {{ name: \"data{{1..3}}\", size: 1GiB }}\n{extra}    networks:\n      \
+             - {{ bridge: xenbr0, mac: \"00:21:f6:00:00:01\" }}\n    console: {{ serial: true }}\n"
+        )
+    };
+    let f = e.file.to_str().expect("utf-8");
+    std::fs::write(&e.file, yaml("")).expect("yaml");
+    let (code, out, err) = e.run(&["apply", "-f", f, "--auto-approve"]);
+    assert_eq!(code, 0, "{out}{err}");
+    std::fs::write(&e.file, yaml("      - { name: \"data{001..100}\", size: 100GiB }\n")).expect("yaml");
+    let (code, plan, err) = e.run(&["plan", "-f", f]);
+    assert_eq!(code, 0, "{err}");
+    // The repository-full warning depends on this machine's free space: compared without it.
+    let comparable = |text: &str| -> String {
+        let mut keep = true;
+        text.lines()
+            .filter(|l| {
+                keep = (keep && !l.starts_with("  Warnings:")) || l.starts_with("Plan:");
+                keep
+            })
+            .map(|l| format!("{l}\n"))
+            .collect()
+    };
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).expect("README.md");
+    let shown = readme
+        .split_once("the temporary folder taken out of the paths):\n\n```\n")
+        .and_then(|(_, rest)| rest.split_once("```"))
+        .map(|(block, _)| block)
+        .expect("README.md holds the 100-disk plan");
+    assert!(comparable(shown).contains("+ 100 disks web01/data001 … data100 (create, 100GiB each)\n"), "{shown}");
+    assert_eq!(comparable(shown), comparable(&plan.replace(&root, "")));
 }

@@ -36,10 +36,14 @@ fn observed() -> Observed {
 #[test]
 fn list_escapes_host_names() {
     let rows = render::list::rows(&observed());
-    let table = render::list::table(&rows);
-    assert!(control(&table).is_empty(), "control characters reach the terminal: {table:?}");
-    assert_eq!(table.lines().count(), 1 + rows.len(), "a name drew extra rows:\n{table}");
-    assert!(table.contains(r"evil\u{1b}]0;pwned\u{7}"), "{table}");
+    for wide in [false, true] {
+        let table = render::list::table(&rows, wide);
+        assert!(control(&table).is_empty(), "control characters reach the terminal: {table:?}");
+        assert_eq!(table.lines().count(), 1 + rows.len(), "a name drew extra rows:\n{table}");
+    }
+    // Escaped before a long name is cut, so the fitted table shows the escape's start.
+    assert!(render::list::table(&rows, true).contains(r"evil\u{1b}]0;pwned\u{7}"));
+    assert!(render::list::table(&rows, false).contains(r"evil\u{1b}"));
 }
 
 #[test]

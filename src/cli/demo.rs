@@ -120,7 +120,7 @@ fn demo(root: &Path, file: &Path) -> Outcome {
     let results = observe_hosts(&model, &hosts, 1, &connect);
     let rows: Vec<_> =
         results.iter().filter_map(|r| r.observed.as_ref().ok()).flat_map(crate::render::list::rows).collect();
-    print!("{}", crate::render::list::table(&rows));
+    print!("{}", crate::render::list::table(&rows, false));
 
     // With --detailed-exitcode semantics, `Ok` from the second plan means: no changes, no errors.
     if applied == Outcome::Ok && again == Outcome::Ok {

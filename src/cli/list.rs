@@ -9,7 +9,13 @@ use crate::observe::fleet::{default_connector, observe_hosts};
 use crate::render::list;
 
 /// Observes the chosen hosts and prints every VM.
-pub fn run(files: &[PathBuf], only: &crate::model::select::Selection, format: Format, parallel: usize) -> Outcome {
+pub fn run(
+    files: &[PathBuf],
+    only: &crate::model::select::Selection,
+    format: Format,
+    wide: bool,
+    parallel: usize,
+) -> Outcome {
     let Some(model) = load_or_report(files) else { return Outcome::Failed };
     let hosts = match super::select_hosts(&model, only) {
         Ok(h) => h,
@@ -32,7 +38,7 @@ pub fn run(files: &[PathBuf], only: &crate::model::select::Selection, format: Fo
         }
     }
     let text = match format {
-        Format::Table => list::table(&rows),
+        Format::Table => list::table(&rows, wide),
         Format::Json => list::json(&rows) + "\n",
     };
     let _ = std::io::stdout().lock().write_all(text.as_bytes());

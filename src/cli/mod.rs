@@ -15,6 +15,7 @@ use crate::manifest;
 use crate::model::select::{Selection, Shard};
 
 mod apply;
+mod args;
 mod console;
 mod demo;
 mod import;
@@ -30,16 +31,16 @@ mod vnc;
 #[command(name = "domform", version, about)]
 pub struct Cli {
     /// More log output on stderr (-v info, -vv debug); plans and apply reports unfolded.
-    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    #[arg(short, long, action = clap::ArgAction::Count, global = true, help_heading = "Global options")]
     pub verbose: u8,
     /// Only errors on stderr.
-    #[arg(short, long, global = true)]
+    #[arg(short, long, global = true, help_heading = "Global options")]
     pub quiet: bool,
     /// Colour in human output: `auto` (a terminal, unless NO_COLOR is set), `always`, `never`.
-    #[arg(long, global = true, value_enum, default_value_t = ColorWhen::Auto, value_name = "WHEN")]
+    #[arg(long, global = true, help_heading = "Global options", value_enum, default_value_t = ColorWhen::Auto, value_name = "WHEN")]
     pub color: ColorWhen,
     /// SSH handshakes in flight at once, whatever `--parallel` says (0: four per CPU core).
-    #[arg(long, global = true, default_value_t = 0, value_name = "N")]
+    #[arg(long, global = true, help_heading = "Global options", default_value_t = 0, value_name = "N")]
     pub max_handshakes: usize,
     /// The command.
     #[command(subcommand)]
@@ -105,6 +106,9 @@ pub enum Command {
         /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
+        /// Table: every column whole (UUID, vm.cfg path), not fitted to 100 columns.
+        #[arg(long)]
+        wide: bool,
         /// Hosts read at the same time.
         #[arg(long, default_value_t = 16)]
         parallel: usize,
@@ -158,11 +162,11 @@ pub enum Command {
         parallel: usize,
     },
     /// Start a VM by its simple name (`xm create` on its vm.cfg).
-    Start(PowerArgs),
+    Start(args::StartArgs),
     /// Stop a VM by its simple name (clean shutdown; `--force` destroys after the timeout).
-    Stop(PowerArgs),
+    Stop(args::StopArgs),
     /// Stop, then start a VM by its simple name.
-    Restart(PowerArgs),
+    Restart(args::StopArgs),
     /// Write YAML describing the VMs a host runs now (planning it shows no changes).
     Import {
         /// The host (declared in the desired state).
@@ -199,7 +203,7 @@ pub enum Command {
     },
     /// Reflink snapshots of a VM's disks (and vm.cfg, and optionally memory).
     #[command(subcommand)]
-    Snapshot(SnapshotCmd),
+    Snapshot(args::SnapshotCli),
     /// Attach this terminal to a VM's Xen text console (`xm console` over SSH); Ctrl-] detaches.
     Console(ConsoleArgs),
     /// Forward a local port (127.0.0.1) through SSH to a VM's VNC console.
@@ -217,30 +221,25 @@ pub enum Command {
     Man,
 }
 
-/// Arguments of start/stop/restart.
-#[derive(Debug, clap::Args)]
+/// Arguments of start/stop/restart, as their runner reads them (parsed per subcommand in `args.rs`).
+#[derive(Debug)]
 pub struct PowerArgs {
     /// The VM's simple name (OVM_simple_name).
     pub name: String,
     /// Desired-state file or directory with the hosts (repeatable).
-    #[arg(short = 'f', long = "file", default_value = manifest::DEFAULT_FILE)]
     pub files: Vec<PathBuf>,
     /// Only look on this host.
-    #[arg(long)]
     pub host: Option<String>,
     /// Seconds a clean shutdown may take.
-    #[arg(long, default_value_t = 120)]
     pub timeout: u64,
     /// Destroy the VM when the clean shutdown times out.
-    #[arg(long)]
     pub force: bool,
     /// With --force: do not ask for confirmation (needed without a terminal).
-    #[arg(long)]
     pub auto_approve: bool,
 }
 
-/// `domform snapshot …`.
-#[derive(Debug, Subcommand)]
+/// `domform snapshot …`, as its runner reads it (parsed per subcommand in `args.rs`).
+#[derive(Debug)]
 pub enum SnapshotCmd {
     /// Take a snapshot now (a running VM is paused for the copies).
     Create(SnapshotArgs),
@@ -253,32 +252,25 @@ pub enum SnapshotCmd {
 }
 
 /// Arguments of the snapshot subcommands.
-#[derive(Debug, clap::Args)]
+#[derive(Debug)]
 pub struct SnapshotArgs {
     /// The VM's simple name.
     pub vm: String,
     /// The snapshot's name (create: default `auto-<UTC time>`).
     pub name: Option<String>,
     /// Desired-state file or directory with the hosts (repeatable).
-    #[arg(short = 'f', long = "file", default_value = manifest::DEFAULT_FILE)]
     pub files: Vec<PathBuf>,
     /// Only look on this host.
-    #[arg(long)]
     pub host: Option<String>,
     /// create: also checkpoint the VM's memory (`xm save -c`); revert restores it.
-    #[arg(long)]
     pub memory: bool,
     /// create: allow a full sparse copy where the file system cannot reflink.
-    #[arg(long)]
     pub allow_full_copy: bool,
     /// revert, delete: do not ask for confirmation (needed without a terminal).
-    #[arg(long)]
     pub auto_approve: bool,
     /// revert: seconds the clean shutdown may take.
-    #[arg(long, default_value_t = 120)]
     pub timeout: u64,
     /// revert: destroy the VM when the clean shutdown times out.
-    #[arg(long)]
     pub force: bool,
 }
 
@@ -368,7 +360,9 @@ fn command(cli: Cli) -> Outcome {
     crate::transport::gate::set_limit(cli.max_handshakes);
     match cli.command {
         Command::Validate { files } => validate(&files),
-        Command::List { files, choose, format, parallel } => list::run(&files, &choose.selection(), format, parallel),
+        Command::List { files, choose, format, wide, parallel } => {
+            list::run(&files, &choose.selection(), format, wide, parallel)
+        }
         Command::Plan { files, choose, target, format, out, max_chars, detailed_exitcode, parallel } => {
             let output = plan::Output { format, out: out.as_deref(), max_chars, detailed: detailed_exitcode };
             plan::run(&files, &choose.selection(), &target, &output, parallel)
@@ -376,14 +370,14 @@ fn command(cli: Cli) -> Outcome {
         Command::Apply { planfile, files, choose, target, auto_approve, parallel } => {
             apply::run(planfile.as_deref(), &files, &choose, &target, auto_approve, parallel)
         }
-        Command::Start(a) => power::run(power::Verb::Start, &a),
-        Command::Stop(a) => power::run(power::Verb::Stop, &a),
-        Command::Restart(a) => power::run(power::Verb::Restart, &a),
+        Command::Start(a) => power::run(power::Verb::Start, &a.into()),
+        Command::Stop(a) => power::run(power::Verb::Stop, &a.into()),
+        Command::Restart(a) => power::run(power::Verb::Restart, &a.into()),
         Command::Import { host, files, out } => import::run(&host, &files, out.as_deref()),
         Command::Licence { files, hosts, format, parallel, html, evidence } => {
             licence::run(&files, &hosts, format, parallel, &licence::Outputs { html, evidence })
         }
-        Command::Snapshot(cmd) => snapshot::run(&cmd),
+        Command::Snapshot(cmd) => snapshot::run(&cmd.into()),
         Command::Console(a) => console::run(&a),
         Command::Vnc(a) => vnc::run(&a),
         Command::Demo => demo::run(),

@@ -102,26 +102,6 @@ fn changes(cmd: &SnapshotCmd, a: &SnapshotArgs, found: &Found<'_>) -> Result<Mad
 
 /// `snapshot list`: one row per snapshot, oldest first.
 fn print_list(mine: &[SnapshotInfo]) {
-    let rows: Vec<Vec<String>> = mine
-        .iter()
-        .map(|s| {
-            let size: u64 = s.disks.iter().map(|d| d.2).sum();
-            vec![
-                s.vm.clone(),
-                s.name.clone(),
-                s.created.clone(),
-                if s.running { "running" } else { "stopped" }.into(),
-                if s.memory.is_some() { "yes" } else { "no" }.into(),
-                s.disks.len().to_string(),
-                crate::model::units::format_size(size.max(1)),
-                if s.made_by_domform { "domform" } else { "other" }.into(),
-                s.dir.clone(),
-            ]
-        })
-        .collect();
-    let text = crate::render::table::render(
-        &["VM", "SNAPSHOT", "CREATED", "VM WAS", "MEMORY", "DISKS", "SIZE", "MADE BY", "FOLDER"],
-        &rows,
-    );
+    let text = crate::render::snapshots::table(mine);
     let _ = std::io::stdout().lock().write_all(text.as_bytes());
 }

@@ -13,6 +13,7 @@ use crate::render::plan as render;
 /// Reads a saved plan; refuses another format version.
 pub fn read(path: &Path) -> Result<Plan, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    crate::plan::saved::check(path, &text)?;
     let plan: Plan = serde_json::from_str(&text)
         .map_err(|e| format!("{}:{}:{}: not a domform plan: {e}", path.display(), e.line(), e.column()))?;
     if plan.format_version != FORMAT_VERSION {

@@ -4,6 +4,10 @@
 //! `n` adds one CPU, `^n` removes one. Order matters: `"0-3,^1,1"` is {0,1,2,3}. The same
 //! function serves the YAML `cpus` field, vm.cfg `cpus`, and `xm vcpu-list` affinity output
 //! (which also prints `any cpu` and `no cpus`).
+//!
+//! Output has one notation everywhere (`list`, its JSON, plans): a set as compressed ranges
+//! (`4-7,9`), and pinning that differs between vCPUs as `vCPUs:set` groups ([`per_vcpu_text`]),
+//! never vm.cfg's Python list or `xm vcpu-list`'s one line per vCPU.
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -153,6 +157,26 @@ impl fmt::Display for CpuSet {
     }
 }
 
+/// Per-vCPU sets in one line: the set alone when every vCPU has the same one (`4-7`), else
+/// `V:SET` groups in vCPU order, a run of vCPUs with the same set as one range: `0:4 1:5`,
+/// `0-1:4-5 2:6`. Empty input gives an empty string.
+pub fn per_vcpu_text(sets: &[CpuSet]) -> String {
+    let Some(first) = sets.first() else { return String::new() };
+    if sets.iter().all(|s| s == first) {
+        return first.to_string();
+    }
+    let mut groups = Vec::new();
+    let mut start = 0;
+    for i in 1..=sets.len() {
+        if i == sets.len() || sets[i] != sets[start] {
+            let vcpus = if i - 1 == start { start.to_string() } else { format!("{start}-{}", i - 1) };
+            groups.push(format!("{vcpus}:{}", sets[start]));
+            start = i;
+        }
+    }
+    groups.join(" ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -192,6 +216,16 @@ mod tests {
     fn prints_compressed_ranges() {
         assert_eq!(CpuSet::from_cpus([0, 1, 2, 3, 8, 10, 11]).to_string(), "0-3,8,10-11");
         assert_eq!(CpuSet::parse("18-95").expect("valid").to_string(), "18-95");
+    }
+
+    #[test]
+    fn per_vcpu_groups_runs_of_equal_sets() {
+        let s = |t: &str| CpuSet::parse(t).expect("valid");
+        assert_eq!(per_vcpu_text(&[s("4-7"), s("4-7")]), "4-7");
+        assert_eq!(per_vcpu_text(&[s("4"), s("5")]), "0:4 1:5");
+        assert_eq!(per_vcpu_text(&[s("4,5"), s("4-5"), s("6"), s("8-9,11")]), "0-1:4-5 2:6 3:8-9,11");
+        assert_eq!(per_vcpu_text(&[s("1"), s("2"), s("1")]), "0:1 1:2 2:1");
+        assert_eq!(per_vcpu_text(&[]), "");
     }
 
     #[test]

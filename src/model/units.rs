@@ -123,6 +123,21 @@ pub fn format_size(bytes: u64) -> String {
     format!("{bytes}B")
 }
 
+/// A size for people, rounded: exact multiples as [`format_size`] prints them (`40GiB`), others
+/// with one decimal below 10 of the unit (`1.5GiB`, `12MiB`), so measured sizes stay short.
+pub fn format_size_approx(bytes: u64) -> String {
+    for (unit, size) in [("TiB", 1u64 << 40), ("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)] {
+        if bytes >= size {
+            if bytes.is_multiple_of(size) {
+                return format!("{}{unit}", bytes / size);
+            }
+            let v = bytes as f64 / size as f64;
+            return if v < 9.95 { format!("{v:.1}{unit}") } else { format!("{v:.0}{unit}") };
+        }
+    }
+    format!("{bytes}B")
+}
+
 /// The most names one brace range may make (a VM holds at most [`MAX_DISKS_PER_VM`] disks;
 /// `data{1..4096}` once made an apply create 4,096 disks before it failed).
 pub const MAX_BRACE_ITEMS: usize = 256;
@@ -220,6 +235,18 @@ mod tests {
         }
         assert_eq!(format_size(40 << 30), "40GiB");
         assert_eq!(format_size(1536 << 10), "1536KiB");
+    }
+
+    #[test]
+    fn approximate_sizes_stay_short() {
+        assert_eq!(format_size_approx(40 << 30), "40GiB");
+        assert_eq!(format_size_approx(1536 << 20), "1.5GiB");
+        assert_eq!(format_size_approx((12 << 20) + 300_000), "12MiB");
+        assert_eq!(format_size_approx(10_737_418_240 + 209), "10GiB");
+        assert_eq!(format_size_approx(1_048_576 + 4096), "1.0MiB");
+        assert_eq!(format_size_approx(4096 + 209), "4.2KiB");
+        assert_eq!(format_size_approx(0), "0B");
+        assert_eq!(format_size_approx(1000), "1000B");
     }
 
     #[test]

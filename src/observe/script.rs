@@ -90,6 +90,11 @@ pub fn build_limited(req: &ObserveRequest, marker: &str, host_secs: Option<u64>)
             "s links {r} sh -c 'for d in \"$1\"/VirtualDisks \"$1\"/VirtualMachines \"$1\"/Snapshots \"$1\"/.domform-applied; do if [ -e \"$d\" ] || [ -L \"$d\" ]; then find \"$d\" -maxdepth 3 -type l; fi; done; true' links {r}\n"
         ));
         s.push_str(&format!("s snapshots {r} find {r}/Snapshots -mindepth 2 -maxdepth 2 -type d\n"));
+        // Apparent and allocated size of every file in a snapshot folder, for `snapshot list`
+        // (find's %b counts 512-byte blocks; -type f skips links, as the disks section does).
+        s.push_str(&format!(
+            "s snapfiles {r} find {r}/Snapshots -mindepth 3 -maxdepth 4 -type f -printf '%s %b %p\\n'\n"
+        ));
         // Nothing is read through a link planted in the repository (it could show a root-only
         // file in a plan): a linked manifest is skipped, a linked vm.cfg or VM folder is an error.
         s.push_str(&format!(
@@ -135,6 +140,7 @@ pub fn progress(req: &ObserveRequest, stdout: &str, marker: &str) -> String {
         "ovsrepo" => format!("cat {arg}/.ovsrepo"),
         "disks" => format!("find {arg}/VirtualDisks"),
         "snapshots" => format!("find {arg}/Snapshots"),
+        "snapfiles" => format!("find {arg}/Snapshots (file sizes)"),
         "paths" => "stat of the declared disk paths".to_string(),
         _ => format!("cat {arg}"),
     };

@@ -20,6 +20,7 @@ pub mod import;
 pub mod manager;
 pub mod paths;
 pub mod pinning;
+pub mod saved;
 pub mod snapshot;
 pub mod vm;
 

@@ -17,9 +17,11 @@ use crate::plan::Plan;
 /// GitHub's comment limit, in characters.
 pub const GITHUB_LIMIT: usize = 65_536;
 
-/// The bytes `plan -o FILE` saves for `plan`.
+/// The bytes `plan -o FILE` saves for `plan`: its JSON sealed with a content hash
+/// (`plan::saved`), so a hand edit is reported as one.
 pub fn saved_bytes(plan: &Plan) -> String {
-    render::json(plan) + "\n"
+    let json = render::json(plan);
+    crate::plan::saved::seal(&json).unwrap_or(json) + "\n"
 }
 
 /// SHA-256 of [`saved_bytes`], lower-case hex: what `sha256sum plan.json` prints.

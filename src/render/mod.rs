@@ -7,6 +7,7 @@ pub mod licence;
 pub mod list;
 pub mod plan;
 pub mod report;
+pub mod snapshots;
 pub mod table;
 
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -52,6 +52,8 @@ fn list_shows_ovm_long_named_and_stopped_vms_and_reports_broken_cfgs() {
     );
     // Pin the long-named VM by hand: live pinning differs from its (absent) configured pinning.
     h.ssh_ok(1, &format!("xm vcpu-pin {LONG} all 6-7"));
+    // And one vCPU of ESXi-01: live pinning now differs between its vCPUs.
+    h.ssh_ok(1, &format!("xm vcpu-pin {OVM_ID} 1 5"));
     let broken = make_vm(&h, 2, "broken", "name = 'broken'\nmemory = (\n", false);
 
     let hosts = h.hosts_yaml();
@@ -72,7 +74,8 @@ fn list_shows_ovm_long_named_and_stopped_vms_and_reports_broken_cfgs() {
     assert_eq!(esxi["memory_mib"], 4096);
     assert_eq!(esxi["vcpus"], 2);
     assert_eq!(esxi["cpus_configured"], "4-5");
-    assert_eq!(esxi["cpus_live"], "4-5");
+    assert_eq!(esxi["cpus_live"], "0:4-5 1:5", "per vCPU in the one CPU-set notation");
+    assert_eq!(doc["format_version"], 2);
     assert!(esxi["id"].as_u64().is_some_and(|id| id > 0));
     assert!(esxi["repository"].as_str().is_some_and(|r| r.starts_with("/OVS/Repositories/0004fb0000030000")));
 
@@ -90,13 +93,25 @@ fn list_shows_ovm_long_named_and_stopped_vms_and_reports_broken_cfgs() {
     let dom0 = vms.iter().filter(|v| v["simple_name"] == "Domain-0").count();
     assert_eq!(dom0, 2, "Domain-0 of both hosts");
 
-    // The table form, one host only.
+    // The table form, one host only: fitted to 100 columns, the long name cut.
     let (code, table, _) = domform(&["list", "-f", hosts.to_str().expect("utf-8"), "--host", "h1"]);
     assert_eq!(code, 0);
     assert!(table.starts_with("HOST  "), "{table}");
-    assert!(table.lines().any(|l| l.contains("ESXi-01") && l.contains(OVM_ID) && l.contains("running")), "{table}");
-    assert!(table.lines().any(|l| l.contains(LONG)), "{table}");
+    assert!(table.lines().all(|l| l.chars().count() <= 100), "fits 100 columns:\n{table}");
+    assert!(
+        table
+            .lines()
+            .any(|l| l.contains("ESXi-01") && l.contains(OVM_ID) && l.contains("running") && l.contains("0:4-5 1:5")),
+        "{table}"
+    );
+    assert!(table.lines().any(|l| l.contains(&LONG[..10]) && l.contains('…')), "{table}");
+    assert!(!table.contains("/OVS/Repositories"), "no paths by default: {table}");
     assert!(!table.contains("h2"), "--host h1 only: {table}");
+    // --wide: every cell whole, the vm.cfg path too.
+    let (code, wide, _) = domform(&["list", "-f", hosts.to_str().expect("utf-8"), "--host", "h1", "--wide"]);
+    assert_eq!(code, 0);
+    assert!(wide.lines().any(|l| l.contains(LONG) && l.contains("/OVS/Repositories/")), "{wide}");
+    assert!(!wide.contains('…'), "{wide}");
 }
 
 #[test]

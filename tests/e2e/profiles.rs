@@ -222,6 +222,10 @@ echo 'controller=held-by-test pid=1' > {lock}.holder; echo held; sleep 6"
     let (code, list, _) = domform(&["snapshot", "list", "db1", "-f", s(&e)]);
     assert_eq!(code, 0);
     assert!(list.contains("s1"), "{list}");
+    // The observe script's find -printf read the folder's sizes on this userland too.
+    let s1: Vec<&str> =
+        list.lines().find(|l| l.split_whitespace().nth(1) == Some("s1")).expect("s1").split_whitespace().collect();
+    assert!(s1.get(7).is_some_and(|used| *used != "?" && used.ends_with('B')), "{profile}: USED read: {list}");
 
     // Revert: the bytes come back, db1 runs again, nothing left to plan.
     write_at0(&h, &system, "CHANGED!");

@@ -80,6 +80,14 @@ fn snapshot_then_revert_brings_the_original_bytes_back() {
     let (code, list, _) = domform(&["snapshot", "list", "v1", "-f", s(&e)]);
     assert_eq!(code, 0);
     assert!(list.contains("s1") && list.contains("auto-"), "the safety snapshot is listed: {list}");
+    // SIZE is the apparent size of the folder's files (64 + 32 MiB of disks, manifest, vm.cfg);
+    // USED what they allocate: reflinked sparse disks with 8 bytes written, a few KiB.
+    let head: Vec<&str> = list.lines().next().expect("header").split_whitespace().collect();
+    assert_eq!(head.get(7..9), Some(&["SIZE", "USED"][..]), "{list}");
+    let s1: Vec<&str> =
+        list.lines().find(|l| l.split_whitespace().nth(1) == Some("s1")).expect("s1 row").split_whitespace().collect();
+    assert_eq!(s1[6], "96MiB", "{list}");
+    assert!(s1[7].ends_with("KiB"), "a few KiB used: {list}");
     // The safety snapshot holds the state from before the revert.
     let safety = h.ssh_ok(1, &format!("ls -d {repo}/Snapshots/v1/auto-*")).trim().to_string();
     assert_eq!(read_at0(&h, &format!("{safety}/disks/00-v1_system.img"), 8), "CHANGED!");
