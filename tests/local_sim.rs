@@ -350,6 +350,6 @@ fn readme_shows_the_100_disk_plan_this_domform_prints() {
         .and_then(|(_, rest)| rest.split_once("```"))
         .map(|(block, _)| block)
         .expect("README.md holds the 100-disk plan");
-    assert!(comparable(shown).contains("+ 100 disks web01/data001 … data100 (create, 100GiB each)\n"), "{shown}");
+    assert!(comparable(shown).contains("+ 100 disks web01/data001 … data100 (create, 100GiB each, intent)\n"), "{shown}");
     assert_eq!(comparable(shown), comparable(&plan.replace(&root, "")));
 }
