@@ -77,13 +77,46 @@ fn hmac(key: &(Sha256, Sha256), msg: &[u8]) -> [u8; 32] {
     key.1.clone().chain_update(inner).finalize().into()
 }
 
-/// The first 32-byte block of PBKDF2-HMAC-SHA256 (RFC 8018), all a tag needs.
+/// SHA-256's initial state (FIPS 180-4 §5.3.3).
+const SHA256_IV: [u32; 8] =
+    [0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19];
+
+/// The compression state after one 64-byte block.
+fn state_after(block: [u8; 64]) -> [u32; 8] {
+    let mut st = SHA256_IV;
+    sha2::compress256(&mut st, &[block.into()]);
+    st
+}
+
+/// SHA-256 of (the block `st` absorbed, then `msg`): one padded block for a 32-byte message.
+fn finish32(st: &[u32; 8], msg: &[u8; 32]) -> [u8; 32] {
+    let mut block = [0u8; 64];
+    block[..32].copy_from_slice(msg);
+    block[32] = 0x80;
+    block[56..].copy_from_slice(&(96u64 * 8).to_be_bytes());
+    let mut st = *st;
+    sha2::compress256(&mut st, &[block.into()]);
+    let mut out = [0u8; 32];
+    out.chunks_exact_mut(4).zip(st).for_each(|(o, w)| o.copy_from_slice(&w.to_be_bytes()));
+    out
+}
+
+/// The first 32-byte block of PBKDF2-HMAC-SHA256 (RFC 8018), all a tag needs. The rounds after
+/// the first hash 32 bytes each, two compressions a round on precomputed key states (how
+/// OpenSSL does it), so 100,000 rounds cost milliseconds.
 fn pbkdf2_sha256(password: &[u8], salt: &[u8], rounds: u32) -> [u8; 32] {
     let key = hmac_key(password);
     let mut u = hmac(&key, &[salt, &1u32.to_be_bytes()].concat());
+    let mut k = [0u8; 64];
+    if password.len() > 64 {
+        k[..32].copy_from_slice(&Sha256::digest(password));
+    } else {
+        k[..password.len()].copy_from_slice(password);
+    }
+    let (inner, outer) = (state_after(k.map(|b| b ^ 0x36)), state_after(k.map(|b| b ^ 0x5c)));
     let mut t = u;
     for _ in 1..rounds {
-        u = hmac(&key, &u);
+        u = finish32(&outer, &finish32(&inner, &u));
         t.iter_mut().zip(u).for_each(|(a, b)| *a ^= b);
     }
     t
