@@ -8,16 +8,19 @@ use crate::model::Model;
 use crate::observe::fleet::{observe_hosts_with, Connector, HostResult, Mode};
 use crate::plan::{self, HostPlan, Plan};
 
-/// Reads every declared VNC password (environment variable or file) into the model, before
-/// planning: the planner is pure, so secrets are I/O done here, at the edge. A source that
-/// cannot be read becomes an error the planner reports for that VM (naming the variable or
-/// file, never a value); nothing is printed here.
+/// Reads every declared VNC password (environment variable or file) into the model, with its
+/// tag, before planning: the planner is pure, so secrets are I/O done here, at the edge. The
+/// planner compares the value with the host's in memory and puts only a reference and the tag
+/// in the plan (`plan::secrets`). A source that cannot be read becomes an error the planner
+/// reports for that VM (naming the variable or file, never a value); nothing is printed here.
 pub fn resolve_secrets(model: &mut Model) {
     for vm in model.vms.values_mut() {
-        let name = vm.name.clone();
+        let (name, host) = (vm.name.clone(), vm.host.clone());
         if let Some(vnc) = vm.console.vnc.as_mut() {
             vnc.password_value = vnc.password.as_ref().map(|src| {
-                crate::model::secret::read_vnc_password(src).map_err(|e| format!("VM `{name}`: VNC password: {e}"))
+                crate::model::secret::read_vnc_password(src)
+                    .map(|s| s.tagged(src, &host))
+                    .map_err(|e| format!("VM `{name}`: VNC password: {e}"))
             });
         }
     }
@@ -74,8 +77,12 @@ pub fn execute(model: &Model, plan: &Plan, results: Vec<HostResult>, parallel: u
                 let toolstack = model.hosts.get(&r.host).map(|h| h.toolstack).unwrap_or_default();
                 let conn = model.hosts.get(&r.host).or_else(|| model.managers.get(&r.host).map(|m| &m.conn));
                 let step_timeout = Some(conn.map_or(crate::model::DEFAULT_STEP_TIMEOUT, |h| h.step_timeout));
-                let report = match r.transport.as_mut() {
-                    Some(t) => {
+                // Secrets become values here, at the edge, and only in this copy of the plan.
+                let resolved = apply::secrets::resolve(hp, r.observed.as_ref().ok());
+                let report = match (r.transport.as_mut(), resolved) {
+                    (_, Err(e)) => HostReport { host: r.host.clone(), steps: Vec::new(), error: Some(e), execs: 0 },
+                    (Some(t), Ok(hp_real)) => {
+                        let hp = &hp_real;
                         let span = tracing::info_span!("apply", host = %r.host);
                         let _g = span.enter();
                         let started = std::time::Instant::now();
@@ -93,7 +100,7 @@ pub fn execute(model: &Model, plan: &Plan, results: Vec<HostResult>, parallel: u
                         }
                         rep
                     }
-                    None => HostReport {
+                    (None, Ok(_)) => HostReport {
                         host: r.host.clone(),
                         steps: Vec::new(),
                         error: Some("not connected".into()),

@@ -7,6 +7,7 @@
 
 pub mod lock;
 pub mod script;
+pub mod secrets;
 pub mod verify;
 
 use serde::Serialize;

@@ -19,17 +19,31 @@ const TAG_ROUNDS: u32 = 100_000;
 
 /// A secret value. Only [`Secret::expose`] gives the text, for the one place that writes it.
 #[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
+pub struct Secret {
+    value: String,
+    tag: String,
+}
 
 impl Secret {
-    /// Wraps a value (tests and the reader below).
+    /// Wraps a value (tests and the reader below), without a tag.
     pub fn new(value: impl Into<String>) -> Secret {
-        Secret(value.into())
+        Secret { value: value.into(), tag: String::new() }
+    }
+
+    /// The same value with its [`tag`] for `src` on `host` computed (once, at the edge).
+    pub fn tagged(self, src: &SecretRef, host: &str) -> Secret {
+        let tag = tag(&self, src, host);
+        Secret { tag, ..self }
     }
 
     /// The value, for writing it into vm.cfg.
     pub fn expose(&self) -> &str {
-        &self.0
+        &self.value
+    }
+
+    /// The [`tag`] given by [`Secret::tagged`] (empty before).
+    pub fn tag(&self) -> &str {
+        &self.tag
     }
 }
 
@@ -42,8 +56,10 @@ pub fn placeholder(src: &SecretRef) -> String {
         SecretRef::Env(var) => ("env", var.clone()),
         SecretRef::File(path) => ("file", path.display().to_string()),
     };
-    let safe: String =
-        name.chars().map(|c| if c.is_ascii_graphic() && !matches!(c, ',' | '\'' | '"' | '\\') { c } else { '_' }).collect();
+    let safe: String = name
+        .chars()
+        .map(|c| if c.is_ascii_graphic() && !matches!(c, ',' | '\'' | '"' | '\\') { c } else { '_' })
+        .collect();
     format!("(secret: {kind} {safe})")
 }
 
@@ -156,7 +172,7 @@ pub fn read_vnc_password(src: &SecretRef) -> Result<Secret, String> {
         },
     };
     check(&value).map_err(|why| format!("the VNC password in {what} {why}"))?;
-    Ok(Secret(value))
+    Ok(Secret::new(value))
 }
 
 fn check(value: &str) -> Result<(), &'static str> {

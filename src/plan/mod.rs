@@ -18,6 +18,7 @@ pub mod graph;
 pub mod manager;
 pub mod paths;
 pub mod pinning;
+pub mod secrets;
 pub mod snapshot;
 pub mod vm;
 
@@ -29,7 +30,8 @@ use crate::model::Model;
 use crate::observe::Observed;
 
 /// Version of the plan JSON (`--format json` and `plan -o`); see docs/plan-format.md.
-pub const FORMAT_VERSION: u32 = 1;
+/// 2: secrets are references (`write-file` `secrets`), no longer `(redacted)` values.
+pub const FORMAT_VERSION: u32 = 2;
 
 /// What kind of resource a change is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -124,6 +126,10 @@ pub enum Op {
         content: String,
         /// Keep `<path>.domform-bak`.
         backup: bool,
+        /// The secrets `content` holds as placeholders, put in by `apply::secrets` just before
+        /// the file is written (`plan::secrets`).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        secrets: Vec<secrets::SecretSlot>,
     },
     /// Run the toolstack (`xm …`): argv without the program name.
     Xen {

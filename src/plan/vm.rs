@@ -96,8 +96,58 @@ pub fn plan_vm(
     let disk_ids = super::disk::plan_disks(vm, obs, running, changes, errors);
     let vm_id = format!("vm/{}", vm.name);
     let path = cfg.map(|c| c.path.clone()).unwrap_or_else(|| naming.cfg_path.clone());
-    let (new_cfg, mut fields) = desired::desired_cfg(vm, cfg.map(|c| &c.cfg), &naming);
-    let new_text = new_cfg.render();
+    let (new_cfg, fields) = desired::desired_cfg(vm, cfg.map(|c| &c.cfg), &naming);
+    let vm_changed = match plan_cfg(vm, obs, cfg, dom, (&path, &new_cfg, fields), &disk_ids, changes, notes) {
+        Ok(changed) => changed,
+        Err(e) => {
+            errors.push(format!("VM `{}`: {e}", vm.name));
+            return;
+        }
+    };
+    let xen_name = cfg.and_then(|c| c.cfg.get("name").and_then(Value::as_str)).unwrap_or(&naming.xen_name).to_string();
+    let before = changes.len();
+    plan_power(vm, dom, &path, &xen_name, vm_changed.then_some(vm_id.clone()), changes);
+    if !vm.snapshots.present.is_empty() || vm.snapshots.keep.is_some() {
+        // Snapshots run after the VM exists in its final shape and power state.
+        let mut after: Vec<String> = changes[before..].iter().map(|c| c.id.clone()).collect();
+        if vm_changed {
+            after.push(vm_id);
+        }
+        let future = match vm.state {
+            VmState::Running => Some((xen_name.as_str(), false)),
+            VmState::Paused => Some((xen_name.as_str(), true)),
+            VmState::Stopped | VmState::Absent => None,
+        };
+        super::snapshot::plan_declared(vm, obs, &path, &new_cfg, future, &after, changes, errors);
+    }
+}
+
+/// The change that writes vm.cfg (and applies what it can live), when the desired file differs
+/// from the host's; `true` when there is one. `desired` is (path, file, field changes).
+#[allow(clippy::too_many_arguments)]
+fn plan_cfg(
+    vm: &Vm,
+    obs: &Observed,
+    cfg: Option<&CfgFile>,
+    dom: Option<&Domain>,
+    desired: (&String, &vmcfg::VmCfg, Vec<FieldChange>),
+    disk_ids: &[String],
+    changes: &mut Vec<Change>,
+    notes: &mut Vec<String>,
+) -> Result<bool, String> {
+    let (path, new_cfg, mut fields) = desired;
+    let vm_id = format!("vm/{}", vm.name);
+    let declared = vm.console.vnc.as_ref().and_then(|v| match (&v.password, &v.password_value) {
+        (Some(src), Some(Ok(pw))) => Some((src, pw)),
+        _ => None,
+    });
+    // Decided with the real values; what the plan carries is sealed (`plan::secrets`).
+    let real_text = new_cfg.render();
+    let sealed = super::secrets::seal(new_cfg, cfg.map(|c| &c.cfg), declared)?;
+    super::secrets::seal_fields(&mut fields, &sealed);
+    let new_text = sealed.new.render();
+    let old_text = sealed.old.map(|o| o.render()).unwrap_or_default();
+    let slots = sealed.slots;
     let mut vm_changed = false;
     match cfg {
         None => {
@@ -112,16 +162,16 @@ pub fn plan_vm(
                 impact: Impact::Live,
                 fields,
                 file: Some(FileDiff { path: path.clone(), old: String::new(), new: new_text.clone() }),
-                ops: vec![Op::WriteFile { path: path.clone(), content: new_text, backup: false }],
-                depends_on: disk_ids.clone(),
+                ops: vec![Op::WriteFile { path: path.clone(), content: new_text, backup: false, secrets: slots }],
+                depends_on: disk_ids.to_vec(),
                 verify_pins: Vec::new(),
             });
             vm_changed = true;
         }
         Some(c) => {
             let mut ops = Vec::new();
-            if new_text != c.text {
-                ops.push(Op::WriteFile { path: path.clone(), content: new_text.clone(), backup: true });
+            if real_text != c.text {
+                ops.push(Op::WriteFile { path: path.clone(), content: new_text.clone(), backup: true, secrets: slots });
                 match dom {
                     Some(d) => live_ops(vm, d, &c.cfg, &mut fields, &mut ops),
                     None => fields.iter_mut().for_each(|f| f.impact = Impact::Live),
@@ -144,8 +194,7 @@ pub fn plan_vm(
                     (Some(d), Some(p)) if repinned => pin_checks(&d.name, p),
                     _ => Vec::new(),
                 };
-                let file =
-                    (new_text != c.text).then(|| FileDiff { path: path.clone(), old: c.text.clone(), new: new_text });
+                let file = (real_text != c.text).then(|| FileDiff { path: path.clone(), old: old_text, new: new_text });
                 changes.push(Change {
                     id: vm_id.clone(),
                     resource: Resource::Vm,
@@ -155,29 +204,14 @@ pub fn plan_vm(
                     fields,
                     file,
                     ops,
-                    depends_on: disk_ids.clone(),
+                    depends_on: disk_ids.to_vec(),
                     verify_pins,
                 });
                 vm_changed = true;
             }
         }
     }
-    let xen_name = cfg.and_then(|c| c.cfg.get("name").and_then(Value::as_str)).unwrap_or(&naming.xen_name).to_string();
-    let before = changes.len();
-    plan_power(vm, dom, &path, &xen_name, vm_changed.then_some(vm_id.clone()), changes);
-    if !vm.snapshots.present.is_empty() || vm.snapshots.keep.is_some() {
-        // Snapshots run after the VM exists in its final shape and power state.
-        let mut after: Vec<String> = changes[before..].iter().map(|c| c.id.clone()).collect();
-        if vm_changed {
-            after.push(vm_id);
-        }
-        let future = match vm.state {
-            VmState::Running => Some((xen_name.as_str(), false)),
-            VmState::Paused => Some((xen_name.as_str(), true)),
-            VmState::Stopped | VmState::Absent => None,
-        };
-        super::snapshot::plan_declared(vm, obs, &path, &new_cfg, future, &after, changes, errors);
-    }
+    Ok(vm_changed)
 }
 
 /// Live changes for a running domain, and each field's impact.
