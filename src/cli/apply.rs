@@ -76,29 +76,12 @@ pub(crate) fn apply_with(
     let (mut plan, results) = crate::ops::observe_and_plan(model, hosts, parallel, connect, Mode::Lock);
     plan.retain_targets(target);
     if let Some(saved) = saved {
-        let stale: Vec<String> = saved
-            .hosts
-            .iter()
-            .filter_map(|s| {
-                let now = plan.hosts.iter().find(|h| h.host == s.host).map(|h| h.fingerprint.as_str()).unwrap_or("");
-                (now != s.fingerprint).then(|| {
-                    format!(
-                        "{} (planned at {}, now {})",
-                        s.host,
-                        s.fingerprint,
-                        if now.is_empty() { "unreadable" } else { now }
-                    )
-                })
-            })
-            .collect();
-        if !stale.is_empty() {
-            say(&format!("error: the saved plan is stale: these hosts changed since it was made: {}\nnothing was applied; run `domform plan` again", stale.join(", ")));
-            return ExitCode::FAILURE;
-        }
-        let as_json = |p: &Plan| serde_json::from_str::<serde_json::Value>(&render::json(p)).ok();
-        if as_json(&plan) != as_json(saved) {
-            say("error: the desired state changed since the plan was made (the hosts did not); nothing was applied; run `domform plan` again");
-            return ExitCode::FAILURE;
+        match saved_plan_to_run(&plan, saved) {
+            Ok(p) => plan = p,
+            Err(e) => {
+                say(&format!("error: {e}"));
+                return ExitCode::FAILURE;
+            }
         }
     }
     let _ = std::io::stdout().lock().write_all(render::human(&plan, crate::render::stdout_color()).as_bytes());
@@ -160,6 +143,43 @@ pub(crate) fn apply_with(
     } else {
         ExitCode::FAILURE
     }
+}
+
+/// The plan to run for a saved plan, under the lock: refused when a host changed since it was
+/// made (per-host fingerprint) or when the re-made plan `fresh` differs (the desired state or a
+/// secret's value changed). The saved plan itself runs: its secrets are references resolved at
+/// the edge (`apply::secrets`). Host text redacted when it was saved (a Manager's `{AES}` values)
+/// cannot run as saved; then `fresh`, equal to it but for those values, runs.
+fn saved_plan_to_run(fresh: &Plan, saved: &Plan) -> Result<Plan, String> {
+    let stale: Vec<String> = saved
+        .hosts
+        .iter()
+        .filter_map(|s| {
+            let now = fresh.hosts.iter().find(|h| h.host == s.host).map(|h| h.fingerprint.as_str()).unwrap_or("");
+            (now != s.fingerprint).then(|| {
+                format!(
+                    "{} (planned at {}, now {})",
+                    s.host,
+                    s.fingerprint,
+                    if now.is_empty() { "unreadable" } else { now }
+                )
+            })
+        })
+        .collect();
+    if !stale.is_empty() {
+        return Err(format!("the saved plan is stale: these hosts changed since it was made: {}\nnothing was applied; run `domform plan` again", stale.join(", ")));
+    }
+    let as_json = |p: &Plan| serde_json::from_str::<serde_json::Value>(&render::json(p)).ok();
+    if as_json(fresh) != as_json(saved) {
+        return Err("the desired state changed since the plan was made (the hosts did not); nothing was applied; run `domform plan` again".into());
+    }
+    let redacted = saved.hosts.iter().flat_map(|h| &h.changes).flat_map(|c| &c.ops).any(|o| match o {
+        crate::plan::Op::WriteFile { content, .. } | crate::plan::Op::ReplaceFile { content, .. } => {
+            content.contains(render::REDACTED)
+        }
+        _ => false,
+    });
+    Ok(if redacted { fresh.clone() } else { saved.clone() })
 }
 
 /// The apply report for people; `true` when everything succeeded. Folded unless `-v`.
