@@ -211,7 +211,13 @@ fn password_reaches_vm_cfg_but_no_output() {
             let json = render::json(&p);
             for out in [render::human(&p, false), render::human(&p, true), render::markdown(&p), json.clone()] {
                 assert!(!out.contains(PW) && !out.contains("old-Pw-1"), "{vm_type}: leaked in:\n{out}");
-                assert!(out.contains(&format!("vncpasswd{}(secret: file {f})", if vm_type == "hvm" { " = '" } else { "=" })), "{out}");
+                assert!(
+                    out.contains(&format!(
+                        "vncpasswd{}(secret: file {f})",
+                        if vm_type == "hvm" { " = '" } else { "=" }
+                    )),
+                    "{out}"
+                );
             }
             // Not in the plan value either (what a log, a panic or the engine would see).
             assert!(!format!("{hp:?}").contains(PW) && !format!("{hp:?}").contains("old-Pw-1"));

@@ -169,6 +169,11 @@ fn saved_plan_to_run(fresh: &Plan, saved: &Plan) -> Result<Plan, String> {
     if !stale.is_empty() {
         return Err(format!("the saved plan is stale: these hosts changed since it was made: {}\nnothing was applied; run `domform plan` again", stale.join(", ")));
     }
+    // Why the plan cannot be made now (a secret that cannot be read) says more than "changed".
+    let errors: Vec<&str> = fresh.hosts.iter().flat_map(|h| &h.errors).map(String::as_str).collect();
+    if !errors.is_empty() {
+        return Err(format!("{}\nnothing was applied", errors.join("\n")));
+    }
     let as_json = |p: &Plan| serde_json::from_str::<serde_json::Value>(&render::json(p)).ok();
     if as_json(fresh) != as_json(saved) {
         return Err("the desired state changed since the plan was made (the hosts did not); nothing was applied; run `domform plan` again".into());
