@@ -18,7 +18,7 @@ use vmcfg::{parse_kv_stanza, Value, VmCfg};
 
 use super::FieldChange;
 use crate::model::secret::{placeholder, Secret};
-use crate::model::SecretRef;
+use crate::model::{SecretRef, Vm};
 
 /// What stands for a password domform keeps from the host's vm.cfg.
 pub const KEPT: &str = "(secret: kept from host)";
@@ -79,6 +79,14 @@ pub struct Sealed {
     pub old: Option<VmCfg>,
     /// One entry per placeholder in `new`.
     pub slots: Vec<SecretSlot>,
+}
+
+/// The VM's declared VNC password and its source, when one was read.
+pub fn declared(vm: &Vm) -> Option<(&SecretRef, &Secret)> {
+    vm.console.vnc.as_ref().and_then(|v| match (&v.password, &v.password_value) {
+        (Some(src), Some(Ok(pw))) => Some((src, pw)),
+        _ => None,
+    })
 }
 
 /// Every non-empty password in `cfg`, with its place.

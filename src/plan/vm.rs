@@ -137,81 +137,70 @@ fn plan_cfg(
 ) -> Result<bool, String> {
     let (path, new_cfg, mut fields) = desired;
     let vm_id = format!("vm/{}", vm.name);
-    let declared = vm.console.vnc.as_ref().and_then(|v| match (&v.password, &v.password_value) {
-        (Some(src), Some(Ok(pw))) => Some((src, pw)),
-        _ => None,
-    });
     // Decided with the real values; what the plan carries is sealed (`plan::secrets`).
     let real_text = new_cfg.render();
-    let sealed = super::secrets::seal(new_cfg, cfg.map(|c| &c.cfg), declared)?;
+    let sealed = super::secrets::seal(new_cfg, cfg.map(|c| &c.cfg), super::secrets::declared(vm))?;
     super::secrets::seal_fields(&mut fields, &sealed);
     let new_text = sealed.new.render();
     let old_text = sealed.old.map(|o| o.render()).unwrap_or_default();
     let slots = sealed.slots;
-    let mut vm_changed = false;
-    match cfg {
-        None => {
-            for f in &mut fields {
-                f.impact = Impact::Live;
-            }
-            changes.push(Change {
-                id: vm_id.clone(),
-                resource: Resource::Vm,
-                name: vm.name.clone(),
-                action: Action::Create,
-                impact: Impact::Live,
-                fields,
-                file: Some(FileDiff { path: path.clone(), old: String::new(), new: new_text.clone() }),
-                ops: vec![Op::WriteFile { path: path.clone(), content: new_text, backup: false, secrets: slots }],
-                depends_on: disk_ids.to_vec(),
-                verify_pins: Vec::new(),
-            });
-            vm_changed = true;
-        }
-        Some(c) => {
-            let mut ops = Vec::new();
-            if real_text != c.text {
-                ops.push(Op::WriteFile { path: path.clone(), content: new_text.clone(), backup: true, secrets: slots });
-                match dom {
-                    Some(d) => live_ops(vm, d, &c.cfg, &mut fields, &mut ops),
-                    None => fields.iter_mut().for_each(|f| f.impact = Impact::Live),
-                }
-            }
-            if let Some(d) = dom {
-                pin_drift(vm, d, obs, &mut fields, &mut ops);
-                live_drift(vm, d, &mut fields, &mut ops);
-            }
-            if !ops.is_empty() {
-                let restart: Vec<&str> =
-                    fields.iter().filter(|f| f.impact == Impact::NeedsRestart).map(|f| f.field.as_str()).collect();
-                if !restart.is_empty() {
-                    let verb = if restart.len() == 1 { "takes" } else { "take" };
-                    notes.push(format!("VM `{}`: {} {verb} effect at its next restart", vm.name, restart.join(", ")));
-                }
-                let impact = fields.iter().map(|f| f.impact).max().unwrap_or(Impact::Live);
-                let repinned = fields.iter().any(|f| f.field.starts_with("cpus"));
-                let verify_pins = match (dom, &vm.cpus) {
-                    (Some(d), Some(p)) if repinned => pin_checks(&d.name, p),
-                    _ => Vec::new(),
-                };
-                let file = (real_text != c.text).then(|| FileDiff { path: path.clone(), old: old_text, new: new_text });
-                changes.push(Change {
-                    id: vm_id.clone(),
-                    resource: Resource::Vm,
-                    name: vm.name.clone(),
-                    action: Action::Update,
-                    impact,
-                    fields,
-                    file,
-                    ops,
-                    depends_on: disk_ids.to_vec(),
-                    verify_pins,
-                });
-                vm_changed = true;
-            }
+    let Some(c) = cfg else {
+        fields.iter_mut().for_each(|f| f.impact = Impact::Live);
+        changes.push(Change {
+            id: vm_id,
+            resource: Resource::Vm,
+            name: vm.name.clone(),
+            action: Action::Create,
+            impact: Impact::Live,
+            fields,
+            file: Some(FileDiff { path: path.clone(), old: String::new(), new: new_text.clone() }),
+            ops: vec![Op::WriteFile { path: path.clone(), content: new_text, backup: false, secrets: slots }],
+            depends_on: disk_ids.to_vec(),
+            verify_pins: Vec::new(),
+        });
+        return Ok(true);
+    };
+    let mut ops = Vec::new();
+    if real_text != c.text {
+        ops.push(Op::WriteFile { path: path.clone(), content: new_text.clone(), backup: true, secrets: slots });
+        match dom {
+            Some(d) => live_ops(vm, d, &c.cfg, &mut fields, &mut ops),
+            None => fields.iter_mut().for_each(|f| f.impact = Impact::Live),
         }
     }
-    Ok(vm_changed)
+    if let Some(d) = dom {
+        pin_drift(vm, d, obs, &mut fields, &mut ops);
+        live_drift(vm, d, &mut fields, &mut ops);
+    }
+    if ops.is_empty() {
+        return Ok(false);
+    }
+    let restart: Vec<&str> =
+        fields.iter().filter(|f| f.impact == Impact::NeedsRestart).map(|f| f.field.as_str()).collect();
+    if !restart.is_empty() {
+        let verb = if restart.len() == 1 { "takes" } else { "take" };
+        notes.push(format!("VM `{}`: {} {verb} effect at its next restart", vm.name, restart.join(", ")));
+    }
+    let impact = fields.iter().map(|f| f.impact).max().unwrap_or(Impact::Live);
+    let repinned = fields.iter().any(|f| f.field.starts_with("cpus"));
+    let verify_pins = match (dom, &vm.cpus) {
+        (Some(d), Some(p)) if repinned => pin_checks(&d.name, p),
+        _ => Vec::new(),
+    };
+    let file = (real_text != c.text).then(|| FileDiff { path: path.clone(), old: old_text, new: new_text });
+    changes.push(Change {
+        id: vm_id,
+        resource: Resource::Vm,
+        name: vm.name.clone(),
+        action: Action::Update,
+        impact,
+        fields,
+        file,
+        ops,
+        depends_on: disk_ids.to_vec(),
+        verify_pins,
+    });
+    Ok(true)
 }
 
 /// Live changes for a running domain, and each field's impact.
