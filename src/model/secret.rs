@@ -63,9 +63,12 @@ pub fn placeholder(src: &SecretRef) -> String {
     format!("(secret: {kind} {safe})")
 }
 
-/// True for text [`placeholder`] (or the planner's "kept from host" one) made.
+/// What stands for a password domform keeps from the host's vm.cfg (`plan::secrets`).
+pub const KEPT: &str = "(secret: kept from host)";
+
+/// True for text [`placeholder`] made, or [`KEPT`].
 pub fn is_placeholder(text: &str) -> bool {
-    text.starts_with("(secret: ") && text.ends_with(')')
+    text == KEPT || (["(secret: env ", "(secret: file "].iter().any(|p| text.starts_with(p)) && text.ends_with(')'))
 }
 
 /// The tag of a secret value read from `src` for `host`: PBKDF2-HMAC-SHA256 of the value, salted
@@ -243,6 +246,7 @@ mod tests {
         assert_eq!(placeholder(&SecretRef::Env("VNC_PW".into())), "(secret: env VNC_PW)");
         let odd = placeholder(&SecretRef::File("/s/a b,c'd".into()));
         assert_eq!(odd, "(secret: file /s/a_b_c_d)");
-        assert!(is_placeholder(&odd) && !is_placeholder("Pw-7f3a9"));
+        assert!(is_placeholder(&odd) && is_placeholder(KEPT) && !is_placeholder("Pw-7f3a9"));
+        assert!(!is_placeholder("(secret: a host's own password)"));
     }
 }

@@ -20,8 +20,7 @@ use super::FieldChange;
 use crate::model::secret::{placeholder, Secret};
 use crate::model::{SecretRef, Vm};
 
-/// What stands for a password domform keeps from the host's vm.cfg.
-pub const KEPT: &str = "(secret: kept from host)";
+pub use crate::model::secret::KEPT;
 
 /// One secret in a vm.cfg a plan writes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
