@@ -54,10 +54,13 @@ fn pw_file() -> (tempfile::TempDir, String) {
     (dir, s)
 }
 
-/// Plans `m` against `cfgs`; returns the plan and the vm.cfg written for vm1 (if any).
+/// Plans `m` against `cfgs`; returns the plan and the vm.cfg written for vm1 (if any), with the
+/// plan's secret references resolved as apply resolves them when it builds the host script.
 fn plan_of(m: &Model, cfgs: &[(&str, &str)]) -> (HostPlan, Option<String>) {
-    let hp = plan::plan_host(m, &observed(cfgs));
-    let content = hp.changes.iter().flat_map(|c| &c.ops).find_map(|o| match o {
+    let obs = observed(cfgs);
+    let hp = plan::plan_host(m, &obs);
+    let real = domform::apply::secrets::resolve(&hp, Some(&obs)).expect("the plan's secrets resolve");
+    let content = real.changes.iter().flat_map(|c| &c.ops).find_map(|o| match o {
         Op::WriteFile { content, .. } => Some(content.clone()),
         _ => None,
     });
@@ -208,15 +211,20 @@ fn password_reaches_vm_cfg_but_no_output() {
             let json = render::json(&p);
             for out in [render::human(&p, false), render::human(&p, true), render::markdown(&p), json.clone()] {
                 assert!(!out.contains(PW) && !out.contains("old-Pw-1"), "{vm_type}: leaked in:\n{out}");
-                assert!(out.contains(render::REDACTED), "{out}");
+                assert!(
+                    out.contains(&format!(
+                        "vncpasswd{}(secret: file {f})",
+                        if vm_type == "hvm" { " = '" } else { "=" }
+                    )),
+                    "{out}"
+                );
             }
-            assert!(!format!("{hp:?}").is_empty());
-            // A saved plan equals the re-made plan after redaction (what `apply PLANFILE` checks).
+            // Not in the plan value either (what a log, a panic or the engine would see).
+            assert!(!format!("{hp:?}").contains(PW) && !format!("{hp:?}").contains("old-Pw-1"));
+            // The saved plan is the plan, exactly, and is what `apply PLANFILE` runs.
             let saved: plan::Plan = serde_json::from_str(&json).expect("saved plan reads back");
-            assert_eq!(
-                render::json(&saved),
-                render::json(&plan::Plan { format_version: plan::FORMAT_VERSION, hosts: vec![plan_of(&m, &cfgs).0] })
-            );
+            assert_eq!(saved, p);
+            assert_eq!(saved.hosts[0], plan_of(&m, &cfgs).0, "the same plan when made again");
         }
     }
     // The model's Debug (what a `{:?}` in a log would print) hides it too.
@@ -236,4 +244,32 @@ fn unreadable_password_is_a_plan_error_naming_vm_and_source() {
     let m = model("    console:\n      vnc: { password: { file: /nonexistent/domform/pw } }\n");
     let (hp, _) = plan_of(&m, &[]);
     assert_eq!(hp.errors, ["VM `vm1`: VNC password: cannot read file /nonexistent/domform/pw: entity not found"]);
+}
+
+#[test]
+fn a_changed_password_behind_the_same_reference_is_a_change_and_the_saved_plan_no_longer_matches() {
+    let (dir, f) = pw_file();
+    let m = model(&format!("    type: hvm\n    console:\n      vnc: {{ password: {{ file: {f} }} }}\n"));
+    let (hp, content) = plan_of(&m, &[]);
+    let on_host = content.expect("a new vm.cfg");
+    let path = format!("{REPO}/VirtualMachines/x/vm.cfg");
+    assert!(plan_of(&m, &[(&path, &on_host)]).0.changes.is_empty(), "converged");
+    // Same file, new value.
+    std::fs::write(dir.path().join("vnc.pw"), "Pw-new-42\n").expect("write");
+    let m2 = model(&format!("    type: hvm\n    console:\n      vnc: {{ password: {{ file: {f} }} }}\n"));
+    let (hp2, content2) = plan_of(&m2, &[(&path, &on_host)]);
+    assert_eq!(hp2.changes.len(), 1, "{:?}", hp2.changes);
+    let fields: Vec<&str> = hp2.changes[0].fields.iter().map(|c| c.field.as_str()).collect();
+    assert_eq!(fields, ["vncpasswd"]);
+    assert!(content2.expect("rewritten").contains("vncpasswd = 'Pw-new-42'"));
+    let p = plan::Plan { format_version: plan::FORMAT_VERSION, hosts: vec![hp2.clone()] };
+    let out = render::human(&p, false);
+    assert!(!out.contains("Pw-new-42") && !out.contains(PW), "{out}");
+    assert!(out.contains(&format!("vncpasswd: (secret: kept from host) → (secret: file {f})")), "{out}");
+    // The first plan's reference is the same, its tag is not: a plan saved before the change
+    // differs from the plan made now, and is refused at the edge as well.
+    let tags = |hp: &HostPlan| format!("{:?}", hp.changes.iter().flat_map(|c| &c.ops).collect::<Vec<_>>());
+    assert_ne!(tags(&hp), tags(&plan_of(&m2, &[]).0));
+    let e = domform::apply::secrets::resolve(&hp, None).expect_err("stale secret");
+    assert!(e.contains(&f) && e.contains("changed since the plan was made") && !e.contains("Pw-"), "{e}");
 }

@@ -55,7 +55,12 @@ fn every_op() -> Vec<Op> {
     vec![
         Op::CreateDisk { path: format!("{r}/VirtualDisks/a b.img"), size: 1 << 30 },
         Op::GrowDisk { path: format!("{r}/VirtualDisks/a b.img"), from: 1 << 30, to: 2 << 30 },
-        Op::WriteFile { path: format!("{r}/VirtualMachines/x/vm.cfg"), content: "name = 'x'\n".into(), backup: true },
+        Op::WriteFile {
+            path: format!("{r}/VirtualMachines/x/vm.cfg"),
+            content: "name = 'x'\n".into(),
+            backup: true,
+            secrets: Vec::new(),
+        },
         Op::Xen { args: vec!["create".into(), format!("{r}/VirtualMachines/x/vm.cfg")] },
         Op::Shutdown { domain: "x".into(), timeout_secs: 30, force: true },
         Op::Shutdown { domain: "x".into(), timeout_secs: 30, force: false },

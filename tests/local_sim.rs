@@ -5,6 +5,7 @@
 //! - destructive commands ask on a terminal and need `--auto-approve` without one;
 //! - `licence` names max_cores as a number, `import` fails when it skipped VMs;
 //! - the README's 100-disk plan is what this domform prints.
+//! - a saved plan holds no VNC password, runs as saved, and the host gets the password.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -65,9 +66,15 @@ fn setup(names: &[String]) -> Estate {
 
 impl Estate {
     fn run(&self, args: &[&str]) -> (i32, String, String) {
+        self.run_env(args, &[])
+    }
+
+    /// Runs with extra environment variables.
+    fn run_env(&self, args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
         let path = format!("{}:{}", self.root.path().join("bin").display(), std::env::var("PATH").unwrap_or_default());
         let out = Command::new(env!("CARGO_BIN_EXE_domform"))
             .args(args)
+            .envs(env.iter().copied())
             .env("PATH", path)
             .env("XMSIM_ROOT", self.root.path().join("xmsim"))
             .stdin(std::process::Stdio::null())
@@ -350,6 +357,63 @@ fn readme_shows_the_100_disk_plan_this_domform_prints() {
         .and_then(|(_, rest)| rest.split_once("```"))
         .map(|(block, _)| block)
         .expect("README.md holds the 100-disk plan");
-    assert!(comparable(shown).contains("+ 100 disks web01/data001 … data100 (create, 100GiB each, intent)\n"), "{shown}");
+    assert!(
+        comparable(shown).contains("+ 100 disks web01/data001 … data100 (create, 100GiB each, intent)\n"),
+        "{shown}"
+    );
     assert_eq!(comparable(shown), comparable(&plan.replace(&root, "")));
+}
+
+/// The vm.cfg files on the simulated host, joined.
+fn host_cfgs(e: &Estate) -> String {
+    let dir = e.repo().join("VirtualMachines");
+    let mut text = String::new();
+    for d in std::fs::read_dir(dir).expect("VirtualMachines").flatten() {
+        text.push_str(&std::fs::read_to_string(d.path().join("vm.cfg")).unwrap_or_default());
+    }
+    text
+}
+
+#[test]
+fn a_saved_plan_holds_no_password_runs_as_saved_and_the_host_gets_it() {
+    const VAR: &str = "DOMFORM_TEST_LOCAL_VNC_PW";
+    let (pw1, pw2) = ("Pw-7f3a9", "Pw-second-7");
+    let e = setup(&["VNC VM".to_string()]);
+    let mut yaml = std::fs::read_to_string(e.f()).expect("yaml");
+    yaml.push_str(&format!("    console:\n      vnc: {{ password: {{ env: {VAR} }} }}\n"));
+    std::fs::write(e.f(), yaml).expect("yaml");
+    let f = e.f().to_string();
+    let saved = e.root.path().join("plan.json");
+    let s = saved.to_str().expect("utf-8");
+    let (code, out, err) = e.run_env(&["plan", "-f", &f, "-o", s], &[(VAR, pw1)]);
+    assert_eq!(code, 0, "{out}{err}");
+    let text = std::fs::read_to_string(&saved).expect("saved plan");
+    assert!(!text.contains(pw1), "the saved plan holds the password:\n{text}");
+    assert!(text.contains(&format!("vncpasswd = '(secret: env {VAR})'")) && !text.contains("(redacted)"), "{text}");
+    let (code, out, err) = e.run_env(&["apply", s, "-f", &f], &[(VAR, pw1)]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(!out.contains(pw1) && !err.contains(pw1), "{out}{err}");
+    assert!(host_cfgs(&e).contains(&format!("vncpasswd = '{pw1}'")), "{}", host_cfgs(&e));
+    let (code, out, err) = e.run_env(&["plan", "-f", &f, "--detailed-exitcode"], &[(VAR, pw1)]);
+    assert_eq!(code, 0, "converged: {out}{err}");
+    // A new value behind the same variable is a change, shown without either value.
+    let (code, out, err) = e.run_env(&["plan", "-f", &f, "-o", s], &[(VAR, pw2)]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains(&format!("vncpasswd: (secret: kept from host) → (secret: env {VAR})")), "{out}");
+    assert!(!out.contains(pw1) && !out.contains(pw2) && !std::fs::read_to_string(&saved).expect("plan").contains(pw2));
+    // Unreadable when applied: a clear error naming the variable; nothing written.
+    let (code, out, err) = e.run(&["apply", s, "-f", &f]);
+    assert_ne!(code, 0, "{out}{err}");
+    assert!(
+        err.contains(&format!("environment variable `{VAR}` is not set")) && err.contains("nothing was applied"),
+        "{err}"
+    );
+    // Changed again since the plan was made: refused, not written unreviewed.
+    let (code, out, err) = e.run_env(&["apply", s, "-f", &f], &[(VAR, "Pw-third-9")]);
+    assert_ne!(code, 0, "{out}{err}");
+    assert!(!err.contains("Pw-") && !out.contains("Pw-"), "{out}{err}");
+    assert!(host_cfgs(&e).contains(&format!("vncpasswd = '{pw1}'")), "unchanged after refusals");
+    let (code, out, err) = e.run_env(&["apply", s, "-f", &f], &[(VAR, pw2)]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(host_cfgs(&e).contains(&format!("vncpasswd = '{pw2}'")), "{}", host_cfgs(&e));
 }

@@ -98,7 +98,7 @@ fn plan_new_web(cpus: &str) -> (HostPlan, String, String) {
     let hp = plan::plan_host(&model(&vm_yaml("web01", &format!("{WEB}{cpus}"))), &observed(&[], "", &[]));
     let c = change(&hp, "vm/web01");
     let mine = own(c);
-    let [Op::WriteFile { path, content, backup: false }] = mine.as_slice() else { panic!("ops: {:?}", c.ops) };
+    let [Op::WriteFile { path, content, backup: false, .. }] = mine.as_slice() else { panic!("ops: {:?}", c.ops) };
     (hp.clone(), path.clone(), content.clone())
 }
 
@@ -195,7 +195,10 @@ fn ovm_manager_vm_is_compared_semantically_and_edited_minimally() {
     assert_eq!(old.len(), new.len());
     let differing: Vec<(&str, &str)> = old.iter().zip(&new).filter(|(a, b)| a != b).map(|(a, b)| (*a, *b)).collect();
     assert_eq!(differing, [("memory = '4096'  # Manager quotes it", "memory = 8192  # Manager quotes it")]);
-    assert_eq!(own(c), [Op::WriteFile { path: OVM_PATH.into(), content: file.new.clone(), backup: true }]);
+    assert_eq!(
+        own(c),
+        [Op::WriteFile { path: OVM_PATH.into(), content: file.new.clone(), backup: true, secrets: Vec::new() }]
+    );
 }
 
 /// A domform-style vm.cfg for `app01` with the given memory/maxmem/bridge.

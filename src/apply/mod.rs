@@ -6,6 +6,7 @@
 //! is 1. Nothing is retried behind the user's back: the next `apply` converges from what is there.
 
 pub mod script;
+pub mod secrets;
 pub mod verify;
 
 use serde::Serialize;

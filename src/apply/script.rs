@@ -96,7 +96,11 @@ elif [ \"$s\" -lt {to} ]; then {}; fi; }}",
                 dd_size(&p, *to)
             )
         }
-        Op::WriteFile { path, content, backup } => {
+        Op::WriteFile { path, secrets, .. } if !secrets.is_empty() => format!(
+            "{{ echo {} >&2; false; }}",
+            quote(&format!("{path}: the plan's secret references were not resolved; not writing it"))
+        ),
+        Op::WriteFile { path, content, backup, .. } => {
             let p = quote(path);
             let bak = if *backup {
                 format!("{{ [ ! -e {p} ] || cp -p {p} {}; }} && ", quote(&format!("{path}.domform-bak")))
@@ -344,7 +348,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = format!("{}/vm dir/vm.cfg", dir.path().display());
         let content = "name = 'x'\n# $(touch /tmp/domform-pwned-apply) `id` ; rm -rf / 'quoted'\n";
-        let op = Op::WriteFile { path: path.clone(), content: content.into(), backup: true };
+        let op = Op::WriteFile { path: path.clone(), content: content.into(), backup: true, secrets: Vec::new() };
         let mut t = LocalTransport::new("here");
         let out = t.exec(&op_to_shell(&op, Toolstack::Xm), &[]).expect("runs");
         assert_eq!(out.status, 0, "{}", out.stderr_text());
@@ -425,7 +429,12 @@ mod tests {
         let victim = format!("{root}/outside/victim");
         std::fs::write(&victim, "precious\n").expect("victim");
         std::os::unix::fs::symlink(&victim, format!("{vmdir}/vm.cfg.domform-bak")).expect("symlink");
-        let op = Op::WriteFile { path: format!("{vmdir}/vm.cfg"), content: "name = 'y'\n".into(), backup: true };
+        let op = Op::WriteFile {
+            path: format!("{vmdir}/vm.cfg"),
+            content: "name = 'y'\n".into(),
+            backup: true,
+            secrets: Vec::new(),
+        };
         let out = t.exec(&op_to_shell(&op, Toolstack::Xm), &[]).expect("runs");
         assert_ne!(out.status, 0);
         assert_eq!(std::fs::read_to_string(&victim).expect("victim"), "precious\n");
@@ -434,8 +443,12 @@ mod tests {
         std::fs::create_dir_all(format!("{root}/outside/vm")).expect("mkdir");
         std::os::unix::fs::symlink(format!("{root}/outside/vm"), format!("{root}/R/VirtualMachines/y"))
             .expect("symlink");
-        let op =
-            Op::WriteFile { path: format!("{root}/R/VirtualMachines/y/vm.cfg"), content: "x".into(), backup: false };
+        let op = Op::WriteFile {
+            path: format!("{root}/R/VirtualMachines/y/vm.cfg"),
+            content: "x".into(),
+            backup: false,
+            secrets: Vec::new(),
+        };
         let out = t.exec(&op_to_shell(&op, Toolstack::Xm), &[]).expect("runs");
         assert_ne!(out.status, 0);
         assert!(!std::path::Path::new(&format!("{root}/outside/vm/vm.cfg")).exists());

@@ -47,9 +47,14 @@ fn one(model: &Model, r: HostResult, hp: &HostPlan) -> HostReport {
     let Some(mut session) = r.session else {
         return HostReport { host: r.host, steps: Vec::new(), error: Some("not connected".into()), execs: 0 };
     };
+    // Secrets become values here, at the edge, and only in this copy of the host's plan.
+    let hp = match apply::secrets::resolve(hp, r.observed.as_ref().ok()) {
+        Ok(hp) => hp,
+        Err(e) => return HostReport { host: r.host, steps: Vec::new(), error: Some(e), execs: 0 },
+    };
     let span = tracing::info_span!("apply", host = %r.host);
     let _g = span.enter();
-    let rep = apply::apply_host_limited(session.transport(), hp, toolstack, step_timeout);
+    let rep = apply::apply_host_limited(session.transport(), &hp, toolstack, step_timeout);
     session.release();
     tracing::info!(execs = rep.execs, ok = rep.ok(), "applied");
     rep

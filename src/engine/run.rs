@@ -158,15 +158,19 @@ pub fn run(req: &Request<'_>, intent: &Intent<'_>) -> Outcome {
 fn plan_step(req: &Request<'_>, intent: &Intent<'_>, results: &[HostResult]) -> Result<Planned, String> {
     match intent {
         Intent::Plan { .. } | Intent::Apply { .. } => {
-            let mut plan = plan_all(req.model, results);
-            plan.retain_targets(req.targets);
+            let fresh = {
+                let mut p = plan_all(req.model, results);
+                p.retain_targets(req.targets);
+                p
+            };
             let (saved, auto_approve) = match intent {
                 Intent::Apply { saved, auto_approve } => (saved.as_ref(), *auto_approve),
                 _ => (None, true),
             };
-            if let Some(saved) = saved {
-                super::saved::check(saved, &plan)?;
-            }
+            let plan = match saved {
+                Some(saved) => super::saved::to_run(saved, fresh)?,
+                None => fresh,
+            };
             let ask = saved.is_none() && !auto_approve;
             Ok(Planned { plan, confirm: ask.then(|| "Do you want to perform these actions".into()), show: true })
         }

@@ -26,14 +26,18 @@ pub fn read(path: &Path) -> Result<Plan, String> {
     Ok(plan)
 }
 
-/// `Ok` when `saved` may run: every host's fingerprint matches the plan made `now` (under the
-/// locks) and the two plans are equal. The error says which check failed and that nothing ran.
-pub fn check(saved: &Plan, now: &Plan) -> Result<(), String> {
+/// The plan to run for `saved`, under the locks: refused when a host changed since it was
+/// made (per-host fingerprint), when the plan cannot be made now (a secret that cannot be read
+/// says so by name), or when the plan made now, `fresh`, differs (the desired state or a
+/// secret's value changed). The saved plan itself runs: its secrets are references resolved at
+/// the edge (`apply::secrets`). Host text redacted when it was saved (a Manager's `{AES}`
+/// values) cannot run as saved; then `fresh`, equal to it but for those values, runs.
+pub fn to_run(saved: &Plan, fresh: Plan) -> Result<Plan, String> {
     let stale: Vec<String> = saved
         .hosts
         .iter()
         .filter_map(|s| {
-            let now = now.hosts.iter().find(|h| h.host == s.host).map(|h| h.fingerprint.as_str()).unwrap_or("");
+            let now = fresh.hosts.iter().find(|h| h.host == s.host).map(|h| h.fingerprint.as_str()).unwrap_or("");
             (now != s.fingerprint).then(|| {
                 format!(
                     "{} (planned at {}, now {})",
@@ -50,12 +54,22 @@ pub fn check(saved: &Plan, now: &Plan) -> Result<(), String> {
             stale.join(", ")
         ));
     }
+    let errors: Vec<&str> = fresh.hosts.iter().flat_map(|h| &h.errors).map(String::as_str).collect();
+    if !errors.is_empty() {
+        return Err(format!("{}\nnothing was applied", errors.join("\n")));
+    }
     // Compared as JSON values: what was saved is what the plan file holds.
     let as_json = |p: &Plan| serde_json::from_str::<serde_json::Value>(&render::json(p)).ok();
-    if as_json(now) != as_json(saved) {
+    if as_json(&fresh) != as_json(saved) {
         return Err("the desired state changed since the plan was made (the hosts did not); nothing was applied; run `domform plan` again".into());
     }
-    Ok(())
+    let redacted = saved.hosts.iter().flat_map(|h| &h.changes).flat_map(|c| &c.ops).any(|o| match o {
+        crate::plan::Op::WriteFile { content, .. } | crate::plan::Op::ReplaceFile { content, .. } => {
+            content.contains(render::REDACTED)
+        }
+        _ => false,
+    });
+    Ok(if redacted { fresh } else { saved.clone() })
 }
 
 #[cfg(test)]
@@ -70,14 +84,14 @@ mod tests {
     #[test]
     fn the_same_plan_passes() {
         let p = plan(vec![HostPlan::new("h1", "fp1")]);
-        assert_eq!(check(&p, &p.clone()), Ok(()));
+        assert_eq!(to_run(&p, p.clone()), Ok(p.clone()), "the saved plan itself runs");
     }
 
     #[test]
     fn a_changed_host_is_named_with_both_fingerprints() {
         let saved = plan(vec![HostPlan::new("h1", "fp1"), HostPlan::new("h2", "fp2")]);
         let now = plan(vec![HostPlan::new("h1", "fp1"), HostPlan::failed("h2", "unreachable")]);
-        let e = check(&saved, &now).expect_err("stale");
+        let e = to_run(&saved, now).expect_err("stale");
         assert!(e.contains("stale") && e.contains("h2 (planned at fp2, now unreadable)") && !e.contains("h1"), "{e}");
     }
 
@@ -86,8 +100,17 @@ mod tests {
         let saved = plan(vec![HostPlan::new("h1", "fp1")]);
         let mut now = saved.clone();
         now.hosts[0].notes.push("something else would happen".into());
-        let e = check(&saved, &now).expect_err("changed");
+        let e = to_run(&saved, now).expect_err("changed");
         assert!(e.contains("desired state changed"), "{e}");
+    }
+
+    #[test]
+    fn a_plan_that_cannot_be_made_now_says_why() {
+        let saved = plan(vec![HostPlan::new("h1", "fp1")]);
+        let mut now = saved.clone();
+        now.hosts[0].errors.push("VM `db01`: VNC password: environment variable `VNC_PW` is not set".into());
+        let e = to_run(&saved, now).expect_err("unreadable secret");
+        assert!(e.contains("`VNC_PW` is not set") && e.contains("nothing was applied"), "{e}");
     }
 
     #[test]

@@ -63,7 +63,8 @@ pub struct Record {
     pub vm: String,
     /// The desired value of each owned field when it was applied.
     pub fields: BTreeMap<String, String>,
-    /// SHA-256 of the vm.cfg left on the host.
+    /// SHA-256 of the vm.cfg left on the host, as the plan carries it (a VNC password as its
+    /// placeholder, `plan::secrets`): evidence of what was written, not used to decide causes.
     pub cfg_sha256: String,
 }
 
@@ -164,7 +165,7 @@ pub fn annotate(vm: &Vm, changes: &mut [Change], records: &BTreeMap<String, Reco
         return;
     }
     let text = serde_json::to_string_pretty(&record(vm, cfg_after.as_deref().unwrap_or_default())).unwrap_or_default();
-    changes[last].ops.push(Op::WriteFile { path, content: text + "\n", backup: false });
+    changes[last].ops.push(Op::WriteFile { path, content: text + "\n", backup: false, secrets: Vec::new() });
 }
 
 #[cfg(test)]

@@ -6,7 +6,8 @@
 //! writes it: top-level `vnc`/`vncunused`/`vnclisten`/`vncdisplay`/`keymap`/`vncpasswd` keys for
 //! HVM, one `vfb = ['type=vnc,…']` stanza for PV (facts §2.3). Everything is compared by meaning,
 //! so a converged VM plans nothing; keys not declared are left as they are. The password arrives
-//! already read (`ops::resolve_secrets`); this module never does I/O.
+//! already read (`ops::resolve_secrets`); this module never does I/O, and the file it helps build
+//! is sealed before it enters the plan (`plan::secrets`: placeholders, not values).
 
 use vmcfg::{parse_kv_stanza, render_kv_stanza, Value};
 

@@ -21,6 +21,7 @@ pub mod manager;
 pub mod paths;
 pub mod pinning;
 pub mod saved;
+pub mod secrets;
 pub mod snapshot;
 pub mod vm;
 
@@ -33,6 +34,8 @@ use crate::observe::Observed;
 pub use crate::xen::fields::Field;
 
 /// Version of the plan JSON (`--format json` and `plan -o`); see docs/plan-format.md.
+/// 2: secrets are references (`write-file` `secrets`), no longer `(redacted)` values; a change
+/// may carry its `cause` (`new`, `intent`, `drift`).
 pub const FORMAT_VERSION: u32 = 2;
 
 /// What kind of resource a change is about.
@@ -128,6 +131,10 @@ pub enum Op {
         content: String,
         /// Keep `<path>.domform-bak`.
         backup: bool,
+        /// The secrets `content` holds as placeholders, put in by `apply::secrets` just before
+        /// the file is written (`plan::secrets`).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        secrets: Vec<secrets::SecretSlot>,
     },
     /// Run the toolstack (`xm …`): argv without the program name.
     Xen {

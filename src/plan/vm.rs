@@ -78,7 +78,21 @@ pub fn plan_vm(
     let vm_id = format!("vm/{}", vm.name);
     let path = cfg.map(|c| c.path.clone()).unwrap_or_else(|| naming.cfg_path.clone());
     let (new_cfg, mut fields) = desired::desired_cfg(vm, cfg.map(|c| &c.cfg), &naming);
-    let new_text = new_cfg.render();
+    // Decided with the real values; what the plan carries is sealed (`plan::secrets`).
+    let sealed = match super::secrets::seal(&new_cfg, cfg.map(|c| &c.cfg), super::secrets::declared(vm)) {
+        Ok(s) => s,
+        Err(e) => {
+            errors.push(format!("VM `{}`: {e}", vm.name));
+            return;
+        }
+    };
+    super::secrets::seal_fields(&mut fields, &sealed);
+    let text = Texts {
+        real: new_cfg.render(),
+        new: sealed.new.render(),
+        old: sealed.old.map(|o| o.render()).unwrap_or_default(),
+        slots: sealed.slots,
+    };
     let mut vm_changed = false;
     match cfg {
         None => {
@@ -92,8 +106,8 @@ pub fn plan_vm(
                 action: Action::Create,
                 impact: Impact::Live,
                 fields,
-                file: Some(FileDiff { path: path.clone(), old: String::new(), new: new_text.clone() }),
-                ops: vec![Op::WriteFile { path: path.clone(), content: new_text, backup: false }],
+                file: Some(FileDiff { path: path.clone(), old: String::new(), new: text.new.clone() }),
+                ops: vec![Op::WriteFile { path: path.clone(), content: text.new, backup: false, secrets: text.slots }],
                 depends_on: disk_ids.clone(),
                 verify_pins: Vec::new(),
                 cause: None,
@@ -101,7 +115,7 @@ pub fn plan_vm(
             vm_changed = true;
         }
         Some(c) => {
-            if let Some(change) = update_vm(vm, c, dom, obs, new_text, fields, &disk_ids, notes) {
+            if let Some(change) = update_vm(vm, c, dom, obs, text, fields, &disk_ids, notes) {
                 changes.push(change);
                 vm_changed = true;
             }
@@ -162,6 +176,16 @@ fn matched<'v>(
     Ok(view)
 }
 
+/// The desired vm.cfg as text: `real` (with secret values, only to decide whether the file
+/// changes), `new` and `old` as the plan carries them (secrets as placeholders), and where
+/// each placeholder's value comes from.
+struct Texts {
+    real: String,
+    new: String,
+    old: String,
+    slots: Vec<super::secrets::SecretSlot>,
+}
+
 /// The update of an existing VM: its vm.cfg written when the text changes, live steps for a
 /// running domain, and repairs of live drift; `None` when there is nothing to do.
 #[allow(clippy::too_many_arguments)]
@@ -170,14 +194,15 @@ fn update_vm(
     c: &CfgFile,
     dom: Option<&Domain>,
     obs: &Observed,
-    new_text: String,
+    text: Texts,
     mut fields: Vec<FieldChange>,
     disk_ids: &[String],
     notes: &mut Vec<String>,
 ) -> Option<Change> {
     let mut ops = Vec::new();
-    if new_text != c.text {
-        ops.push(Op::WriteFile { path: c.path.clone(), content: new_text.clone(), backup: true });
+    let rewrite = text.real != c.text;
+    if rewrite {
+        ops.push(Op::WriteFile { path: c.path.clone(), content: text.new.clone(), backup: true, secrets: text.slots });
         match dom {
             Some(d) => live_ops(vm, d, &c.cfg, &mut fields, &mut ops),
             None => fields.iter_mut().for_each(|f| f.impact = Impact::Live),
@@ -202,7 +227,7 @@ fn update_vm(
         (Some(d), Some(p)) if repinned => pin_checks(&d.name, p),
         _ => Vec::new(),
     };
-    let file = (new_text != c.text).then(|| FileDiff { path: c.path.clone(), old: c.text.clone(), new: new_text });
+    let file = rewrite.then(|| FileDiff { path: c.path.clone(), old: text.old, new: text.new });
     Some(Change {
         id: format!("vm/{}", vm.name),
         resource: Resource::Vm,

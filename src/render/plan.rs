@@ -1,9 +1,11 @@
 //! `domform plan`: the plan for people (terminal, pull-request comment) and for programs (JSON).
 //!
 //! People review a plan before they approve it, so it reads like Terraform's: one line per change
-//! with its symbol, the fields that move, and the unified diff of every vm.cfg written. vm.cfg
-//! holds the VNC password, and plans end up in CI logs and PR comments, so every text that leaves
-//! this module goes through [`redact`] first.
+//! with its symbol, the fields that move, and the unified diff of every vm.cfg written. The
+//! passwords domform writes are never in a plan (`plan::secrets`: placeholders such as
+//! `(secret: env VNC_PW)` stand for them), but text read from hosts (error messages, a vm.cfg
+//! the plan deletes, a Manager's data source) may hold one, and plans end up in CI logs and PR
+//! comments, so every text that leaves this module still goes through [`redact`].
 
 use super::escape as esc;
 use similar::TextDiff;
@@ -84,7 +86,8 @@ fn redact_vnc(text: &str) -> String {
             }
             _ => (i, text[i..].find([',', '\'', '"', '\n', '\r']).map_or(text.len(), |n| i + n)),
         };
-        if vend > vstart {
+        // A placeholder (`(secret: env VNC_PW)`) is what domform planned instead of a value.
+        if vend > vstart && !crate::model::secret::is_placeholder(&text[vstart..vend]) {
             out.push_str(&text[copied..vstart]);
             out.push_str(REDACTED);
             copied = vend;
@@ -98,7 +101,9 @@ fn redact_vnc(text: &str) -> String {
 /// A field's values with secrets hidden: whole values of password fields, embedded ones elsewhere.
 fn redact_field(f: &FieldChange) -> FieldChange {
     let secret = is_secret_field(f.field.as_str());
-    let hide = |v: &Option<String>| v.as_ref().map(|v| if secret { REDACTED.to_string() } else { redact(v) });
+    let hidden =
+        |v: &String| if secret && !crate::model::secret::is_placeholder(v) { REDACTED.to_string() } else { redact(v) };
+    let hide = |v: &Option<String>| v.as_ref().map(hidden);
     FieldChange { field: f.field.clone(), old: hide(&f.old), new: hide(&f.new), impact: f.impact }
 }
 
@@ -287,10 +292,11 @@ fn sign_first(line: &str) -> String {
 
 /// The JSON form (`--format json`), also what `plan -o FILE` saves and `apply` reads back.
 ///
-/// The shape is `{"format_version":1,"hosts":[…]}` as serde gives it for [`Plan`], and nothing is
-/// lost except secrets: file diffs, field values, error and note texts, and the content of
-/// [`Op::WriteFile`] go through [`redact`]. An op whose content contains [`REDACTED`] cannot be
-/// executed as saved; apply re-plans against the host, compares, and re-derives such ops there.
+/// The shape is `{"format_version":2,"hosts":[…]}` as serde gives it for [`Plan`], and nothing is
+/// lost except host secrets: file diffs, field values, error and note texts, and file contents
+/// go through [`redact`]. The passwords of a vm.cfg domform writes are placeholders with a
+/// `secrets` list already (`plan::secrets`), which [`redact`] leaves alone, so the saved plan
+/// runs as saved: `apply::secrets` puts the values in when the host script is built.
 pub fn json(plan: &Plan) -> String {
     let mut p = plan.clone();
     for h in &mut p.hosts {
@@ -557,7 +563,7 @@ mod tests {
         let mut create = ch(Resource::Vm, "db01", Create, fields);
         let new = "name = 'db01'\nmemory = 8192\nvcpus = 4\n";
         create.file = Some(FileDiff { path: P.into(), old: String::new(), new: new.into() });
-        create.ops = vec![Op::WriteFile { path: P.into(), content: new.into(), backup: false }];
+        create.ops = vec![Op::WriteFile { path: P.into(), content: new.into(), backup: false, secrets: Vec::new() }];
         let fields = vec![f("memory", Some("4096"), Some("8192"), Live), f("vif", Some("a"), Some("b"), NeedsRestart)];
         let mut update = ch(Resource::Vm, "web01", Update, fields);
         let (old, new) = ("a = 1\nb = 2\nc = 3\nd = 4\ne = 5\nf = 6\n", "a = 1\nb = 2\nc = 3\nd = 40\ne = 5\nf = 6\n");
@@ -764,6 +770,11 @@ Plan: 100 to create, 1 to update, 0 to delete.
             "  VNCPASSWD=\"(redacted)\"; vfb = [\"vncpasswd=(redacted)\"]"
         );
         assert_eq!(redact("no secret: vncpasswd"), "no secret: vncpasswd");
+        // What domform planned instead of a value is shown as it is.
+        let sealed = "vncpasswd = '(secret: env VNC_PW)'
+vfb = ['type=vnc,vncpasswd=(secret: kept from host)']
+";
+        assert_eq!(redact(sealed), sealed);
     }
 
     #[test]
@@ -774,7 +785,7 @@ Plan: 100 to create, 1 to update, 0 to delete.
         let vfb = f("vfb", Some(old.trim_end()), new.lines().next(), Live);
         let mut c = ch(Resource::Vm, "web01", Update, vec![f("vncpasswd", Some(s), Some("x"), NeedsRestart), vfb]);
         c.file = Some(FileDiff { path: P.into(), old: old.clone(), new: new.clone() });
-        c.ops = vec![Op::WriteFile { path: P.into(), content: new, backup: true }];
+        c.ops = vec![Op::WriteFile { path: P.into(), content: new, backup: true, secrets: Vec::new() }];
         let mut h = host("h1", vec![c]);
         h.errors.push(format!("bad line: vncpasswd = '{s}'"));
         let p = plan(vec![h]);

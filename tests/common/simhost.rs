@@ -176,6 +176,8 @@ impl SimHost {
         assert!(hp.errors.is_empty(), "the plan has errors: {:?}", hp.errors);
         let full = hp.clone();
         hp.changes.truncate(steps);
+        // Secrets become values at the edge, as `engine::execute` does.
+        let hp = domform::apply::secrets::resolve(&hp, Some(&obs)).expect("secrets resolve");
         let report = domform::apply::apply_host(&mut t, &hp, h.toolstack);
         t.end_background();
         assert!(report.ok(), "apply failed: {report:#?}");

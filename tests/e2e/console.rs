@@ -195,7 +195,11 @@ fn vnc_password_reaches_vm_cfg_and_no_output() {
     outputs.push(("list".into(), domform_env(&["-vv", "list", "-f", s(&dir), "--format", "json"], &env)));
     let saved = std::fs::read_to_string(&planfile).expect("saved plan");
     assert!(!saved.contains(PW), "saved plan: {saved}");
-    assert!(saved.contains("vncpasswd = '(redacted)'") && saved.contains("vncpasswd=(redacted)"), "{saved}");
+    // The plan names the secret, never holds it, and ran as saved.
+    assert!(
+        saved.contains("vncpasswd = '(secret: env VNC_PW)'") && saved.contains("vncpasswd=(secret: env VNC_PW)"),
+        "{saved}"
+    );
     for (what, o) in &outputs {
         let (out, err) = (String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
         assert!(!out.contains(PW) && !err.contains(PW), "{what} leaked the password:\n{out}\n{err}");
