@@ -27,6 +27,7 @@ pub mod observe;
 pub mod ops;
 pub mod plan;
 pub mod render;
+pub mod target;
 pub mod transport;
 pub mod weblogic;
 pub mod xen;

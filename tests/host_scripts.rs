@@ -117,7 +117,7 @@ fn all_scripts() -> Vec<(String, String)> {
         };
         out.push((format!("licence evidence {ts:?}"), evidence::script(ts, &[target], m).0));
     }
-    out.push(("manager observe".into(), observe::manager::script("/u01/domain", m)));
+    out.push(("manager observe".into(), domform::target::manager::observe::script("/u01/domain", m)));
     out.push(("write atomic".into(), write_atomic_script("/etc/x y", true)));
     out.push(("write atomic, no backup".into(), write_atomic_script("/etc/x y", false)));
     out

@@ -4,9 +4,9 @@
 use domform::diag::Diagnostic;
 use domform::manifest;
 use domform::model::Model;
-use domform::observe::manager::{ManagerFile, ManagerObserved};
 use domform::observe::Observed;
 use domform::plan::{self, Action, HostPlan, Op, Resource};
+use domform::target::manager::{ManagerFile, ManagerObserved};
 
 const FIXTURE: &str = include_str!("fixtures/weblogic/OVMDS-jdbc.xml");
 const CONFIG: &str = include_str!("fixtures/weblogic/config.xml");

@@ -1,5 +1,6 @@
 //! The execute step: every host's changes over its own session, `parallel` hosts at a time.
-//! Each host runs all its changes in one exec; its lock is released as soon as it is done.
+//! Each host runs all its changes in one exec, as its target kind runs them (`crate::target`);
+//! its lock is released as soon as it is done.
 
 use std::sync::Mutex;
 
@@ -41,12 +42,14 @@ pub fn execute(
 
 /// One host: its changes, then its lock released (the session is dropped here at the latest).
 fn one(model: &Model, r: HostResult, hp: &HostPlan) -> HostReport {
-    let toolstack = model.hosts.get(&r.host).map(|h| h.toolstack).unwrap_or_default();
-    let conn = model.hosts.get(&r.host).or_else(|| model.managers.get(&r.host).map(|m| &m.conn));
-    let step_timeout = Some(conn.map_or(crate::model::DEFAULT_STEP_TIMEOUT, |h| h.step_timeout));
     let Some(mut session) = r.session else {
         return HostReport { host: r.host, steps: Vec::new(), error: Some("not connected".into()), execs: 0 };
     };
+    let Some(target) = crate::target::resolve(model, &r.host) else {
+        let error = Some("not declared in the desired state".into());
+        return HostReport { host: r.host, steps: Vec::new(), error, execs: 0 };
+    };
+    let step_timeout = Some(target.conn().step_timeout);
     // Secrets become values here, at the edge, and only in this copy of the host's plan.
     let hp = match apply::secrets::resolve(hp, r.observed.as_ref().ok()) {
         Ok(hp) => hp,
@@ -54,7 +57,7 @@ fn one(model: &Model, r: HostResult, hp: &HostPlan) -> HostReport {
     };
     let span = tracing::info_span!("apply", host = %r.host);
     let _g = span.enter();
-    let rep = apply::apply_host_limited(session.transport(), &hp, toolstack, step_timeout);
+    let rep = target.apply(session.transport(), &hp, step_timeout);
     session.release();
     tracing::info!(execs = rep.execs, ok = rep.ok(), "applied");
     rep

@@ -1,14 +1,14 @@
 //! Observing many hosts at once: one thread per host, at most `parallel` at a time.
 //!
 //! Each worker connects (one SSH connection per host) and observes (one exec) within the host's
-//! `observe_timeout`. A host that fails or times out yields its error; the others finish. Results come back in host-name order, so output
+//! `observe_timeout`, as the name's target kind does it (`crate::target`: a Xen host, a Manager). A host that fails or times out yields its error; the others finish. Results come back in host-name order, so output
 //! is deterministic.
 
 use std::sync::Mutex;
 
-use super::{observe_limited, request_for, Observed};
+use super::Observed;
 use crate::engine::Session;
-use crate::model::{DiskSource, Host, Model};
+use crate::model::{Host, Model};
 use crate::transport::{self, Transport, TransportError};
 
 /// One host's outcome, with the open connection kept for later steps (apply).
@@ -32,22 +32,7 @@ pub fn default_connector(host: &Host) -> Result<Box<dyn Transport>, TransportErr
     transport::ssh::open(host)
 }
 
-/// Existing disk paths the model mentions for a host.
-pub fn extra_paths(model: &Model, host: &str) -> Vec<String> {
-    let mut paths: Vec<String> = model
-        .vms
-        .values()
-        .filter(|v| v.host == host)
-        .flat_map(|v| v.disks.iter())
-        .filter_map(|d| match &d.source {
-            DiskSource::Existing { path } => Some(path.clone()),
-            DiskSource::New { .. } => None,
-        })
-        .collect();
-    paths.sort();
-    paths.dedup();
-    paths
-}
+pub use crate::target::xen::extra_paths;
 
 /// Read only, or under the host lock (for apply).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -157,10 +142,7 @@ fn append(e: &mut TransportError, text: &str) {
 }
 
 fn observe_once(model: &Model, name: &str, connect: &Connector<'_>, mode: Mode) -> HostResult {
-    if let Some(m) = model.managers.get(name).filter(|_| !model.hosts.contains_key(name)) {
-        return observe_manager(m, connect, mode);
-    }
-    let Some(host) = model.hosts.get(name) else {
+    let Some(target) = crate::target::resolve(model, name) else {
         return HostResult {
             host: name.to_string(),
             observed: Err(ObserveError::Transport(TransportError::Connect {
@@ -173,36 +155,16 @@ fn observe_once(model: &Model, name: &str, connect: &Connector<'_>, mode: Mode) 
     };
     let span = tracing::info_span!("observe", host = %name);
     let _g = span.enter();
-    match connect(host) {
+    match connect(target.conn()) {
         Ok(mut t) => {
-            let req = request_for(host, extra_paths(model, name));
             let observed = match mode {
-                Mode::Read => {
-                    observe_limited(t.as_mut(), &req, Some(host.observe_timeout)).map_err(ObserveError::Transport)
-                }
-                Mode::Lock => super::lock::lock_and_observe(t.as_mut(), host, &req),
+                Mode::Read => target.observe(t.as_mut()).map_err(ObserveError::Transport),
+                Mode::Lock => crate::target::lock_and_observe(t.as_mut(), target.as_ref()),
             };
             tracing::debug!(execs = t.exec_count(), "observed");
             HostResult { host: name.to_string(), session: Some(session(name, t, mode, &observed)), observed }
         }
         Err(e) => HostResult { host: name.to_string(), observed: Err(ObserveError::Transport(e)), session: None },
-    }
-}
-
-/// An Oracle VM Manager host: one exec reading its WebLogic domain (under `<domain>/.domform.lock`
-/// for apply).
-fn observe_manager(m: &crate::model::manager::Manager, connect: &Connector<'_>, mode: Mode) -> HostResult {
-    let span = tracing::info_span!("observe", manager = %m.name);
-    let _g = span.enter();
-    match connect(&m.conn) {
-        Ok(mut t) => {
-            let observed = match mode {
-                Mode::Read => super::manager::observe(t.as_mut(), m).map_err(ObserveError::Transport),
-                Mode::Lock => super::lock::lock_and_observe_manager(t.as_mut(), m),
-            };
-            HostResult { host: m.name.clone(), session: Some(session(&m.name, t, mode, &observed)), observed }
-        }
-        Err(e) => HostResult { host: m.name.clone(), observed: Err(ObserveError::Transport(e)), session: None },
     }
 }
 

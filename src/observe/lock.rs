@@ -14,11 +14,10 @@
 //! script, whichever program took it.
 //!
 //! It lives in `observe` because taking it *is* an observe: the lock script prints the observe
-//! output in the same round trip. Who holds it afterwards is the engine's `Session`, which ends
+//! output in the same round trip; which observe, and which lock file, is the target kind's
+//! (`crate::target::lock_and_observe`). Who holds it afterwards is the engine's `Session`, which ends
 //! the script (and so frees the lock) when it is dropped.
 
-use super::{ObserveRequest, Observed};
-use crate::model::Host;
 use crate::transport::{quote, Limit, Transport, TransportError};
 
 /// Why a host could not be locked and observed.
@@ -47,60 +46,15 @@ pub enum LockError {
     Transport(#[from] TransportError),
 }
 
-/// Takes the host lock and observes in one round trip, within the host's `observe_timeout`.
-/// The lock is held until the transport's background script is ended (or the transport dropped).
-pub fn lock_and_observe(t: &mut dyn Transport, host: &Host, req: &ObserveRequest) -> Result<Observed, LockError> {
-    let path = lock_path(&host.repositories);
-    let start = std::time::Instant::now();
-    let limit = Limit::total(host.observe_timeout);
-    let host_secs = Some(limit.host_secs());
-    let (body, marker) =
-        locked(t, &host.name, path, &limit, |marker| super::script::build_limited(req, marker, host_secs)).map_err(
-            |e| match e {
-                Locked::Lock(e) => e,
-                Locked::TimedOut { marker, output } => LockError::Transport(super::timed_out(
-                    &host.name,
-                    "observe",
-                    limit.after,
-                    &super::script::progress(req, &output, &marker),
-                )),
-            },
-        )?;
-    let mut obs = super::parse(&host.name, &body, &marker, req);
-    obs.execs = 1;
-    obs.elapsed = start.elapsed();
-    Ok(obs)
-}
-
-/// [`lock_and_observe`] for an Oracle VM Manager host: the lock is `<domain>/.domform.lock`.
-pub fn lock_and_observe_manager(
-    t: &mut dyn Transport,
-    m: &crate::model::manager::Manager,
-) -> Result<Observed, LockError> {
-    let start = std::time::Instant::now();
-    let limit = Limit::total(m.conn.observe_timeout);
-    let (body, marker) = locked(t, &m.name, m.lock_path(), &limit, |marker| super::manager::script(&m.domain, marker))
-        .map_err(|e| match e {
-            Locked::Lock(e) => e,
-            Locked::TimedOut { .. } => LockError::Transport(super::timed_out(
-                &m.name,
-                "observe",
-                limit.after,
-                &format!("while reading the WebLogic domain {}", m.domain),
-            )),
-        })?;
-    let mut obs = super::manager::observed(&m.name, &m.domain, &body, &marker);
-    obs.execs = 1;
-    obs.elapsed = start.elapsed();
-    Ok(obs)
-}
-
 /// Why [`locked`] failed.
-enum Locked {
+pub enum Locked {
+    /// Busy, could not lock, or the host could not be reached.
     Lock(LockError),
     /// The limit ran out before the observe part finished; what it printed so far.
     TimedOut {
+        /// The run's section marker.
         marker: String,
+        /// What the observe part printed before the limit.
         output: String,
     },
 }
@@ -111,8 +65,9 @@ impl From<TransportError> for Locked {
     }
 }
 
-/// Starts the lock script around `observe(marker)`; returns what the observe part printed.
-fn locked(
+/// Starts the lock script around `observe(marker)`; returns what the observe part printed and
+/// the marker. Each target kind brings its own observe script (`target::lock_and_observe`).
+pub fn locked(
     t: &mut dyn Transport,
     name: &str,
     path: String,

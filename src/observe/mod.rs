@@ -7,7 +7,6 @@
 
 pub mod fleet;
 pub mod lock;
-pub mod manager;
 pub mod script;
 pub mod sections;
 mod xl;
@@ -184,7 +183,7 @@ pub struct Observed {
     /// unparsed: the planner reads them (`plan::cause`).
     pub applied: BTreeMap<String, String>,
     /// For an Oracle VM Manager host: its WebLogic domain's data sources.
-    pub manager: Option<manager::ManagerObserved>,
+    pub manager: Option<crate::target::manager::ManagerObserved>,
     /// Round trips used.
     pub execs: usize,
     /// Wall time of the exec.

@@ -17,7 +17,6 @@ pub mod disk;
 pub mod fingerprint;
 pub mod graph;
 pub mod import;
-pub mod manager;
 pub mod paths;
 pub mod pinning;
 pub mod saved;
@@ -350,52 +349,13 @@ pub fn plan(model: &Model, observed: &[&Observed]) -> Plan {
     Plan { format_version: FORMAT_VERSION, hosts }
 }
 
-/// Plans one host (pure).
+/// Plans one host or Manager (pure), as its target kind does (`crate::target`). A name no
+/// kind declares is planned as a Xen host with nothing declared on it.
 pub fn plan_host(model: &Model, obs: &Observed) -> HostPlan {
-    if let Some(m) = model.managers.get(&obs.host).filter(|_| !model.hosts.contains_key(&obs.host)) {
-        return manager::plan_manager(m, obs);
+    match crate::target::resolve(model, &obs.host) {
+        Some(target) => target.plan(model, obs),
+        None => crate::target::xen::plan::plan(model, obs),
     }
-    let mut hp = HostPlan::new(&obs.host, fingerprint::of(obs));
-    for p in obs.problems.iter().filter(|p| p.is_error()) {
-        hp.errors.push(p.body());
-    }
-    if obs.info.is_none() {
-        hp.errors.push(format!("{}: the host could not be read completely; nothing is planned for it", obs.host));
-        return hp;
-    }
-    if !hp.errors.is_empty() {
-        // A vm.cfg that does not parse may be any declared VM: planning around it could create
-        // a duplicate or delete the wrong thing. The host waits until the file is fixed.
-        hp.errors.push(format!("{}: nothing is planned for this host until the problems above are fixed", obs.host));
-        return hp;
-    }
-    let mut changes = Vec::new();
-    let views = vm::Views::new(obs);
-    // Disk files that declared (not absent) VMs use: never deleted, whoever else goes.
-    let in_use: std::collections::HashSet<String> = model
-        .vms
-        .values()
-        .filter(|v| v.host == obs.host && v.state != crate::model::VmState::Absent)
-        .flat_map(|v| v.disks.iter().filter_map(|d| desired::disk_path(v, d)))
-        .collect();
-    for vm in model.vms.values().filter(|v| v.host == obs.host) {
-        vm::plan_vm(vm, obs, &views, &in_use, &mut changes, &mut hp.errors, &mut hp.notes);
-    }
-    pinning::check(model, obs, &mut hp.errors, &mut hp.warnings);
-    capacity::check(model, obs, &mut hp.errors, &mut hp.warnings);
-    let repos = model.hosts.get(&obs.host).map(|h| h.repositories.clone()).unwrap_or_default();
-    hp.errors.extend(paths::check(&changes, &repos, &declared_paths(model, &obs.host), &obs.links));
-    match graph::order(changes) {
-        Ok(sorted) => hp.changes = sorted,
-        Err(e) => hp.errors.push(e),
-    }
-    let records = obs.applied.iter().filter_map(|(p, t)| cause::parse(t).map(|r| (p.clone(), r))).collect();
-    let vms = obs.vms();
-    for vm in model.vms.values().filter(|v| v.host == obs.host) {
-        let cfg = vms.iter().find(|v| v.simple_name == vm.name || v.xen_name == vm.name).and_then(|v| v.cfg);
-        cause::annotate(vm, &mut hp.changes, &records, cfg.map(|c| c.text.as_str()));
-    }
-    hp
 }
 
 /// The disks the desired state declares by `path:` on `host` (domform may write to them

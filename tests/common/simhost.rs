@@ -168,17 +168,16 @@ impl SimHost {
     /// changes (all with `usize::MAX`; fewer plays a run killed half-way), release the lock.
     /// Returns the plan that was (partly) run; panics when a step that ran failed.
     pub fn apply(&self, model: &Model, host: &str, steps: usize) -> HostPlan {
-        let h = model.hosts.get(host).expect("declared host");
-        let req = observe::request_for(h, observe::fleet::extra_paths(model, host));
+        let target = domform::target::resolve(model, host).expect("declared host");
         let mut t = self.transport(host);
-        let obs = domform::observe::lock::lock_and_observe(&mut t, h, &req).expect("lock and observe");
+        let obs = domform::target::lock_and_observe(&mut t, target.as_ref()).expect("lock and observe");
         let mut hp = plan::plan_host(model, &obs);
         assert!(hp.errors.is_empty(), "the plan has errors: {:?}", hp.errors);
         let full = hp.clone();
         hp.changes.truncate(steps);
         // Secrets become values at the edge, as `engine::execute` does.
         let hp = domform::apply::secrets::resolve(&hp, Some(&obs)).expect("secrets resolve");
-        let report = domform::apply::apply_host(&mut t, &hp, h.toolstack);
+        let report = target.apply(&mut t, &hp, None);
         t.end_background();
         assert!(report.ok(), "apply failed: {report:#?}");
         full

@@ -7,9 +7,9 @@
 
 use std::time::Instant;
 
-use super::sections;
 use crate::diag::Diagnostic;
 use crate::model::manager::Manager;
+use crate::observe::{sections, Observed};
 use crate::transport::{quote, Transport, TransportError};
 
 /// A file read from the Manager host.
@@ -81,8 +81,8 @@ pub fn parse(host: &str, domain: &str, stdout: &str, marker: &str) -> (ManagerOb
 }
 
 /// Observes with exactly one exec.
-pub fn observe(t: &mut dyn Transport, m: &Manager) -> Result<super::Observed, TransportError> {
-    let marker = super::script::new_marker();
+pub fn observe(t: &mut dyn Transport, m: &Manager) -> Result<Observed, TransportError> {
+    let marker = crate::observe::script::new_marker();
     let start = Instant::now();
     let out = t.exec(&script(&m.domain, &marker), &[])?;
     let mut obs = observed(&m.name, &m.domain, &out.stdout_text(), &marker);
@@ -91,10 +91,10 @@ pub fn observe(t: &mut dyn Transport, m: &Manager) -> Result<super::Observed, Tr
     Ok(obs)
 }
 
-/// The facts as an [`super::Observed`] (its `manager` part set).
-pub fn observed(host: &str, domain: &str, stdout: &str, marker: &str) -> super::Observed {
+/// The facts as an [`Observed`] (its `manager` part set).
+pub fn observed(host: &str, domain: &str, stdout: &str, marker: &str) -> Observed {
     let (m, problems) = parse(host, domain, stdout, marker);
-    super::Observed { host: host.to_string(), manager: Some(m), problems, ..super::Observed::default() }
+    Observed { host: host.to_string(), manager: Some(m), problems, ..Observed::default() }
 }
 
 #[cfg(test)]

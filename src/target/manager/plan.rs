@@ -7,10 +7,10 @@
 //! and each declared pool parameter by meaning; when something differs, plan a minimal text
 //! edit of the file ([`crate::weblogic::xml`]) and, with `restart: true`, the restart after it.
 
-use super::{fingerprint, graph, Action, Change, FieldChange, FileDiff, HostPlan, Impact, Op, Resource};
+use super::observe::{ManagerFile, ManagerObserved};
 use crate::model::manager::Manager;
-use crate::observe::manager::{ManagerFile, ManagerObserved};
 use crate::observe::Observed;
+use crate::plan::{fingerprint, graph, Action, Change, FieldChange, FileDiff, HostPlan, Impact, Op, Resource};
 use crate::weblogic::{pool, url, xml};
 
 /// Plans one Manager host (pure).
