@@ -74,6 +74,43 @@ pub fn link_guard(op: &Op) -> Option<String> {
     ))
 }
 
+/// Written to a temp file made with `set -C` (never through one planted there), the old file
+/// kept as `.domform-bak` when asked, then renamed over it.
+fn write_file_shell(path: &str, content: &str, backup: bool) -> String {
+    let p = quote(path);
+    let bak = if backup {
+        format!("{{ [ ! -e {p} ] || cp -p {p} {}; }} && ", quote(&format!("{path}.domform-bak")))
+    } else {
+        String::new()
+    };
+    format!(
+        "{{ mkdir -p {dir} && t={p}.domform-tmp.$$ && printf '%s' {c} | (set -C; cat > \"$t\") && {bak}mv -f \"$t\" {p} || {{ rm -f \"$t\"; false; }}; }}",
+        dir = quote(parent(path)),
+        c = quote(content)
+    )
+}
+
+/// A clean shutdown when the domain is running; after `timeout_secs`, `destroy` with `force`,
+/// else a failure that says how to allow it.
+fn shutdown_shell(tool: &str, domain: &str, timeout_secs: u64, force: bool) -> String {
+    let d = quote(domain);
+    let on_timeout = if force {
+        format!(
+            "{{ echo {}; {tool} destroy {d}; }}",
+            quote(&format!("{domain} did not stop cleanly within {timeout_secs}s; destroying it (force_stop)"))
+        )
+    } else {
+        format!(
+            "{{ echo {} >&2; false; }}",
+            quote(&format!("{domain} did not stop within {timeout_secs}s; set `force_stop: true` to power it off after the timeout"))
+        )
+    };
+    format!(
+        "{{ if {tool} list {d} >/dev/null 2>&1; then {{ {}; }} || {on_timeout}; fi; }}",
+        shutdown_watchdog(tool, &d, timeout_secs)
+    )
+}
+
 fn op_body(op: &Op, toolstack: Toolstack) -> String {
     let tool = match toolstack {
         Toolstack::Xm => "xm",
@@ -100,41 +137,12 @@ elif [ \"$s\" -lt {to} ]; then {}; fi; }}",
             "{{ echo {} >&2; false; }}",
             quote(&format!("{path}: the plan's secret references were not resolved; not writing it"))
         ),
-        Op::WriteFile { path, content, backup, .. } => {
-            let p = quote(path);
-            let bak = if *backup {
-                format!("{{ [ ! -e {p} ] || cp -p {p} {}; }} && ", quote(&format!("{path}.domform-bak")))
-            } else {
-                String::new()
-            };
-            format!(
-                "{{ mkdir -p {dir} && t={p}.domform-tmp.$$ && printf '%s' {c} | (set -C; cat > \"$t\") && {bak}mv -f \"$t\" {p} || {{ rm -f \"$t\"; false; }}; }}",
-                dir = quote(parent(path)),
-                c = quote(content)
-            )
-        }
+        Op::WriteFile { path, content, backup, .. } => write_file_shell(path, content, *backup),
         Op::Xen { args } => {
             let argv: Vec<String> = args.iter().map(|a| quote(a)).collect();
             format!("{tool} {}", argv.join(" "))
         }
-        Op::Shutdown { domain, timeout_secs, force } => {
-            let d = quote(domain);
-            let on_timeout = if *force {
-                format!(
-                    "{{ echo {}; {tool} destroy {d}; }}",
-                    quote(&format!("{domain} did not stop cleanly within {timeout_secs}s; destroying it (force_stop)"))
-                )
-            } else {
-                format!(
-                    "{{ echo {} >&2; false; }}",
-                    quote(&format!("{domain} did not stop within {timeout_secs}s; set `force_stop: true` to power it off after the timeout"))
-                )
-            };
-            format!(
-                "{{ if {tool} list {d} >/dev/null 2>&1; then {{ {}; }} || {on_timeout}; fi; }}",
-                shutdown_watchdog(tool, &d, *timeout_secs)
-            )
-        }
+        Op::Shutdown { domain, timeout_secs, force } => shutdown_shell(tool, domain, *timeout_secs, *force),
         Op::RemoveVmDir { dir } => {
             let repo = parent(parent(dir));
             let name = dir.rsplit('/').next().unwrap_or("vm");
@@ -164,8 +172,8 @@ elif [ \"$s\" -lt {to} ]; then {}; fi; }}",
             let d = quote(dir);
             format!("{{ [ -f {d}/manifest ] && grep -qx 'made_by=domform' {d}/manifest && rm -rf -- {d}; }}")
         }
-        Op::ReplaceFile { path, content } => replace_file_shell(path, content),
-        Op::RunCommand { command } => run_command_shell(command),
+        Op::ReplaceFile { path, content } => crate::target::manager::shell::replace_file(path, content),
+        Op::RunCommand { command } => crate::target::manager::shell::run_command(command),
         Op::OrElse { first, on_failure } => {
             let undo: Vec<String> = on_failure.iter().map(|o| op_to_shell(o, toolstack)).collect();
             format!(
@@ -175,30 +183,6 @@ elif [ \"$s\" -lt {to} ]; then {}; fi; }}",
             )
         }
     }
-}
-
-/// The temp file starts as a `cp -p` of the original, so writing into it keeps the owner,
-/// group and mode (a WebLogic descriptor belongs to the Manager's user); then the original is
-/// kept as `.domform-bak` and the temp file renamed over it.
-fn replace_file_shell(path: &str, content: &str) -> String {
-    let p = quote(path);
-    format!(
-        "{{ t={tmp}.$$; {{ [ -f {p} ] || {{ echo {missing} >&2; false; }}; }} && cp -p -- {p} \"$t\" && \
-printf '%s' {c} > \"$t\" && cp -p -- {p} {bak} && mv -f -- \"$t\" {p} || {{ rm -f -- \"$t\"; false; }}; }}",
-        tmp = quote(&format!("{path}.domform-tmp")),
-        missing = quote(&format!("{path} is missing; not creating it")),
-        c = quote(content),
-        bak = quote(&format!("{path}.domform-bak"))
-    )
-}
-
-/// A declared command, with stdin from /dev/null and output through a temp file: daemons it
-/// starts (a Manager's WebLogic) must not hold the SSH channel open, or the apply never ends.
-fn run_command_shell(command: &str) -> String {
-    format!(
-        "{{ o=$(mktemp \"${{TMPDIR:-/tmp}}/domform.XXXXXXXXXX\") || exit 1; sh -c {} </dev/null >\"$o\" 2>&1; r=$?; cat \"$o\"; rm -f -- \"$o\"; [ \"$r\" -eq 0 ]; }}",
-        quote(command)
-    )
 }
 
 /// The name a disk gets inside a snapshot folder.

@@ -2,11 +2,12 @@
 //! repository database, and its restart (`docs/manager-database.md`).
 //!
 //! [`observe`] reads the WebLogic domain in one exec, [`plan`] plans the descriptor's minimal
-//! edit and the restart; the XML and URL work is [`crate::weblogic`]'s. Its lock is
+//! edit and the restart, [`shell`] renders those two ops; the XML and URL work is [`crate::weblogic`]'s. Its lock is
 //! `<domain>/.domform.lock`.
 
 pub mod observe;
 pub mod plan;
+pub mod shell;
 
 use std::time::Duration;
 
