@@ -383,12 +383,7 @@ pub fn parse(host: &str, stdout: &str, marker: &str, req: &ObserveRequest) -> Ob
     }
     snapshot_space(&mut obs.snapshots, &snap_files);
     if let Some(brief) = brief {
-        let nr_cpus = obs.info.as_ref().map(|i| i.nr_cpus).unwrap_or(0);
-        let rows = vcpus.as_deref().map(|v| xen::parse_vcpu_list(v, nr_cpus)).transpose();
-        match rows {
-            Ok(rows) => obs.domains = xl::domains_from_brief(brief, rows.unwrap_or_default()),
-            Err(e) => obs.problems.push(host_problem(host, format!("cannot parse `xl vcpu-list` output: {e}"))),
-        }
+        xl_domains(&mut obs, brief, vcpus.as_deref());
     }
     if obs.info.is_none() && !obs.problems.iter().any(|p| p.message.contains(" info")) {
         obs.problems.push(host_problem(host, "the observe output ended early (connection lost?)".into()));
@@ -404,6 +399,15 @@ pub fn parse(host: &str, stdout: &str, marker: &str, req: &ObserveRequest) -> Ob
     }
     obs.repos = repos.into_values().collect();
     obs
+}
+
+/// `xl`: the domains from `xl list` joined with `xl vcpu-list`'s affinity (xl has no SXP).
+fn xl_domains(obs: &mut Observed, brief: Vec<xen::BriefDomain>, vcpus: Option<&str>) {
+    let nr_cpus = obs.info.as_ref().map(|i| i.nr_cpus).unwrap_or(0);
+    match vcpus.map(|v| xen::parse_vcpu_list(v, nr_cpus)).transpose() {
+        Ok(rows) => obs.domains = xl::domains_from_brief(brief, rows.unwrap_or_default()),
+        Err(e) => obs.problems.push(host_problem(&obs.host, format!("cannot parse `xl vcpu-list` output: {e}"))),
+    }
 }
 
 fn cmd_failure(cmd: &str, sec: &Section) -> String {

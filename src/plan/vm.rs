@@ -96,22 +96,7 @@ pub fn plan_vm(
     let mut vm_changed = false;
     match cfg {
         None => {
-            for f in &mut fields {
-                f.impact = Impact::Live;
-            }
-            changes.push(Change {
-                id: vm_id.clone(),
-                resource: Resource::Vm,
-                name: vm.name.clone(),
-                action: Action::Create,
-                impact: Impact::Live,
-                fields,
-                file: Some(FileDiff { path: path.clone(), old: String::new(), new: text.new.clone() }),
-                ops: vec![Op::WriteFile { path: path.clone(), content: text.new, backup: false, secrets: text.slots }],
-                depends_on: disk_ids.clone(),
-                verify_pins: Vec::new(),
-                cause: None,
-            });
+            changes.push(create_vm(vm, &vm_id, &path, text, fields, &disk_ids));
             vm_changed = true;
         }
         Some(c) => {
@@ -137,6 +122,26 @@ pub fn plan_vm(
             VmState::Stopped | VmState::Absent => None,
         };
         super::snapshot::plan_declared(vm, obs, &path, &new_cfg, future, &after, changes, errors);
+    }
+}
+
+/// A VM with no vm.cfg yet: the file written new, after its disks; every field takes effect.
+fn create_vm(vm: &Vm, id: &str, path: &str, text: Texts, mut fields: Vec<FieldChange>, disk_ids: &[String]) -> Change {
+    for f in &mut fields {
+        f.impact = Impact::Live;
+    }
+    Change {
+        id: id.to_string(),
+        resource: Resource::Vm,
+        name: vm.name.clone(),
+        action: Action::Create,
+        impact: Impact::Live,
+        fields,
+        file: Some(FileDiff { path: path.to_string(), old: String::new(), new: text.new.clone() }),
+        ops: vec![Op::WriteFile { path: path.to_string(), content: text.new, backup: false, secrets: text.slots }],
+        depends_on: disk_ids.to_vec(),
+        verify_pins: Vec::new(),
+        cause: None,
     }
 }
 

@@ -247,6 +247,26 @@ fn prefix(qname: &str) -> &str {
     qname.rsplit_once(':').map_or("", |(p, _)| &qname[..p.len() + 1])
 }
 
+/// A `<jdbc-connection-pool-params>` block holding `missing`, after `<jdbc-driver-params>`
+/// (the data source has none yet).
+fn new_pool_params(text: &str, m: &Module, missing: &[(&str, &String)], unit: &str) -> Result<Edit, String> {
+    let nl = newline(text);
+    let el = |p: &str, e: &str, v: &str| format!("<{p}{e}>{}</{p}{e}>", escape(v));
+    let dp = m.driver_params.as_ref().ok_or("the data source has no <jdbc-driver-params>")?;
+    let p = prefix(&dp.qname);
+    let block: String = match indent_at(text, dp.outer.0) {
+        Some(di) => {
+            let kids: String = missing.iter().map(|(e, v)| format!("{nl}{di}{unit}{}", el(p, e, v))).collect();
+            format!("{nl}{di}<{p}jdbc-connection-pool-params>{kids}{nl}{di}</{p}jdbc-connection-pool-params>")
+        }
+        None => {
+            let kids: String = missing.iter().map(|(e, v)| el(p, e, v)).collect();
+            format!("<{p}jdbc-connection-pool-params>{kids}</{p}jdbc-connection-pool-params>")
+        }
+    };
+    Ok(Edit { at: dp.outer.1, del: 0, ins: block })
+}
+
 /// The edits that set `<url>` (when `url` is given) and the pool parameters (element, value)
 /// that differ, inserting missing ones in schema order with their siblings' indentation.
 pub fn edits(text: &str, m: &Module, url: Option<&str>, pool: &[(&str, String)]) -> Result<Vec<Edit>, String> {
@@ -273,19 +293,7 @@ pub fn edits(text: &str, m: &Module, url: Option<&str>, pool: &[(&str, String)])
     };
     let el = |p: &str, e: &str, v: &str| format!("<{p}{e}>{}</{p}{e}>", escape(v));
     let Some(pp) = &m.pool_params else {
-        let dp = m.driver_params.as_ref().ok_or("the data source has no <jdbc-driver-params>")?;
-        let p = prefix(&dp.qname);
-        let block: String = match indent_at(text, dp.outer.0) {
-            Some(di) => {
-                let kids: String = missing.iter().map(|(e, v)| format!("{nl}{di}{unit}{}", el(p, e, v))).collect();
-                format!("{nl}{di}<{p}jdbc-connection-pool-params>{kids}{nl}{di}</{p}jdbc-connection-pool-params>")
-            }
-            None => {
-                let kids: String = missing.iter().map(|(e, v)| el(p, e, v)).collect();
-                format!("<{p}jdbc-connection-pool-params>{kids}</{p}jdbc-connection-pool-params>")
-            }
-        };
-        out.push(Edit { at: dp.outer.1, del: 0, ins: block });
+        out.push(new_pool_params(text, m, &missing, unit)?);
         return Ok(out);
     };
     let p = prefix(&pp.qname);

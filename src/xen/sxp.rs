@@ -94,41 +94,7 @@ pub fn parse_all_located(text: &str) -> Result<Vec<(usize, Sxp)>, XenParseError>
                 Some((open, items)) => (open, Sxp::List(items)),
                 None => return Err(XenParseError::new(line, "`)` without a matching `(`")),
             },
-            '\'' | '"' => {
-                let mut atom = String::new();
-                loop {
-                    match chars.next() {
-                        None => {
-                            return Err(XenParseError::new(
-                                start,
-                                format!("quoted atom starting with {c} is never closed"),
-                            ))
-                        }
-                        Some(q) if q == c => break,
-                        Some('\\') => match chars.next() {
-                            Some('n') => atom.push('\n'),
-                            Some('t') => atom.push('\t'),
-                            Some('r') => atom.push('\r'),
-                            Some(other) => {
-                                if other == '\n' {
-                                    line += 1;
-                                }
-                                atom.push(other);
-                            }
-                            None => {
-                                return Err(XenParseError::new(start, "quoted atom ends in a lone backslash"));
-                            }
-                        },
-                        Some(other) => {
-                            if other == '\n' {
-                                line += 1;
-                            }
-                            atom.push(other);
-                        }
-                    }
-                }
-                (start, Sxp::Atom(atom))
-            }
+            '\'' | '"' => (start, Sxp::Atom(quoted(&mut chars, c, start, &mut line)?)),
             c => {
                 let mut atom = String::from(c);
                 while let Some(&n) = chars.peek() {
@@ -150,6 +116,44 @@ pub fn parse_all_located(text: &str) -> Result<Vec<(usize, Sxp)>, XenParseError>
         Some((open, _)) => Err(XenParseError::new(*open, "`(` is never closed")),
         None => Ok(top),
     }
+}
+
+/// A quoted atom after its opening `c` (`'` or `"`), backslash escapes read; `line` counts the
+/// newlines inside it.
+fn quoted(
+    chars: &mut std::iter::Peekable<std::str::Chars<'_>>,
+    c: char,
+    start: usize,
+    line: &mut usize,
+) -> Result<String, XenParseError> {
+    let mut atom = String::new();
+    loop {
+        match chars.next() {
+            None => return Err(XenParseError::new(start, format!("quoted atom starting with {c} is never closed"))),
+            Some(q) if q == c => break,
+            Some('\\') => match chars.next() {
+                Some('n') => atom.push('\n'),
+                Some('t') => atom.push('\t'),
+                Some('r') => atom.push('\r'),
+                Some(other) => {
+                    if other == '\n' {
+                        *line += 1;
+                    }
+                    atom.push(other);
+                }
+                None => {
+                    return Err(XenParseError::new(start, "quoted atom ends in a lone backslash"));
+                }
+            },
+            Some(other) => {
+                if other == '\n' {
+                    *line += 1;
+                }
+                atom.push(other);
+            }
+        }
+    }
+    Ok(atom)
 }
 
 #[cfg(test)]
