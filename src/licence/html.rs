@@ -131,31 +131,8 @@ fn core_html(
     out.push_str("</div></div>");
 }
 
-fn host_html(out: &mut String, h: &HostMap, group_idx: &BTreeMap<String, usize>) {
-    let vm_colours: BTreeMap<String, usize> = h.vms.iter().enumerate().map(|(i, v)| (v.vm.clone(), i)).collect();
-    let cores: usize = h.sockets.iter().map(|s| s.cores.len()).sum();
-    let _ = write!(
-        out,
-        "<section class=\"host\" data-host=\"{}\"><h2>Host {} <small>({}): {} socket(s), {cores} cores, {} threads; dom0 on {}</small></h2><div class=\"sockets\">",
-        esc(&h.host),
-        esc(&h.host),
-        esc(&h.hostname),
-        h.sockets.len(),
-        h.nr_cpus,
-        esc(h.dom0.as_deref().unwrap_or("unknown (not pinned)"))
-    );
-    for s in &h.sockets {
-        let _ = write!(
-            out,
-            "<div class=\"socket\" data-socket=\"{}\"><h3>Socket {}</h3><div class=\"cores\">",
-            s.socket, s.socket
-        );
-        for c in &s.cores {
-            core_html(out, s.socket, c, &vm_colours, group_idx);
-        }
-        out.push_str("</div></div>");
-    }
-    out.push_str("</div>");
+/// The host's licence groups: cores counted, licences, and whether the pinning holds.
+fn groups_html(out: &mut String, h: &HostMap, group_idx: &BTreeMap<String, usize>) {
     out.push_str("<h3>Licence groups</h3><table class=\"groups\"><tr><th>group</th><th>VMs</th><th>cores counted</th><th>core factor</th><th>licences</th><th>max_cores</th><th>status</th></tr>");
     for g in &h.groups {
         let colour = GROUP_COLOURS[group_idx.get(&g.group).copied().unwrap_or(0) % GROUP_COLOURS.len()];
@@ -182,6 +159,34 @@ fn host_html(out: &mut String, h: &HostMap, group_idx: &BTreeMap<String, usize>)
         );
     }
     out.push_str("</table>");
+}
+
+fn host_html(out: &mut String, h: &HostMap, group_idx: &BTreeMap<String, usize>) {
+    let vm_colours: BTreeMap<String, usize> = h.vms.iter().enumerate().map(|(i, v)| (v.vm.clone(), i)).collect();
+    let cores: usize = h.sockets.iter().map(|s| s.cores.len()).sum();
+    let _ = write!(
+        out,
+        "<section class=\"host\" data-host=\"{}\"><h2>Host {} <small>({}): {} socket(s), {cores} cores, {} threads; dom0 on {}</small></h2><div class=\"sockets\">",
+        esc(&h.host),
+        esc(&h.host),
+        esc(&h.hostname),
+        h.sockets.len(),
+        h.nr_cpus,
+        esc(h.dom0.as_deref().unwrap_or("unknown (not pinned)"))
+    );
+    for s in &h.sockets {
+        let _ = write!(
+            out,
+            "<div class=\"socket\" data-socket=\"{}\"><h3>Socket {}</h3><div class=\"cores\">",
+            s.socket, s.socket
+        );
+        for c in &s.cores {
+            core_html(out, s.socket, c, &vm_colours, group_idx);
+        }
+        out.push_str("</div></div>");
+    }
+    out.push_str("</div>");
+    groups_html(out, h, group_idx);
     out.push_str("<h3>VMs</h3><table class=\"vms\"><tr><th>VM</th><th>pinned in vm.cfg</th><th>live affinity</th><th>licence groups</th><th>findings</th></tr>");
     for v in &h.vms {
         let found: Vec<String> = h

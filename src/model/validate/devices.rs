@@ -215,6 +215,40 @@ pub(super) fn networks(cx: &mut Ctx, e: &Entry<RawVm>) -> Vec<Nic> {
     out
 }
 
+/// A VNC password is a reference (`env:` or `file:`), never a value in the YAML.
+fn vnc_password(cx: &mut Ctx, e: &Entry<RawVm>, password: &Option<RawSecret>) -> Option<SecretRef> {
+    let p = |f: &str| format!("vms.{}.console.{f}", e.name);
+    match password {
+        None => None,
+        Some(RawSecret::Inline(_)) => {
+            cx.diags.push(
+                Diagnostic::error(
+                    Some(e.loc_at(&["console", "vnc", "password"])),
+                    p("vnc.password"),
+                    "VNC password written inline",
+                )
+                .with_help("secrets do not belong in git: use `password: { env: VAR }` or `password: { file: /path }`"),
+            );
+            None
+        }
+        Some(RawSecret::Source(s)) => match (&s.env, &s.file) {
+            (Some(var), None) if !var.is_empty() && var.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') => {
+                Some(SecretRef::Env(var.clone()))
+            }
+            (None, Some(f)) if !f.is_empty() => Some(SecretRef::File(expand_home(f))),
+            _ => {
+                cx.err(
+                    e,
+                    &["console", "vnc", "password"],
+                    p("vnc.password"),
+                    "give exactly one of `env: VAR` or `file: PATH`",
+                );
+                None
+            }
+        },
+    }
+}
+
 pub(super) fn console(cx: &mut Ctx, e: &Entry<RawVm>) -> Console {
     let Some(c) = &e.raw.console else {
         return Console { pv_console: "hvc0".into(), ..Console::default() };
@@ -233,37 +267,7 @@ pub(super) fn console(cx: &mut Ctx, e: &Entry<RawVm>) -> Console {
         cx.err(e, &["console", "pv_console"], p("pv_console"), "pv_console applies to `type: pv` VMs only");
     }
     let vnc = c.vnc.as_ref().map(|v| {
-        let password = match &v.password {
-            None => None,
-            Some(RawSecret::Inline(_)) => {
-                cx.diags.push(
-                    Diagnostic::error(
-                        Some(e.loc_at(&["console", "vnc", "password"])),
-                        p("vnc.password"),
-                        "VNC password written inline",
-                    )
-                    .with_help(
-                        "secrets do not belong in git: use `password: { env: VAR }` or `password: { file: /path }`",
-                    ),
-                );
-                None
-            }
-            Some(RawSecret::Source(s)) => match (&s.env, &s.file) {
-                (Some(var), None) if !var.is_empty() && var.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') => {
-                    Some(SecretRef::Env(var.clone()))
-                }
-                (None, Some(f)) if !f.is_empty() => Some(SecretRef::File(expand_home(f))),
-                _ => {
-                    cx.err(
-                        e,
-                        &["console", "vnc", "password"],
-                        p("vnc.password"),
-                        "give exactly one of `env: VAR` or `file: PATH`",
-                    );
-                    None
-                }
-            },
-        };
+        let password = vnc_password(cx, e, &v.password);
         if let Some(port) = v.port {
             if !(5900..=5999).contains(&port) {
                 cx.err(
