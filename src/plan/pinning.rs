@@ -30,6 +30,72 @@ fn desired_pins(model: &Model, obs: &Observed) -> BTreeMap<String, Option<CpuSet
     out
 }
 
+/// A pinned VM with OVM's HA on (declared, else on the host): an HA restart elsewhere breaks
+/// the hard partition.
+fn ha_warning(vm: &crate::model::Vm, obs: &Observed, warnings: &mut Vec<String>) {
+    let ha_declared = vm
+        .extra_config
+        .get("OVM_high_availability")
+        .map(|v| matches!(v, ExtraValue::Bool(true)) || matches!(v, ExtraValue::Int(1)));
+    let ha_observed = || {
+        obs.vms()
+            .into_iter()
+            .find(|v| v.simple_name == vm.name)
+            .and_then(|v| v.cfg)
+            .and_then(|c| c.cfg.get("OVM_high_availability").and_then(Value::as_bool))
+    };
+    if ha_declared.or_else(ha_observed) == Some(true) {
+        warnings.push(format!(
+            "VM `{}` is pinned and has OVM_high_availability = True: an HA restart on another server breaks the hard partition (set it false)",
+            vm.name
+        ));
+    }
+}
+
+/// Each licence group with `max_cores`: the physical cores its VMs on this host would use.
+fn licence_groups(
+    model: &Model,
+    obs: &Observed,
+    info: &crate::xen::HostInfo,
+    pins: &BTreeMap<String, Option<CpuSet>>,
+    errors: &mut Vec<String>,
+) {
+    for (group, lic) in &model.licences {
+        let Some(max) = lic.max_cores else { continue };
+        let members: Vec<(String, Option<CpuSet>)> = lic
+            .vms
+            .iter()
+            .filter(|v| model.vms.get(*v).is_some_and(|m| m.host == obs.host && m.state != VmState::Absent))
+            .map(|v| {
+                (
+                    v.clone(),
+                    pins.get(v)
+                        .cloned()
+                        .flatten()
+                        .or_else(|| model.vms.get(v).and_then(|m| m.cpus.as_ref()).map(|p| p.union())),
+                )
+            })
+            .collect();
+        if members.is_empty() {
+            continue;
+        }
+        let c = licence::count(&obs.host, group, info, &members, lic.core_factor, Some(max));
+        if let Some(e) = &c.error {
+            errors.push(format!("licence group `{group}` on {}: {e}", obs.host));
+        } else if c.violation {
+            let why = if c.unpinned.is_empty() {
+                format!("threads {} are {} physical cores", c.threads, c.cores)
+            } else {
+                format!("{} not pinned, so all {} cores of the server count", c.unpinned.join(", "), c.host_cores)
+            };
+            errors.push(format!(
+                "licence group `{group}` would use {} cores on {} but max_cores is {max}: {why}",
+                c.cores, obs.host
+            ));
+        }
+    }
+}
+
 /// Runs the checks; pushes to `errors` and `warnings`.
 pub fn check(model: &Model, obs: &Observed, errors: &mut Vec<String>, warnings: &mut Vec<String>) {
     let Some(info) = &obs.info else { return };
@@ -83,23 +149,7 @@ pub fn check(model: &Model, obs: &Observed, errors: &mut Vec<String>, warnings: 
                 ));
             }
         }
-        let ha_declared = vm
-            .extra_config
-            .get("OVM_high_availability")
-            .map(|v| matches!(v, ExtraValue::Bool(true)) || matches!(v, ExtraValue::Int(1)));
-        let ha_observed = || {
-            obs.vms()
-                .into_iter()
-                .find(|v| v.simple_name == vm.name)
-                .and_then(|v| v.cfg)
-                .and_then(|c| c.cfg.get("OVM_high_availability").and_then(Value::as_bool))
-        };
-        if ha_declared.or_else(ha_observed) == Some(true) {
-            warnings.push(format!(
-                "VM `{}` is pinned and has OVM_high_availability = True: an HA restart on another server breaks the hard partition (set it false)",
-                vm.name
-            ));
-        }
+        ha_warning(vm, obs, warnings);
     }
     let pins = desired_pins(model, obs);
     let pinned: Vec<(&String, &CpuSet)> = pins.iter().filter_map(|(n, p)| p.as_ref().map(|p| (n, p))).collect();
@@ -111,38 +161,5 @@ pub fn check(model: &Model, obs: &Observed, errors: &mut Vec<String>, warnings: 
             }
         }
     }
-    for (group, lic) in &model.licences {
-        let Some(max) = lic.max_cores else { continue };
-        let members: Vec<(String, Option<CpuSet>)> = lic
-            .vms
-            .iter()
-            .filter(|v| model.vms.get(*v).is_some_and(|m| m.host == obs.host && m.state != VmState::Absent))
-            .map(|v| {
-                (
-                    v.clone(),
-                    pins.get(v)
-                        .cloned()
-                        .flatten()
-                        .or_else(|| model.vms.get(v).and_then(|m| m.cpus.as_ref()).map(|p| p.union())),
-                )
-            })
-            .collect();
-        if members.is_empty() {
-            continue;
-        }
-        let c = licence::count(&obs.host, group, info, &members, lic.core_factor, Some(max));
-        if let Some(e) = &c.error {
-            errors.push(format!("licence group `{group}` on {}: {e}", obs.host));
-        } else if c.violation {
-            let why = if c.unpinned.is_empty() {
-                format!("threads {} are {} physical cores", c.threads, c.cores)
-            } else {
-                format!("{} not pinned, so all {} cores of the server count", c.unpinned.join(", "), c.host_cores)
-            };
-            errors.push(format!(
-                "licence group `{group}` would use {} cores on {} but max_cores is {max}: {why}",
-                c.cores, obs.host
-            ));
-        }
-    }
+    licence_groups(model, obs, info, &pins, errors);
 }
