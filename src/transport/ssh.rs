@@ -39,6 +39,34 @@ fn default_known_hosts() -> PathBuf {
     std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/root")).join(".ssh/known_hosts")
 }
 
+/// The first of `addrs` that accepts a TCP connection within `timeout`; else the last error.
+fn tcp_connect(
+    addrs: &[std::net::SocketAddr],
+    timeout: std::time::Duration,
+) -> Result<TcpStream, Option<(std::net::SocketAddr, std::io::Error)>> {
+    let mut last = None;
+    for a in addrs {
+        match TcpStream::connect_timeout(a, timeout) {
+            Ok(s) => return Ok(s),
+            Err(e) => last = Some((*a, e)),
+        }
+    }
+    Err(last)
+}
+
+/// No Nagle delay; and a host that vanishes (link down, powered off) must not hang an apply
+/// forever: TCP keepalive notices an idle dead peer, TCP_USER_TIMEOUT one with unacknowledged data.
+fn tune_socket(tcp: &TcpStream) {
+    let _ = tcp.set_nodelay(true);
+    let sock = socket2::SockRef::from(tcp);
+    let ka = socket2::TcpKeepalive::new()
+        .with_time(std::time::Duration::from_secs(10))
+        .with_interval(std::time::Duration::from_secs(5))
+        .with_retries(3);
+    let _ = sock.set_tcp_keepalive(&ka);
+    let _ = sock.set_tcp_user_timeout(Some(std::time::Duration::from_secs(30)));
+}
+
 impl SshTransport {
     /// Connects, checks the host key, authenticates.
     pub fn connect(host: &Host) -> Result<SshTransport, TransportError> {
@@ -62,36 +90,15 @@ impl SshTransport {
         if addrs.is_empty() {
             return Err(fail(format!("resolving {}", host.address), "no address".into(), false, false));
         }
-        let mut last = None;
-        let mut tcp = None;
-        for a in &addrs {
-            match TcpStream::connect_timeout(a, host.connect_timeout) {
-                Ok(s) => {
-                    tcp = Some(s);
-                    break;
-                }
-                Err(e) => last = Some((*a, e)),
-            }
-        }
-        let tcp = match (tcp, last) {
-            (Some(t), _) => t,
-            (None, Some((a, e))) => {
+        let tcp = tcp_connect(&addrs, host.connect_timeout).map_err(|last| match last {
+            Some((a, e)) => {
                 let ran_out = e.kind() == std::io::ErrorKind::TimedOut;
-                return Err(fail(format!("TCP connect to {a}"), e.to_string(), ran_out, true));
+                fail(format!("TCP connect to {a}"), e.to_string(), ran_out, true)
             }
-            (None, None) => return Err(fail("TCP connect".into(), "no address".into(), false, true)),
-        };
+            None => fail("TCP connect".into(), "no address".into(), false, true),
+        })?;
         let peer = tcp.peer_addr().map(|a| a.to_string()).unwrap_or_else(|_| host.address.clone());
-        let _ = tcp.set_nodelay(true);
-        // A host that vanishes (link down, powered off) must not hang an apply forever: TCP
-        // keepalive notices an idle dead peer, TCP_USER_TIMEOUT one with unacknowledged data.
-        let sock = socket2::SockRef::from(&tcp);
-        let ka = socket2::TcpKeepalive::new()
-            .with_time(std::time::Duration::from_secs(10))
-            .with_interval(std::time::Duration::from_secs(5))
-            .with_retries(3);
-        let _ = sock.set_tcp_keepalive(&ka);
-        let _ = sock.set_tcp_user_timeout(Some(std::time::Duration::from_secs(30)));
+        tune_socket(&tcp);
         let mut session = Session::new().map_err(|e| fail("starting libssh2".into(), e.to_string(), false, false))?;
         session.set_tcp_stream(tcp);
         session.set_timeout(u32::try_from(host.connect_timeout.as_millis()).unwrap_or(u32::MAX));
@@ -304,38 +311,10 @@ impl Transport for SshTransport {
             }
             return Err(self.disarmed(err(m)));
         }
-        let mut stdout = Vec::new();
-        let mut stderr = Vec::new();
-        // On a lost connection keep what arrived: it tells which steps already ran.
-        let lost = |e: std::io::Error, stdout: Vec<u8>, stderr: Vec<u8>| ExecOutput {
-            status: -1,
-            stdout,
-            stderr,
-            lost: Some(format!("connection to {} lost: {e}", self.name)),
-            timed_out: false,
+        let (stdout, stderr) = match self.read_outputs(&mut ch, &mut deadline) {
+            Ok(out) => out,
+            Err(ended) => return Ok(ended),
         };
-        let mut chunk = [0u8; 32 * 1024];
-        for to_stderr in [false, true] {
-            loop {
-                self.arm(&deadline);
-                let read = if to_stderr { ch.stderr().read(&mut chunk) } else { ch.read(&mut chunk) };
-                match read {
-                    Ok(0) => break,
-                    Ok(n) if to_stderr => stderr.extend_from_slice(&chunk[..n]),
-                    Ok(n) => {
-                        deadline.saw_stdout(&chunk[..n]);
-                        stdout.extend_from_slice(&chunk[..n]);
-                    }
-                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                    Err(e) if keepalive_wakeup(&deadline, &e) => {}
-                    Err(e) if ran_out(&deadline, &e) => {
-                        self.give_up(&mut ch);
-                        return Ok(timed_out(stdout, stderr));
-                    }
-                    Err(e) => return Ok(self.disarmed(lost(e, stdout, stderr))),
-                }
-            }
-        }
         self.arm(&deadline);
         let mut closed = ch.wait_close();
         while closed.as_ref().is_err_and(|e| keepalive_wakeup_ssh(&deadline, e)) {
@@ -415,6 +394,44 @@ impl Transport for SshTransport {
 }
 
 impl SshTransport {
+    /// Reads the channel's stdout, then its stderr, to their ends. `Err` is the exec's outcome
+    /// when it ended early: out of time, or the connection lost (with what arrived until then).
+    fn read_outputs(&self, ch: &mut Channel, deadline: &mut Deadline) -> Result<(Vec<u8>, Vec<u8>), ExecOutput> {
+        let mut stdout = Vec::new();
+        let mut stderr = Vec::new();
+        // On a lost connection keep what arrived: it tells which steps already ran.
+        let lost = |e: std::io::Error, stdout: Vec<u8>, stderr: Vec<u8>| ExecOutput {
+            status: -1,
+            stdout,
+            stderr,
+            lost: Some(format!("connection to {} lost: {e}", self.name)),
+            timed_out: false,
+        };
+        let mut chunk = [0u8; 32 * 1024];
+        for to_stderr in [false, true] {
+            loop {
+                self.arm(deadline);
+                let read = if to_stderr { ch.stderr().read(&mut chunk) } else { ch.read(&mut chunk) };
+                match read {
+                    Ok(0) => break,
+                    Ok(n) if to_stderr => stderr.extend_from_slice(&chunk[..n]),
+                    Ok(n) => {
+                        deadline.saw_stdout(&chunk[..n]);
+                        stdout.extend_from_slice(&chunk[..n]);
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(e) if keepalive_wakeup(deadline, &e) => {}
+                    Err(e) if ran_out(deadline, &e) => {
+                        self.give_up(ch);
+                        return Err(ExecOutput { status: -1, stdout, stderr, lost: None, timed_out: true });
+                    }
+                    Err(e) => return Err(self.disarmed(lost(e, stdout, stderr))),
+                }
+            }
+        }
+        Ok((stdout, stderr))
+    }
+
     /// Sets libssh2's timeout for the next blocking call to what is left of the limit.
     fn arm(&self, deadline: &Deadline) {
         self.session.set_timeout(deadline.remaining_ms().unwrap_or(0));
