@@ -158,58 +158,22 @@ fn host_in(cx: &mut Ctx, e: &Entry<RawHost>, section: &str, defaults: Option<&Ra
         }
     };
     let transport = r.transport.unwrap_or_default();
-    let address = match (&r.address, transport) {
-        (Some(_), _) if is_defaults => {
-            cx.err(e, &["address"], p("address"), "`address` belongs to each host, not to `host_defaults`");
-            String::new()
-        }
-        (None, _) if is_defaults => String::new(),
-        (Some(a), _)
-            if a.is_empty() || a.starts_with('-') || a.chars().any(|c| c.is_whitespace() || c.is_control()) =>
-        {
-            cx.err(e, &["address"], p("address"), format!("`{}` is not a host name or address", a.escape_debug()));
-            a.clone()
-        }
-        (Some(a), _) => a.clone(),
-        (None, TransportKind::Local) => "localhost".into(),
-        (None, TransportKind::Ssh | TransportKind::Openssh) => {
-            cx.err(e, &[], p("address"), format!("host `{}` has no `address`", e.name));
-            String::new()
-        }
-    };
+    let address = address(cx, e, r, is_defaults, &p);
     let user = r.user.clone().unwrap_or_else(|| "root".into());
     if check_name(&user).is_err() {
         cx.err(e, &["user"], p("user"), format!("`{}` is not a valid user name", user.escape_debug()));
     }
-    let mut repositories = Vec::new();
-    for (i, repo) in r.repository.iter().chain(r.repositories.iter()).enumerate() {
-        let at: Vec<String> = if i == 0 && r.repository.is_some() {
-            vec!["repository".into()]
-        } else {
-            vec!["repositories".into(), (i - usize::from(r.repository.is_some())).to_string()]
-        };
-        let at_ref: Vec<&str> = at.iter().map(String::as_str).collect();
-        if let Err(m) = path_ok(repo) {
-            cx.err(e, &at_ref, p(&at.join(".")), m);
-        } else if !repositories.contains(repo) {
-            repositories.push(repo.clone());
-        }
-    }
+    let repositories = repositories(cx, e, r, &p);
     for (key, secs) in [("observe_timeout", r.observe_timeout), ("step_timeout", r.step_timeout)] {
         if secs == Some(0) {
             cx.err(e, &[key], p(key), format!("`{key}` must be at least 1 second"));
         }
     }
-    let reserved_cpus = match &r.reserved_cpus {
-        Some(s) => match CpuSet::parse(s) {
-            Ok(set) => Some(set),
-            Err(m) => {
-                cx.err(e, &["reserved_cpus"], p("reserved_cpus"), format!("bad CPU set: {m}"));
-                None
-            }
-        },
-        None => None,
-    };
+    let reserved_cpus = r.reserved_cpus.as_ref().and_then(|s| {
+        CpuSet::parse(s)
+            .map_err(|m| cx.err(e, &["reserved_cpus"], p("reserved_cpus"), format!("bad CPU set: {m}")))
+            .ok()
+    });
     let ssh = ssh::connection(cx, e, r, &p);
     for (k, v) in &r.labels {
         if let Err(m) = select::check_label(k, v) {
@@ -240,6 +204,49 @@ fn host_in(cx: &mut Ctx, e: &Entry<RawHost>, section: &str, defaults: Option<&Ra
         reserved_cpus,
         loc: Some(e.loc.clone()),
     })
+}
+
+/// The host's address: required for SSH, `localhost` for the local transport, refused in
+/// `host_defaults` and when it could be read as an option or holds blanks.
+fn address(cx: &mut Ctx, e: &Entry<RawHost>, r: &RawHost, is_defaults: bool, p: &dyn Fn(&str) -> String) -> String {
+    match (&r.address, r.transport.unwrap_or_default()) {
+        (Some(_), _) if is_defaults => {
+            cx.err(e, &["address"], p("address"), "`address` belongs to each host, not to `host_defaults`");
+            String::new()
+        }
+        (None, _) if is_defaults => String::new(),
+        (Some(a), _)
+            if a.is_empty() || a.starts_with('-') || a.chars().any(|c| c.is_whitespace() || c.is_control()) =>
+        {
+            cx.err(e, &["address"], p("address"), format!("`{}` is not a host name or address", a.escape_debug()));
+            a.clone()
+        }
+        (Some(a), _) => a.clone(),
+        (None, TransportKind::Local) => "localhost".into(),
+        (None, TransportKind::Ssh | TransportKind::Openssh) => {
+            cx.err(e, &[], p("address"), format!("host `{}` has no `address`", e.name));
+            String::new()
+        }
+    }
+}
+
+/// `repository` and `repositories` as one list, each path checked, duplicates dropped.
+fn repositories(cx: &mut Ctx, e: &Entry<RawHost>, r: &RawHost, p: &dyn Fn(&str) -> String) -> Vec<String> {
+    let mut repositories = Vec::new();
+    for (i, repo) in r.repository.iter().chain(r.repositories.iter()).enumerate() {
+        let at: Vec<String> = if i == 0 && r.repository.is_some() {
+            vec!["repository".into()]
+        } else {
+            vec!["repositories".into(), (i - usize::from(r.repository.is_some())).to_string()]
+        };
+        let at_ref: Vec<&str> = at.iter().map(String::as_str).collect();
+        if let Err(m) = path_ok(repo) {
+            cx.err(e, &at_ref, p(&at.join(".")), m);
+        } else if !repositories.contains(repo) {
+            repositories.push(repo.clone());
+        }
+    }
+    repositories
 }
 
 fn size(cx: &mut Ctx, e: &Entry<RawVm>, at: &[&str], path: String, raw: &RawSize, bare: u64) -> Option<u64> {
