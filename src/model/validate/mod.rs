@@ -265,6 +265,38 @@ fn size(cx: &mut Ctx, e: &Entry<RawVm>, at: &[&str], path: String, raw: &RawSize
     }
 }
 
+/// `unknown host`, with the declared name it was probably meant to be.
+fn unknown_host(e: &Entry<RawVm>, hosts: &BTreeMap<String, Host>, host_name: &str) -> Diagnostic {
+    let known: Vec<&str> = hosts.keys().map(String::as_str).collect();
+    let at = format!("vms.{}.host", e.name);
+    let mut d = Diagnostic::error(Some(e.loc_at(&["host"])), at, format!("unknown host `{host_name}`"));
+    if let Some(s) = crate::diag::did_you_mean(host_name, &known) {
+        d = d.with_help(format!("did you mean `{s}`?"));
+    } else if known.is_empty() {
+        d = d.with_help("no hosts are declared; add a `hosts:` section or pass its file with -f");
+    }
+    d
+}
+
+/// `vcpus` at least 1, both counts within Xen's limit, `maxvcpus` not below `vcpus`.
+fn check_vcpus(cx: &mut Ctx, e: &Entry<RawVm>, p: &dyn Fn(&str) -> String) {
+    let r = &e.raw;
+    let vcpus = r.vcpus.unwrap_or(0);
+    if r.vcpus == Some(0) {
+        cx.err(e, &["vcpus"], p("vcpus"), "a VM needs at least one vCPU");
+    }
+    for (key, n) in [("vcpus", r.vcpus), ("maxvcpus", r.maxvcpus)] {
+        if let Some(n) = n.filter(|n| *n > MAX_VCPUS) {
+            cx.err(e, &[key], p(key), format!("{key} is {n}; a Xen guest has at most {MAX_VCPUS} vCPUs"));
+        }
+    }
+    if let Some(max) = r.maxvcpus {
+        if max < vcpus {
+            cx.err(e, &["maxvcpus"], p("maxvcpus"), format!("maxvcpus ({max}) is below vcpus ({vcpus})"));
+        }
+    }
+}
+
 fn vm(cx: &mut Ctx, e: &Entry<RawVm>, hosts: &BTreeMap<String, Host>, broken: &BTreeSet<String>) -> Option<Vm> {
     let r = &e.raw;
     let p = |f: &str| format!("vms.{}.{f}", e.name);
@@ -285,14 +317,7 @@ fn vm(cx: &mut Ctx, e: &Entry<RawVm>, hosts: &BTreeMap<String, Host>, broken: &B
     let host_name = r.host.clone().unwrap_or_default();
     let host = hosts.get(&host_name);
     if host.is_none() && r.host.is_some() && !broken.contains(&host_name) {
-        let known: Vec<&str> = hosts.keys().map(String::as_str).collect();
-        let mut d = Diagnostic::error(Some(e.loc_at(&["host"])), p("host"), format!("unknown host `{host_name}`"));
-        if let Some(s) = crate::diag::did_you_mean(&host_name, &known) {
-            d = d.with_help(format!("did you mean `{s}`?"));
-        } else if known.is_empty() {
-            d = d.with_help("no hosts are declared; add a `hosts:` section or pass its file with -f");
-        }
-        cx.diags.push(d);
+        cx.diags.push(unknown_host(e, hosts, &host_name));
     }
     let memory = r.memory.as_ref().and_then(|m| size(cx, e, &["memory"], p("memory"), m, MIB));
     let maxmem = r.maxmem.as_ref().and_then(|m| size(cx, e, &["maxmem"], p("maxmem"), m, MIB));
@@ -305,19 +330,7 @@ fn vm(cx: &mut Ctx, e: &Entry<RawVm>, hosts: &BTreeMap<String, Host>, broken: &B
         cx.err(e, &["maxmem"], p("maxmem"), format!("maxmem ({maxmem_mib} MiB) is below memory ({memory_mib} MiB)"));
     }
     let vcpus = r.vcpus.unwrap_or(0);
-    if r.vcpus == Some(0) {
-        cx.err(e, &["vcpus"], p("vcpus"), "a VM needs at least one vCPU");
-    }
-    for (key, n) in [("vcpus", r.vcpus), ("maxvcpus", r.maxvcpus)] {
-        if let Some(n) = n.filter(|n| *n > MAX_VCPUS) {
-            cx.err(e, &[key], p(key), format!("{key} is {n}; a Xen guest has at most {MAX_VCPUS} vCPUs"));
-        }
-    }
-    if let Some(max) = r.maxvcpus {
-        if max < vcpus {
-            cx.err(e, &["maxvcpus"], p("maxvcpus"), format!("maxvcpus ({max}) is below vcpus ({vcpus})"));
-        }
-    }
+    check_vcpus(cx, e, &p);
     let cpus = pinning(cx, e, host);
     let disks = disks(cx, e);
     let networks = networks(cx, e);
