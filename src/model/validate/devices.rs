@@ -25,117 +25,79 @@ fn device_ok(d: &str) -> bool {
     rest.is_some_and(|r| !r.is_empty() && r.len() <= 2 && r.chars().all(|c| c.is_ascii_lowercase()))
 }
 
-pub(super) fn disks(cx: &mut Ctx, e: &Entry<RawVm>) -> Vec<Disk> {
-    let mut out: Vec<(Option<String>, DiskSource, DiskMode, bool, usize)> = Vec::new();
-    let mut names: BTreeMap<String, usize> = BTreeMap::new();
-    for (i, d) in e.raw.disks.iter().enumerate() {
-        let idx = i.to_string();
-        let p = |f: &str| format!("vms.{}.disks[{i}]{f}", e.name);
-        let mode = match disk_mode(d.mode.as_deref()) {
-            Ok(m) => m,
-            Err(m) => {
-                cx.err(e, &["disks", &idx, "mode"], p(".mode"), m);
-                DiskMode::ReadWrite
-            }
-        };
-        if let Some(dev) = &d.device {
-            if !device_ok(dev) {
-                cx.err(
-                    e,
-                    &["disks", &idx, "device"],
-                    p(".device"),
-                    format!("`{dev}` is not a guest disk device like `xvdb`"),
-                );
-            }
+/// A disk entry's state after validation: (device, source, mode, cdrom, entry index).
+type Pending = (Option<String>, DiskSource, DiskMode, bool, usize);
+
+/// New disks from entry `i` (`name`, maybe a brace range, and `size`), appended to `out`.
+fn new_disks(
+    cx: &mut Ctx,
+    e: &Entry<RawVm>,
+    i: usize,
+    name: &str,
+    mode: DiskMode,
+    names: &mut BTreeMap<String, usize>,
+    out: &mut Vec<Pending>,
+) {
+    let d = &e.raw.disks[i];
+    let idx = i.to_string();
+    let p = |f: &str| format!("vms.{}.disks[{i}]{f}", e.name);
+    let Some(sz) = &d.size else {
+        cx.err(e, &["disks", &idx], p(""), format!("disk `{name}` needs a `size`"));
+        return;
+    };
+    let bytes = match sz {
+        RawSize::Number(n) => Ok(*n),
+        RawSize::Text(t) => parse_size(t, 1),
+    };
+    let bytes = match bytes {
+        Ok(b) if b > i64::MAX as u64 => {
+            cx.err(e, &["disks", &idx, "size"], p(".size"), "bad size: larger than any file can be (8 EiB)");
+            return;
         }
-        match d {
-            RawDisk { name: Some(name), path: None, .. } => {
-                let Some(sz) = &d.size else {
-                    cx.err(e, &["disks", &idx], p(""), format!("disk `{name}` needs a `size`"));
-                    continue;
-                };
-                let bytes = match sz {
-                    RawSize::Number(n) => Ok(*n),
-                    RawSize::Text(t) => parse_size(t, 1),
-                };
-                let bytes = match bytes {
-                    Ok(b) if b > i64::MAX as u64 => {
-                        cx.err(
-                            e,
-                            &["disks", &idx, "size"],
-                            p(".size"),
-                            "bad size: larger than any file can be (8 EiB)",
-                        );
-                        continue;
-                    }
-                    Ok(b) if b > 0 => b,
-                    Ok(_) => {
-                        cx.err(e, &["disks", &idx, "size"], p(".size"), "bad size: zero");
-                        continue;
-                    }
-                    Err(m) => {
-                        cx.err(e, &["disks", &idx, "size"], p(".size"), format!("bad size: {m}"));
-                        continue;
-                    }
-                };
-                let expanded = match expand_braces(name) {
-                    Ok(v) => v,
-                    Err(m) => {
-                        cx.err(e, &["disks", &idx, "name"], p(".name"), format!("bad brace range: {m}"));
-                        continue;
-                    }
-                };
-                if expanded.len() > 1 && d.device.is_some() {
-                    cx.err(
-                        e,
-                        &["disks", &idx, "device"],
-                        p(".device"),
-                        "a brace range makes several disks; it cannot take one fixed `device`",
-                    );
-                }
-                for n in expanded {
-                    if let Err(m) = check_name(&n) {
-                        cx.err(e, &["disks", &idx, "name"], p(".name"), format!("disk name: {m}"));
-                        continue;
-                    }
-                    if let Some(first) = names.insert(n.clone(), i) {
-                        cx.err(
-                            e,
-                            &["disks", &idx, "name"],
-                            p(".name"),
-                            format!("disk `{n}` is declared twice in this VM (also disks[{first}])"),
-                        );
-                    }
-                    out.push((d.device.clone(), DiskSource::New { name: n, size: bytes }, mode, d.cdrom, i));
-                }
-            }
-            RawDisk { path: Some(path), name: None, .. } => {
-                if d.size.is_some() {
-                    cx.err(e, &["disks", &idx, "size"], p(".size"), "an existing disk (`path`) takes no `size`");
-                }
-                if let Err(m) = path_ok(path) {
-                    cx.err(e, &["disks", &idx, "path"], p(".path"), m);
-                }
-                out.push((d.device.clone(), DiskSource::Existing { path: path.clone() }, mode, d.cdrom, i));
-            }
-            _ => cx.err(
-                e,
-                &["disks", &idx],
-                p(""),
-                "a disk has either `name` and `size` (a new disk) or `path` (an existing one)",
-            ),
+        Ok(b) if b > 0 => b,
+        Ok(_) => {
+            cx.err(e, &["disks", &idx, "size"], p(".size"), "bad size: zero");
+            return;
         }
-    }
-    if out.len() > MAX_DISKS_PER_VM {
+        Err(m) => {
+            cx.err(e, &["disks", &idx, "size"], p(".size"), format!("bad size: {m}"));
+            return;
+        }
+    };
+    let expanded = match expand_braces(name) {
+        Ok(v) => v,
+        Err(m) => {
+            cx.err(e, &["disks", &idx, "name"], p(".name"), format!("bad brace range: {m}"));
+            return;
+        }
+    };
+    if expanded.len() > 1 && d.device.is_some() {
         cx.err(
             e,
-            &["disks"],
-            format!("vms.{}.disks", e.name),
-            format!("{} disks; a VM has at most {MAX_DISKS_PER_VM} (check the brace ranges)", out.len()),
+            &["disks", &idx, "device"],
+            p(".device"),
+            "a brace range makes several disks; it cannot take one fixed `device`",
         );
-        return Vec::new();
     }
-    // Devices: explicit ones first, the rest take xvda, xvdb, … in order.
+    for n in expanded {
+        if let Err(m) = check_name(&n) {
+            cx.err(e, &["disks", &idx, "name"], p(".name"), format!("disk name: {m}"));
+            continue;
+        }
+        if let Some(first) = names.insert(n.clone(), i) {
+            cx.err(
+                e,
+                &["disks", &idx, "name"],
+                p(".name"),
+                format!("disk `{n}` is declared twice in this VM (also disks[{first}])"),
+            );
+        }
+        out.push((d.device.clone(), DiskSource::New { name: n, size: bytes }, mode, d.cdrom, i));
+    }
+}
+
+/// Devices: explicit ones first (each once), the rest take xvda, xvdb, … in order.
+fn assign_devices(cx: &mut Ctx, e: &Entry<RawVm>, out: Vec<Pending>) -> Vec<Disk> {
     let mut taken: BTreeMap<String, usize> = BTreeMap::new();
     for (dev, .., i) in &out {
         if let Some(dev) = dev {
@@ -166,6 +128,60 @@ pub(super) fn disks(cx: &mut Ctx, e: &Entry<RawVm>) -> Vec<Disk> {
             Disk { source, mode, device, cdrom }
         })
         .collect()
+}
+
+pub(super) fn disks(cx: &mut Ctx, e: &Entry<RawVm>) -> Vec<Disk> {
+    let mut out: Vec<Pending> = Vec::new();
+    let mut names: BTreeMap<String, usize> = BTreeMap::new();
+    for (i, d) in e.raw.disks.iter().enumerate() {
+        let idx = i.to_string();
+        let p = |f: &str| format!("vms.{}.disks[{i}]{f}", e.name);
+        let mode = match disk_mode(d.mode.as_deref()) {
+            Ok(m) => m,
+            Err(m) => {
+                cx.err(e, &["disks", &idx, "mode"], p(".mode"), m);
+                DiskMode::ReadWrite
+            }
+        };
+        if let Some(dev) = &d.device {
+            if !device_ok(dev) {
+                cx.err(
+                    e,
+                    &["disks", &idx, "device"],
+                    p(".device"),
+                    format!("`{dev}` is not a guest disk device like `xvdb`"),
+                );
+            }
+        }
+        match d {
+            RawDisk { name: Some(name), path: None, .. } => new_disks(cx, e, i, name, mode, &mut names, &mut out),
+            RawDisk { path: Some(path), name: None, .. } => {
+                if d.size.is_some() {
+                    cx.err(e, &["disks", &idx, "size"], p(".size"), "an existing disk (`path`) takes no `size`");
+                }
+                if let Err(m) = path_ok(path) {
+                    cx.err(e, &["disks", &idx, "path"], p(".path"), m);
+                }
+                out.push((d.device.clone(), DiskSource::Existing { path: path.clone() }, mode, d.cdrom, i));
+            }
+            _ => cx.err(
+                e,
+                &["disks", &idx],
+                p(""),
+                "a disk has either `name` and `size` (a new disk) or `path` (an existing one)",
+            ),
+        }
+    }
+    if out.len() > MAX_DISKS_PER_VM {
+        cx.err(
+            e,
+            &["disks"],
+            format!("vms.{}.disks", e.name),
+            format!("{} disks; a VM has at most {MAX_DISKS_PER_VM} (check the brace ranges)", out.len()),
+        );
+        return Vec::new();
+    }
+    assign_devices(cx, e, out)
 }
 
 /// 0 → a, 25 → z, 26 → aa (Linux's xvd naming).
