@@ -100,17 +100,9 @@ fn service_ok(s: &str) -> Result<(), String> {
     }
 }
 
-/// Validates one `managers:` entry. `connection` checks the SSH fields as for a host.
-pub(super) fn manager(
-    diags: &mut Vec<Diagnostic>,
-    e: &Entry<RawManager>,
-    connection: impl FnOnce(&mut Vec<Diagnostic>, &Entry<RawHost>) -> Option<Host>,
-) -> Option<Manager> {
+/// The Manager's connection fields as a host entry, so they are checked as a host's are.
+fn host_entry(e: &Entry<RawManager>) -> Entry<RawHost> {
     let r = &e.raw;
-    let p = |f: &str| format!("managers.{}.{f}", e.name);
-    let err = |diags: &mut Vec<Diagnostic>, at: &[&str], path: String, msg: String| {
-        diags.push(Diagnostic::error(Some(e.loc_at(at)), path, msg));
-    };
     let raw_host = RawHost {
         address: r.address.clone(),
         port: r.port,
@@ -134,19 +126,18 @@ pub(super) fn manager(
         reserved_cpus: None,
         labels: Default::default(),
     };
-    let host_entry =
-        Entry { name: e.name.clone(), raw: raw_host, loc: e.loc.clone(), node: e.node.clone(), dropped: Vec::new() };
-    let conn = connection(diags, &host_entry)?;
-    let release = version(&r.version);
-    if release.is_none() {
-        err(
-            diags,
-            &["version"],
-            p("version"),
-            format!("`{}` is not an Oracle VM Manager 3 version (3.0, 3.1, 3.2, 3.3 or 3.4)", r.version.escape_debug()),
-        );
-    }
-    let domain = match (&r.domain, release) {
+    Entry { name: e.name.clone(), raw: raw_host, loc: e.loc.clone(), node: e.node.clone(), dropped: Vec::new() }
+}
+
+/// The WebLogic domain folder: as declared (an absolute path), else the one the release is
+/// documented to use.
+fn domain(diags: &mut Vec<Diagnostic>, e: &Entry<RawManager>, release: Option<(u32, u32)>) -> String {
+    let r = &e.raw;
+    let p = |f: &str| format!("managers.{}.{f}", e.name);
+    let err = |diags: &mut Vec<Diagnostic>, at: &[&str], path: String, msg: String| {
+        diags.push(Diagnostic::error(Some(e.loc_at(at)), path, msg));
+    };
+    match (&r.domain, release) {
         (Some(d), _) => {
             if !d.starts_with('/') || d.chars().any(char::is_control) || d.len() < 2 {
                 err(diags, &["domain"], p("domain"), format!("`{}` must be an absolute path", d.escape_debug()));
@@ -170,22 +161,16 @@ pub(super) fn manager(
             String::new()
         }
         (None, None) => String::new(),
+    }
+}
+
+/// The repository database's connect descriptor: service, listener addresses, failover.
+fn connect(diags: &mut Vec<Diagnostic>, e: &Entry<RawManager>) -> Connect {
+    let p = |f: &str| format!("managers.{}.{f}", e.name);
+    let err = |diags: &mut Vec<Diagnostic>, at: &[&str], path: String, msg: String| {
+        diags.push(Diagnostic::error(Some(e.loc_at(at)), path, msg));
     };
-    if let Some(ds) = &r.data_source {
-        if ds.is_empty() || ds.contains('/') || ds.chars().any(char::is_control) || !ds.ends_with(".xml") {
-            err(
-                diags,
-                &["data_source"],
-                p("data_source"),
-                format!("`{}` must be a file name in <domain>/config/jdbc/, like `OVMDS-jdbc.xml`", ds.escape_debug()),
-            );
-        }
-    }
-    let restart_command = r.restart_command.clone().unwrap_or_else(|| RESTART_COMMAND.to_string());
-    if restart_command.trim().is_empty() || restart_command.contains('\0') {
-        err(diags, &["restart_command"], p("restart_command"), "the restart command is empty".into());
-    }
-    let db = &r.database;
+    let db = &e.raw.database;
     if let Err(m) = service_ok(&db.service) {
         err(diags, &["database", "service"], p("database.service"), m);
     }
@@ -216,7 +201,55 @@ pub(super) fn manager(
             "a connect timeout is at least 1 second".into(),
         );
     }
+    Connect {
+        service: db.service.clone(),
+        addresses,
+        failover: db.failover.unwrap_or(true),
+        load_balance: db.load_balance.unwrap_or(false),
+        connect_timeout: db.connect_timeout,
+        retry_count: db.retry_count,
+    }
+}
+
+/// Validates one `managers:` entry. `connection` checks the SSH fields as for a host.
+pub(super) fn manager(
+    diags: &mut Vec<Diagnostic>,
+    e: &Entry<RawManager>,
+    connection: impl FnOnce(&mut Vec<Diagnostic>, &Entry<RawHost>) -> Option<Host>,
+) -> Option<Manager> {
+    let r = &e.raw;
+    let p = |f: &str| format!("managers.{}.{f}", e.name);
+    let err = |diags: &mut Vec<Diagnostic>, at: &[&str], path: String, msg: String| {
+        diags.push(Diagnostic::error(Some(e.loc_at(at)), path, msg));
+    };
+    let conn = connection(diags, &host_entry(e))?;
+    let release = version(&r.version);
+    if release.is_none() {
+        err(
+            diags,
+            &["version"],
+            p("version"),
+            format!("`{}` is not an Oracle VM Manager 3 version (3.0, 3.1, 3.2, 3.3 or 3.4)", r.version.escape_debug()),
+        );
+    }
+    let domain = domain(diags, e, release);
+    if let Some(ds) = &r.data_source {
+        if ds.is_empty() || ds.contains('/') || ds.chars().any(char::is_control) || !ds.ends_with(".xml") {
+            err(
+                diags,
+                &["data_source"],
+                p("data_source"),
+                format!("`{}` must be a file name in <domain>/config/jdbc/, like `OVMDS-jdbc.xml`", ds.escape_debug()),
+            );
+        }
+    }
+    let restart_command = r.restart_command.clone().unwrap_or_else(|| RESTART_COMMAND.to_string());
+    if restart_command.trim().is_empty() || restart_command.contains('\0') {
+        err(diags, &["restart_command"], p("restart_command"), "the restart command is empty".into());
+    }
+    let connect = connect(diags, e);
     let pool = pool_settings(diags, e);
+    let db = &r.database;
     if db.addresses.len() > 1 && db.pool.as_ref().is_none_or(|p| p.test_connections_on_reserve != Some(true)) {
         diags.push(
             Diagnostic::warning(
@@ -227,14 +260,6 @@ pub(super) fn manager(
             .with_help("set `pool: { test_connections_on_reserve: true, test_table_name: SQL SELECT 1 FROM DUAL }`"),
         );
     }
-    let connect = Connect {
-        service: db.service.clone(),
-        addresses,
-        failover: db.failover.unwrap_or(true),
-        load_balance: db.load_balance.unwrap_or(false),
-        connect_timeout: db.connect_timeout,
-        retry_count: db.retry_count,
-    };
     Some(Manager {
         name: e.name.clone(),
         conn,
