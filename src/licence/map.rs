@@ -151,27 +151,7 @@ pub fn host_map(model: &Model, obs: &Observed, groups: &[GroupOnHost]) -> Option
                 });
             }
         }
-        if let (Some(c), Some(l)) = (&configured, &live) {
-            if c != l {
-                warnings.push(Warning {
-                    kind: "configured-live",
-                    vm: Some(name.clone()),
-                    group: None,
-                    text: format!("`{name}`: vm.cfg pins it to {c}, but it runs on {l} now (`xm vcpu-list`)"),
-                });
-            }
-        }
-        if drawn.is_none() && !groups.is_empty() {
-            warnings.push(Warning {
-                kind: "unpinned",
-                vm: Some(name.clone()),
-                group: None,
-                text: format!(
-                    "`{name}` is licensed ({}) but not pinned: every core of the server counts",
-                    groups.join(", ")
-                ),
-            });
-        }
+        pin_warnings(&name, configured.as_ref(), live.as_ref(), drawn.is_none(), &groups, &mut warnings);
         vms.push(VmPin {
             vm: name,
             configured: configured.map(|c| c.to_string()),
@@ -180,6 +160,54 @@ pub fn host_map(model: &Model, obs: &Observed, groups: &[GroupOnHost]) -> Option
             groups,
         });
     }
+    group_warnings(groups, &mut warnings);
+    let sockets = socket_maps(info, groups, &on_thread, dom0.as_ref());
+    Some(HostMap {
+        host: obs.host.clone(),
+        hostname: info.hostname.clone(),
+        nr_cpus: nr,
+        dom0: dom0.map(|d| d.to_string()),
+        sockets,
+        vms,
+        groups: groups.to_vec(),
+        warnings,
+    })
+}
+
+/// vm.cfg's pinning differs from the live affinity; a licensed VM is not pinned at all.
+fn pin_warnings(
+    name: &str,
+    configured: Option<&CpuSet>,
+    live: Option<&CpuSet>,
+    unpinned: bool,
+    groups: &[String],
+    warnings: &mut Vec<Warning>,
+) {
+    if let (Some(c), Some(l)) = (configured, live) {
+        if c != l {
+            warnings.push(Warning {
+                kind: "configured-live",
+                vm: Some(name.to_string()),
+                group: None,
+                text: format!("`{name}`: vm.cfg pins it to {c}, but it runs on {l} now (`xm vcpu-list`)"),
+            });
+        }
+    }
+    if unpinned && !groups.is_empty() {
+        warnings.push(Warning {
+            kind: "unpinned",
+            vm: Some(name.to_string()),
+            group: None,
+            text: format!(
+                "`{name}` is licensed ({}) but not pinned: every core of the server counts",
+                groups.join(", ")
+            ),
+        });
+    }
+}
+
+/// A group's error or violation, as a finding of the whole host.
+fn group_warnings(groups: &[GroupOnHost], warnings: &mut Vec<Warning>) {
     for g in groups {
         if let Some(e) = &g.error {
             warnings.push(Warning { kind: "error", vm: None, group: Some(g.group.clone()), text: e.clone() });
@@ -193,6 +221,16 @@ pub fn host_map(model: &Model, obs: &Observed, groups: &[GroupOnHost]) -> Option
             });
         }
     }
+}
+
+/// Sockets, their cores (with the groups counting each) and threads (with the VMs and dom0 on
+/// each), in CPU order.
+fn socket_maps(
+    info: &crate::xen::HostInfo,
+    groups: &[GroupOnHost],
+    on_thread: &BTreeMap<u32, BTreeSet<String>>,
+    dom0: Option<&CpuSet>,
+) -> Vec<SocketMap> {
     let mut sockets: BTreeMap<u32, BTreeMap<u32, CoreMap>> = BTreeMap::new();
     for t in &info.topology {
         let core = sockets.entry(t.socket).or_default().entry(t.core).or_insert_with(|| CoreMap {
@@ -207,10 +245,10 @@ pub fn host_map(model: &Model, obs: &Observed, groups: &[GroupOnHost]) -> Option
         core.threads.push(ThreadMap {
             cpu: t.cpu,
             vms: on_thread.get(&t.cpu).map(|s| s.iter().cloned().collect()).unwrap_or_default(),
-            dom0: dom0.as_ref().is_some_and(|d| d.contains(t.cpu)),
+            dom0: dom0.is_some_and(|d| d.contains(t.cpu)),
         });
     }
-    let sockets = sockets
+    sockets
         .into_iter()
         .map(|(socket, cores)| SocketMap {
             socket,
@@ -222,17 +260,7 @@ pub fn host_map(model: &Model, obs: &Observed, groups: &[GroupOnHost]) -> Option
                 })
                 .collect(),
         })
-        .collect();
-    Some(HostMap {
-        host: obs.host.clone(),
-        hostname: info.hostname.clone(),
-        nr_cpus: nr,
-        dom0: dom0.map(|d| d.to_string()),
-        sockets,
-        vms,
-        groups: groups.to_vec(),
-        warnings,
-    })
+        .collect()
 }
 
 /// Half cores and dom0 overlap for one pinned VM.
