@@ -47,19 +47,9 @@ fn write_file(path: &std::path::Path, text: &str) -> Result<(), String> {
     std::fs::write(&tmp, text).and_then(|_| std::fs::rename(&tmp, path)).map_err(|e| format!("{}: {e}", path.display()))
 }
 
-/// Observes and reports.
-pub fn run(files: &[PathBuf], only: &[String], format: LicenceFormat, parallel: usize, outputs: &Outputs) -> Outcome {
-    let Some(model) = load_or_report(files) else { return Outcome::Failed };
-    if model.licences.is_empty() {
-        let _ = writeln!(std::io::stderr(), "error: no `licences:` groups are declared; nothing to count");
-        return Outcome::Failed;
-    }
-    let hosts = match select_hosts(&model, &crate::model::select::Selection::only(only)) {
-        Ok(h) => h,
-        Err(code) => return code,
-    };
-    let generated = utc_now();
-    let mut results = observe_hosts(&model, &hosts, parallel, &default_connector);
+/// Prints each host's problems and, when an evidence pack is asked for, collects each host's
+/// evidence over its session; `true` when a host failed.
+fn read_evidence(model: &Model, results: &mut [HostResult], want_evidence: bool) -> (Vec<HostEvidence>, bool) {
     let mut failed = false;
     let mut packs: Vec<HostEvidence> = Vec::new();
     for r in results.iter_mut() {
@@ -67,9 +57,9 @@ pub fn run(files: &[PathBuf], only: &[String], format: LicenceFormat, parallel: 
         match observed {
             Ok(o) => {
                 super::print_diags(&o.problems);
-                if outputs.evidence.is_some() {
+                if want_evidence {
                     let (Some(s), Some(h)) = (session.as_mut(), model.hosts.get(host.as_str())) else { continue };
-                    match evidence::collect(s.transport(), h, &targets(&model, o)) {
+                    match evidence::collect(s.transport(), h, &targets(model, o)) {
                         Ok(e) => packs.push(e),
                         Err(e) => {
                             let _ = writeln!(std::io::stderr(), "error: {e}");
@@ -84,6 +74,23 @@ pub fn run(files: &[PathBuf], only: &[String], format: LicenceFormat, parallel: 
             }
         }
     }
+    (packs, failed)
+}
+
+/// Observes and reports.
+pub fn run(files: &[PathBuf], only: &[String], format: LicenceFormat, parallel: usize, outputs: &Outputs) -> Outcome {
+    let Some(model) = load_or_report(files) else { return Outcome::Failed };
+    if model.licences.is_empty() {
+        let _ = writeln!(std::io::stderr(), "error: no `licences:` groups are declared; nothing to count");
+        return Outcome::Failed;
+    }
+    let hosts = match select_hosts(&model, &crate::model::select::Selection::only(only)) {
+        Ok(h) => h,
+        Err(code) => return code,
+    };
+    let generated = utc_now();
+    let mut results = observe_hosts(&model, &hosts, parallel, &default_connector);
+    let (packs, mut failed) = read_evidence(&model, &mut results, outputs.evidence.is_some());
     let observed: Vec<_> = results.iter().filter_map(|r| r.observed.as_ref().ok()).collect();
     let rows = crate::licence::report(&model, &observed);
     let text = match format {
