@@ -222,27 +222,7 @@ impl Parser<'_> {
                 }
                 Ok(Value::Str(s))
             }
-            Tok::Ident(name) => match name.as_str() {
-                "True" => {
-                    self.bump();
-                    Ok(Value::Bool(true))
-                }
-                "False" => {
-                    self.bump();
-                    Ok(Value::Bool(false))
-                }
-                "None" => {
-                    self.bump();
-                    Ok(Value::None)
-                }
-                _ if self.peek2() == &Tok::Punct('(') => {
-                    Err(self.err_here(format!("function calls are not allowed ('{name}(...)')")))
-                }
-                _ => Err(self.err_here(format!(
-                    "unknown name '{name}': only literals (strings, numbers, True, False, None, \
-                     lists, tuples, dicts) are allowed"
-                ))),
-            },
+            Tok::Ident(name) => self.name_value(&name),
             Tok::Punct('[') => {
                 self.bump();
                 let (items, _) = self.sequence(start, ']', depth)?;
@@ -265,6 +245,31 @@ impl Parser<'_> {
             Tok::BadNum(w, why) => Err(self.err_here(format!("{why}: '{w}'"))),
             Tok::Eof => Err(self.err_here("missing value at end of file")),
             t => Err(self.err_here(format!("expected a value, found {}", describe(&t)))),
+        }
+    }
+
+    /// `True`, `False` or `None`; any other name (a variable, a call) is not a literal.
+    fn name_value(&mut self, name: &str) -> Result<Value, ParseError> {
+        match name {
+            "True" => {
+                self.bump();
+                Ok(Value::Bool(true))
+            }
+            "False" => {
+                self.bump();
+                Ok(Value::Bool(false))
+            }
+            "None" => {
+                self.bump();
+                Ok(Value::None)
+            }
+            _ if self.peek2() == &Tok::Punct('(') => {
+                Err(self.err_here(format!("function calls are not allowed ('{name}(...)')")))
+            }
+            _ => Err(self.err_here(format!(
+                "unknown name '{name}': only literals (strings, numbers, True, False, None, \
+                     lists, tuples, dicts) are allowed"
+            ))),
         }
     }
 

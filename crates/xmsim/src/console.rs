@@ -125,25 +125,7 @@ pub fn converse(host: &str, input: &mut dyn Read, out: &mut dyn Write) -> io::Re
                 say(out, "\r\n")?;
                 let text = String::from_utf8_lossy(&line).trim().to_string();
                 line.clear();
-                phase = match phase {
-                    Phase::Login if text.is_empty() => {
-                        say(out, &format!("{host} login: "))?;
-                        Phase::Login
-                    }
-                    Phase::Login => {
-                        say(out, "Password: ")?;
-                        Phase::Password(text)
-                    }
-                    Phase::Password(user) if user == "root" => {
-                        say(out, &format!("Last login: {} on hvc0\r\n{prompt}", ctime(now() - 3600.0)))?;
-                        Phase::Shell
-                    }
-                    Phase::Password(_) => {
-                        say(out, &format!("Login incorrect\r\n\r\n{host} login: "))?;
-                        Phase::Login
-                    }
-                    Phase::Shell => shell_line(out, host, &prompt, &text)?,
-                };
+                phase = enter(out, host, &prompt, phase, text)?;
             }
             0x7f | 0x08 => {
                 if line.pop().is_some() && echo {
@@ -176,6 +158,33 @@ pub fn converse(host: &str, input: &mut dyn Read, out: &mut dyn Write) -> io::Re
             }
         }
     }
+}
+
+/// A line ended with Enter: the next phase of the login, or a shell command run.
+fn enter(out: &mut dyn Write, host: &str, prompt: &str, phase: Phase, text: String) -> io::Result<Phase> {
+    let say = |out: &mut dyn Write, s: &str| -> io::Result<()> {
+        out.write_all(s.as_bytes())?;
+        out.flush()
+    };
+    Ok(match phase {
+        Phase::Login if text.is_empty() => {
+            say(out, &format!("{host} login: "))?;
+            Phase::Login
+        }
+        Phase::Login => {
+            say(out, "Password: ")?;
+            Phase::Password(text)
+        }
+        Phase::Password(user) if user == "root" => {
+            say(out, &format!("Last login: {} on hvc0\r\n{prompt}", ctime(now() - 3600.0)))?;
+            Phase::Shell
+        }
+        Phase::Password(_) => {
+            say(out, &format!("Login incorrect\r\n\r\n{host} login: "))?;
+            Phase::Login
+        }
+        Phase::Shell => shell_line(out, host, prompt, &text)?,
+    })
 }
 
 fn shell_line(out: &mut dyn Write, host: &str, prompt: &str, cmd: &str) -> io::Result<Phase> {
