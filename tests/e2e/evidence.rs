@@ -63,17 +63,7 @@ fn the_evidence_pack_of_a_host_verifies_and_keeps_no_secret() {
     }
     assert!(std::fs::read_to_string(host.join("info-n.txt")).expect("info").contains("cpu_topology"));
     assert!(std::fs::read_to_string(host.join("vm-db01/vm.cfg")).expect("cfg").contains("cpus = '4-7'"));
-    // The host key recorded is the one the host has.
-    let meta: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(host.join("meta.json")).expect("meta")).expect("json");
-    let fp = Command::new("ssh-keygen")
-        .arg("-lf")
-        .arg(h.path().join("h1/ssh_host_ed25519_key.pub"))
-        .output()
-        .expect("ssh-keygen");
-    let fp = String::from_utf8_lossy(&fp.stdout).split_whitespace().nth(1).expect("fingerprint").to_string();
-    assert_eq!(meta["ssh_host_key"].as_str(), Some(format!("ssh-ed25519 {fp}").as_str()), "{meta}");
-    assert!(meta["outputs"][0]["read_at"].as_str().is_some_and(|t| t.ends_with('Z') && t.len() == 20), "{meta}");
+    let meta = host_key_recorded(&h, &host);
     // No secret anywhere, and the redaction is noted.
     for f in walk(&pack) {
         let text = String::from_utf8_lossy(&std::fs::read(&f).expect("read")).into_owned();
@@ -94,6 +84,21 @@ fn the_evidence_pack_of_a_host_verifies_and_keeps_no_secret() {
     let (code, _, err) = domform(&["licence", "-f", d, "--evidence", pack.to_str().expect("utf-8")]);
     assert_eq!(code, 1);
     assert!(err.contains("not empty"), "{err}");
+}
+
+/// The host key recorded in the pack is the one the host has; each output says when it was read.
+fn host_key_recorded(h: &TestHosts, host: &std::path::Path) -> serde_json::Value {
+    let meta: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(host.join("meta.json")).expect("meta")).expect("json");
+    let fp = Command::new("ssh-keygen")
+        .arg("-lf")
+        .arg(h.path().join("h1/ssh_host_ed25519_key.pub"))
+        .output()
+        .expect("ssh-keygen");
+    let fp = String::from_utf8_lossy(&fp.stdout).split_whitespace().nth(1).expect("fingerprint").to_string();
+    assert_eq!(meta["ssh_host_key"].as_str(), Some(format!("ssh-ed25519 {fp}").as_str()), "{meta}");
+    assert!(meta["outputs"][0]["read_at"].as_str().is_some_and(|t| t.ends_with('Z') && t.len() == 20), "{meta}");
+    meta
 }
 
 fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {

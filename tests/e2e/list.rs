@@ -29,6 +29,28 @@ fn ovm_cfg() -> String {
     )
 }
 
+/// The table form, one host only: fitted to 100 columns, the long name cut; `--wide` whole.
+fn tables_fit_and_wide_shows_all(hosts: &std::path::Path) {
+    let (code, table, _) = domform(&["list", "-f", hosts.to_str().expect("utf-8"), "--host", "h1"]);
+    assert_eq!(code, 0);
+    assert!(table.starts_with("HOST  "), "{table}");
+    assert!(table.lines().all(|l| l.chars().count() <= 100), "fits 100 columns:\n{table}");
+    assert!(
+        table
+            .lines()
+            .any(|l| l.contains("ESXi-01") && l.contains(OVM_ID) && l.contains("running") && l.contains("0:4-5 1:5")),
+        "{table}"
+    );
+    assert!(table.lines().any(|l| l.contains(&LONG[..10]) && l.contains('…')), "{table}");
+    assert!(!table.contains("/OVS/Repositories"), "no paths by default: {table}");
+    assert!(!table.contains("h2"), "--host h1 only: {table}");
+    // --wide: every cell whole, the vm.cfg path too.
+    let (code, wide, _) = domform(&["list", "-f", hosts.to_str().expect("utf-8"), "--host", "h1", "--wide"]);
+    assert_eq!(code, 0);
+    assert!(wide.lines().any(|l| l.contains(LONG) && l.contains("/OVS/Repositories/")), "{wide}");
+    assert!(!wide.contains('…'), "{wide}");
+}
+
 #[test]
 fn list_shows_ovm_long_named_and_stopped_vms_and_reports_broken_cfgs() {
     if !can_run("list_shows_ovm_long_named_and_stopped_vms_and_reports_broken_cfgs") {
@@ -93,25 +115,7 @@ fn list_shows_ovm_long_named_and_stopped_vms_and_reports_broken_cfgs() {
     let dom0 = vms.iter().filter(|v| v["simple_name"] == "Domain-0").count();
     assert_eq!(dom0, 2, "Domain-0 of both hosts");
 
-    // The table form, one host only: fitted to 100 columns, the long name cut.
-    let (code, table, _) = domform(&["list", "-f", hosts.to_str().expect("utf-8"), "--host", "h1"]);
-    assert_eq!(code, 0);
-    assert!(table.starts_with("HOST  "), "{table}");
-    assert!(table.lines().all(|l| l.chars().count() <= 100), "fits 100 columns:\n{table}");
-    assert!(
-        table
-            .lines()
-            .any(|l| l.contains("ESXi-01") && l.contains(OVM_ID) && l.contains("running") && l.contains("0:4-5 1:5")),
-        "{table}"
-    );
-    assert!(table.lines().any(|l| l.contains(&LONG[..10]) && l.contains('…')), "{table}");
-    assert!(!table.contains("/OVS/Repositories"), "no paths by default: {table}");
-    assert!(!table.contains("h2"), "--host h1 only: {table}");
-    // --wide: every cell whole, the vm.cfg path too.
-    let (code, wide, _) = domform(&["list", "-f", hosts.to_str().expect("utf-8"), "--host", "h1", "--wide"]);
-    assert_eq!(code, 0);
-    assert!(wide.lines().any(|l| l.contains(LONG) && l.contains("/OVS/Repositories/")), "{wide}");
-    assert!(!wide.contains('…'), "{wide}");
+    tables_fit_and_wide_shows_all(&hosts);
 }
 
 #[test]
