@@ -42,17 +42,13 @@ fn s(p: &Path) -> &str {
     p.to_str().expect("utf-8 path")
 }
 
-#[test]
-fn a_dom0_behind_a_bastion_plans_applies_and_converges_through_ssh_config() {
-    if !can_run("a_dom0_behind_a_bastion_plans_applies_and_converges_through_ssh_config") {
-        return;
-    }
-    let h = TestHosts::up(2, &[]);
-    let net = state(&h, "net");
-    let (ns1, ns2) = (state(&h, "ns.1"), state(&h, "ns.2"));
-    let tag = state(&h, "tag");
-    // The private link bastion <-> dom0, made in this machine's namespace and moved into theirs:
-    // it dies with them.
+/// The private link bastion (h1) <-> dom0 (h2), made in this machine's namespace and moved into
+/// theirs (it dies with them); h2 answers nobody on this machine's side. Returns the test
+/// network number and h2's address.
+fn private_link(h: &TestHosts) -> (String, String) {
+    let net = state(h, "net");
+    let (ns1, ns2) = (state(h, "ns.1"), state(h, "ns.2"));
+    let tag = state(h, "tag");
     let (a, b) = (format!("dfj-{tag}-a"), format!("dfj-{tag}-b"));
     ip(&["link", "add", &a, "type", "veth", "peer", "name", &b]);
     ip(&["link", "set", &a, "netns", &ns1]);
@@ -66,7 +62,35 @@ fn a_dom0_behind_a_bastion_plans_applies_and_converges_through_ssh_config() {
     ip(&["-n", &ns1, "route", "add", &format!("{dom0}/32"), "via", &dom0_side]);
     // h2 answers nobody on this machine's side of its veth.
     ip(&["-n", &ns2, "route", "add", "prohibit", &format!("10.{net}.2.1/32")]);
+    (net, dom0)
+}
 
+/// Records h1's host key for `dom0` in known_hosts, as if h2's key had changed.
+fn forge_known_host(dir: &Path, dom0: &str) {
+    let known = std::fs::read_to_string(dir.join("known_hosts")).expect("known_hosts");
+    let other = std::fs::read_to_string(dir.join("h1/ssh_host_ed25519_key.pub")).expect("h1 key");
+    let key1 = other.split_whitespace().nth(1).expect("key");
+    let forged: String =
+        known
+            .lines()
+            .map(|l| {
+                if l.starts_with(&format!("{dom0} ")) {
+                    format!("{dom0} ssh-ed25519 {key1}\n")
+                } else {
+                    format!("{l}\n")
+                }
+            })
+            .collect();
+    std::fs::write(dir.join("known_hosts"), forged).expect("forge");
+}
+
+#[test]
+fn a_dom0_behind_a_bastion_plans_applies_and_converges_through_ssh_config() {
+    if !can_run("a_dom0_behind_a_bastion_plans_applies_and_converges_through_ssh_config") {
+        return;
+    }
+    let h = TestHosts::up(2, &[]);
+    let (net, dom0) = private_link(&h);
     let dir = h.path();
     let tmp = dir.join("tmp");
     std::fs::create_dir(&tmp).expect("tmp");
@@ -127,21 +151,7 @@ fn a_dom0_behind_a_bastion_plans_applies_and_converges_through_ssh_config() {
     assert!(left.is_empty(), "every ControlMaster folder is removed: {left:?}");
 
     // A changed host key behind the bastion is refused, as with the built-in SSH.
-    let known = std::fs::read_to_string(dir.join("known_hosts")).expect("known_hosts");
-    let other = std::fs::read_to_string(dir.join("h1/ssh_host_ed25519_key.pub")).expect("h1 key");
-    let key1 = other.split_whitespace().nth(1).expect("key");
-    let forged: String =
-        known
-            .lines()
-            .map(|l| {
-                if l.starts_with(&format!("{dom0} ")) {
-                    format!("{dom0} ssh-ed25519 {key1}\n")
-                } else {
-                    format!("{l}\n")
-                }
-            })
-            .collect();
-    std::fs::write(dir.join("known_hosts"), forged).expect("forge");
+    forge_known_host(dir, &dom0);
     let (code, _, err) = domform(&tmp, &["list", "-f", s(&yaml)]);
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("host key check failed for b"), "{err}");
