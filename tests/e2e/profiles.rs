@@ -97,6 +97,99 @@ fn used_bytes(h: &TestHosts) -> u64 {
     h.ssh_ok(1, "sync; df -B1 --output=used /OVS | tail -n 1").trim().parse().expect("bytes")
 }
 
+/// The host lock: another process holding flock(2) on the lock file (here Python, as
+/// domform's fallback does) keeps an apply out, whether it locks with flock(1) or Python.
+fn lock_keeps_an_apply_out(h: &TestHosts, profile: &str, repo: &str, e: &Path) {
+    let lock = format!("{repo}/.domform.lock");
+    h.ssh_ok(1, &format!("rm -f {lock}.holder"));
+    let holder = std::thread::scope(|sc| {
+        let held = sc.spawn(|| {
+            h.ssh_ok(
+                1,
+                &format!(
+                    "exec 9>>{lock}; python -c 'import fcntl; fcntl.flock(9, fcntl.LOCK_EX)'; \
+echo 'controller=held-by-test pid=1' > {lock}.holder; echo held; sleep 6"
+                ),
+            )
+        });
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !h.ssh_ok(1, &format!("cat {lock}.holder 2>/dev/null; true")).contains("held-by-test") {
+            assert!(Instant::now() < deadline, "{profile}: the test's lock holder never started");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let (code, out, err) = domform(&["apply", "-f", s(e), "--auto-approve"]);
+        assert_eq!(code, 1, "{profile}: apply while the lock is held\n{out}{err}");
+        assert!(format!("{out}{err}").contains("locked by another apply (controller=held-by-test"), "{out}{err}");
+        held.join().expect("holder")
+    });
+    assert_eq!(holder.trim(), "held");
+}
+
+/// Stop with a time limit of 1 s (the watchdog fires within 1-2 s): shutdowns take 4 s now.
+fn stop_with_a_time_limit(h: &TestHosts, profile: &str, e: &Path) {
+    let shutdown_seconds = |secs: &str| {
+        h.ssh_ok(1, &format!("sed -i 's/^shutdown_seconds.*/shutdown_seconds = {secs}/' /var/lib/xmsim/topology.conf"))
+    };
+    shutdown_seconds("4");
+    let web1 = xen_name(h, "web1");
+    let start = Instant::now();
+    let (code, out, err) = domform(&["stop", "web1", "-f", s(e), "--timeout", "1"]);
+    let took = start.elapsed();
+    assert_eq!(code, 1, "{profile}: stop without force fails\n{out}{err}");
+    assert!(out.contains("did not stop within 1s"), "{out}{err}");
+    assert!(took < Duration::from_secs(10), "{profile}: the watchdog ended the step ({took:?})");
+    let state = |h: &TestHosts| h.ssh_ok(1, "xm list");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while state(h).contains(&web1) {
+        assert!(Instant::now() < deadline, "{profile}: the interrupted shutdown never finished");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let (code, out, err) = domform(&["start", "web1", "-f", s(e)]);
+    assert_eq!(code, 0, "{profile}: start\n{out}{err}");
+    let (code, out, err) = domform(&["stop", "web1", "-f", s(e), "--timeout", "1", "--force", "--auto-approve"]);
+    assert_eq!(code, 0, "{profile}: stop --force\n{out}{err}");
+    assert!(!state(h).contains(&web1), "{profile}: destroyed after the limit");
+    let log = h.ssh_ok(1, "cat /var/lib/xmsim/commands.log");
+    assert!(log.contains(&format!("xm destroy {web1}")), "{profile}: {log}");
+    let (code, out, err) = domform(&["start", "web1", "-f", s(e)]);
+    assert_eq!(code, 0, "{profile}: start again\n{out}{err}");
+    shutdown_seconds("0.2");
+}
+
+/// Snapshot: a clone through OCFS2's reflink (cp --reflink is refused), sharing blocks; then
+/// revert: the bytes come back, db1 runs again, nothing left to plan.
+fn snapshot_and_revert(h: &TestHosts, profile: &str, repo: &str, e: &Path, db1: &str) {
+    let system = format!("{repo}/VirtualDisks/db1_system.img");
+    h.ssh_ok(1, &format!("dd if=/dev/urandom of={system} bs=1M count=32 conv=notrunc,fsync status=none"));
+    write_at0(h, &system, "ORIGINAL");
+    let before = used_bytes(h);
+    let (code, out, err) = domform(&["snapshot", "create", "db1", "s1", "-f", s(e)]);
+    assert_eq!(code, 0, "{profile}: snapshot\n{out}{err}");
+    let grew = used_bytes(h).saturating_sub(before);
+    assert!(grew < 8 << 20, "{profile}: 32 MiB of data cloned with {grew} bytes");
+    let tools = h.ssh_ok(1, "cat /usr/local/sbin/.userland/tools.log");
+    assert!(
+        tools.contains("reflink ") && tools.contains("db1_system.img"),
+        "{profile}: reflink made the clone: {tools}"
+    );
+    let (code, list, _) = domform(&["snapshot", "list", "db1", "-f", s(e)]);
+    assert_eq!(code, 0);
+    assert!(list.contains("s1"), "{list}");
+    // The observe script's find -printf read the folder's sizes on this userland too.
+    let s1: Vec<&str> =
+        list.lines().find(|l| l.split_whitespace().nth(1) == Some("s1")).expect("s1").split_whitespace().collect();
+    assert!(s1.get(7).is_some_and(|used| *used != "?" && used.ends_with('B')), "{profile}: USED read: {list}");
+
+    // Revert: the bytes come back, db1 runs again, nothing left to plan.
+    write_at0(h, &system, "CHANGED!");
+    let (code, out, err) = domform(&["snapshot", "revert", "db1", "s1", "-f", s(e), "--auto-approve"]);
+    assert_eq!(code, 0, "{profile}: revert\n{out}{err}");
+    assert_eq!(h.ssh_ok(1, &format!("head -c 8 {system}")), "ORIGINAL", "{profile}: reverted");
+    assert!(h.ssh_ok(1, "xm list").contains(db1), "{profile}: db1 runs again");
+    let (code, out, _) = domform(&["plan", "-f", s(e), "--detailed-exitcode"]);
+    assert_eq!(code, 0, "{profile}: converged after the revert\n{out}");
+}
+
 fn scenario(profile: &str, openssh: bool) {
     let h = TestHosts::up(1, &["--profile", profile, "--cpus", "8", "--dom0-cpus", "0-1"]);
     let repo = h.repository(1);
@@ -130,31 +223,7 @@ fn scenario(profile: &str, openssh: bool) {
     let vcpus = h.ssh_ok(1, &format!("xm vcpu-list {db1}"));
     assert_eq!(vcpus.lines().skip(1).filter(|l| l.trim_end().ends_with("2-3")).count(), 2, "{profile}: {vcpus}");
 
-    // The host lock: another process holding flock(2) on the lock file (here Python, as
-    // domform's fallback does) keeps an apply out, whether it locks with flock(1) or Python.
-    let lock = format!("{repo}/.domform.lock");
-    h.ssh_ok(1, &format!("rm -f {lock}.holder"));
-    let holder = std::thread::scope(|sc| {
-        let held = sc.spawn(|| {
-            h.ssh_ok(
-                1,
-                &format!(
-                    "exec 9>>{lock}; python -c 'import fcntl; fcntl.flock(9, fcntl.LOCK_EX)'; \
-echo 'controller=held-by-test pid=1' > {lock}.holder; echo held; sleep 6"
-                ),
-            )
-        });
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !h.ssh_ok(1, &format!("cat {lock}.holder 2>/dev/null; true")).contains("held-by-test") {
-            assert!(Instant::now() < deadline, "{profile}: the test's lock holder never started");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        let (code, out, err) = domform(&["apply", "-f", s(&e), "--auto-approve"]);
-        assert_eq!(code, 1, "{profile}: apply while the lock is held\n{out}{err}");
-        assert!(format!("{out}{err}").contains("locked by another apply (controller=held-by-test"), "{out}{err}");
-        held.join().expect("holder")
-    });
-    assert_eq!(holder.trim(), "held");
+    lock_keeps_an_apply_out(&h, profile, &repo, &e);
 
     // Import reads the same host back.
     let (code, out, err) = domform(&["import", "--host", "h1", "-f", s(&hosts)]);
@@ -176,65 +245,9 @@ echo 'controller=held-by-test pid=1' > {lock}.holder; echo held; sleep 6"
     let (code, out, _) = domform(&["plan", "-f", s(&e), "--detailed-exitcode"]);
     assert_eq!(code, 0, "{profile}: converged again\n{out}");
 
-    // Stop with a time limit of 1 s (the watchdog fires within 1-2 s): shutdowns take 4 s now.
-    let shutdown_seconds = |secs: &str| {
-        h.ssh_ok(1, &format!("sed -i 's/^shutdown_seconds.*/shutdown_seconds = {secs}/' /var/lib/xmsim/topology.conf"))
-    };
-    shutdown_seconds("4");
-    let web1 = xen_name(&h, "web1");
-    let start = Instant::now();
-    let (code, out, err) = domform(&["stop", "web1", "-f", s(&e), "--timeout", "1"]);
-    let took = start.elapsed();
-    assert_eq!(code, 1, "{profile}: stop without force fails\n{out}{err}");
-    assert!(out.contains("did not stop within 1s"), "{out}{err}");
-    assert!(took < Duration::from_secs(10), "{profile}: the watchdog ended the step ({took:?})");
-    let state = |h: &TestHosts| h.ssh_ok(1, "xm list");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while state(&h).contains(&web1) {
-        assert!(Instant::now() < deadline, "{profile}: the interrupted shutdown never finished");
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    let (code, out, err) = domform(&["start", "web1", "-f", s(&e)]);
-    assert_eq!(code, 0, "{profile}: start\n{out}{err}");
-    let (code, out, err) = domform(&["stop", "web1", "-f", s(&e), "--timeout", "1", "--force", "--auto-approve"]);
-    assert_eq!(code, 0, "{profile}: stop --force\n{out}{err}");
-    assert!(!state(&h).contains(&web1), "{profile}: destroyed after the limit");
-    let log = h.ssh_ok(1, "cat /var/lib/xmsim/commands.log");
-    assert!(log.contains(&format!("xm destroy {web1}")), "{profile}: {log}");
-    let (code, out, err) = domform(&["start", "web1", "-f", s(&e)]);
-    assert_eq!(code, 0, "{profile}: start again\n{out}{err}");
-    shutdown_seconds("0.2");
+    stop_with_a_time_limit(&h, profile, &e);
 
-    // Snapshot: a clone through OCFS2's reflink (cp --reflink is refused), sharing blocks.
-    let system = format!("{repo}/VirtualDisks/db1_system.img");
-    h.ssh_ok(1, &format!("dd if=/dev/urandom of={system} bs=1M count=32 conv=notrunc,fsync status=none"));
-    write_at0(&h, &system, "ORIGINAL");
-    let before = used_bytes(&h);
-    let (code, out, err) = domform(&["snapshot", "create", "db1", "s1", "-f", s(&e)]);
-    assert_eq!(code, 0, "{profile}: snapshot\n{out}{err}");
-    let grew = used_bytes(&h).saturating_sub(before);
-    assert!(grew < 8 << 20, "{profile}: 32 MiB of data cloned with {grew} bytes");
-    let tools = h.ssh_ok(1, "cat /usr/local/sbin/.userland/tools.log");
-    assert!(
-        tools.contains("reflink ") && tools.contains("db1_system.img"),
-        "{profile}: reflink made the clone: {tools}"
-    );
-    let (code, list, _) = domform(&["snapshot", "list", "db1", "-f", s(&e)]);
-    assert_eq!(code, 0);
-    assert!(list.contains("s1"), "{list}");
-    // The observe script's find -printf read the folder's sizes on this userland too.
-    let s1: Vec<&str> =
-        list.lines().find(|l| l.split_whitespace().nth(1) == Some("s1")).expect("s1").split_whitespace().collect();
-    assert!(s1.get(7).is_some_and(|used| *used != "?" && used.ends_with('B')), "{profile}: USED read: {list}");
-
-    // Revert: the bytes come back, db1 runs again, nothing left to plan.
-    write_at0(&h, &system, "CHANGED!");
-    let (code, out, err) = domform(&["snapshot", "revert", "db1", "s1", "-f", s(&e), "--auto-approve"]);
-    assert_eq!(code, 0, "{profile}: revert\n{out}{err}");
-    assert_eq!(h.ssh_ok(1, &format!("head -c 8 {system}")), "ORIGINAL", "{profile}: reverted");
-    assert!(state(&h).contains(&db1), "{profile}: db1 runs again");
-    let (code, out, _) = domform(&["plan", "-f", s(&e), "--detailed-exitcode"]);
-    assert_eq!(code, 0, "{profile}: converged after the revert\n{out}");
+    snapshot_and_revert(&h, profile, &repo, &e, &db1);
 }
 
 #[test]
