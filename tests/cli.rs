@@ -171,6 +171,20 @@ fn help_flags(args: &[&str]) -> (Vec<String>, Vec<String>) {
     (flags(own), flags(global))
 }
 
+/// `plan`'s own flags, in help order.
+const PLAN_FLAGS: &[&str] = &[
+    "--file",
+    "--limit",
+    "--exclude",
+    "--shard",
+    "--target",
+    "--format",
+    "--out",
+    "--max-chars",
+    "--detailed-exitcode",
+    "--parallel",
+];
+
 #[test]
 fn each_subcommand_help_shows_only_its_own_flags() {
     let vm = ["--file", "--host"];
@@ -178,21 +192,7 @@ fn each_subcommand_help_shows_only_its_own_flags() {
     let cases: Vec<(Vec<&str>, Vec<&str>)> = vec![
         (vec!["validate"], vec!["--file"]),
         (vec!["list"], vec!["--file", "--limit", "--exclude", "--shard", "--format", "--wide", "--parallel"]),
-        (
-            vec!["plan"],
-            vec![
-                "--file",
-                "--limit",
-                "--exclude",
-                "--shard",
-                "--target",
-                "--format",
-                "--out",
-                "--max-chars",
-                "--detailed-exitcode",
-                "--parallel",
-            ],
-        ),
+        (vec!["plan"], PLAN_FLAGS.to_vec()),
         (vec!["apply"], vec!["--file", "--limit", "--exclude", "--shard", "--target", "--auto-approve", "--parallel"]),
         (vec!["start"], vm.to_vec()),
         (vec!["stop"], [&vm[..], &shutdown[..]].concat()),
