@@ -23,11 +23,8 @@ fn status_kib(key: &str) -> u64 {
         .unwrap_or(0)
 }
 
-fn main() {
-    let vms = env("VMS", 10_000);
-    let hosts = env("HOSTS", 10);
-    let dir = std::env::temp_dir().join(format!("domform-bench-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
+/// The desired state: `vms` VMs spread over `hosts` local hosts, each with three disks.
+fn estate_yaml(vms: usize, hosts: usize) -> String {
     let mut y = String::from("hosts:\n");
     for h in 0..hosts {
         let _ = writeln!(
@@ -46,14 +43,12 @@ fn main() {
             i & 0xff
         );
     }
-    let file = dir.join("estate.yaml");
-    std::fs::write(&file, &y).expect("write yaml");
+    y
+}
 
-    let t = Instant::now();
-    let model = domform::manifest::load(&[file]).expect("valid");
-    let load = t.elapsed();
-
-    let info = HostInfo {
+/// A 16-thread host with plenty of memory.
+fn host_info() -> HostInfo {
+    HostInfo {
         hostname: "h".into(),
         nr_cpus: 16,
         nr_nodes: 1,
@@ -65,14 +60,14 @@ fn main() {
         xen_version: "4.4.4OVM".into(),
         dom0_max_vcpus: Some(2),
         topology: Vec::new(),
-    };
-    let empty: Vec<Observed> = (0..hosts)
-        .map(|h| Observed { host: format!("h{h}"), info: Some(info.clone()), ..Observed::default() })
-        .collect();
+    }
+}
 
+/// The hosts as they are after a first apply: every VM's vm.cfg, disks and running domain.
+fn converged(model: &domform::model::Model, empty: &[Observed]) -> Vec<Observed> {
     // Converged hosts, built straight from the desired state (the vm.cfg domform writes, its
     // disks, its running domains), so the process holds only the model and the observed facts.
-    let mut converged = empty.clone();
+    let mut converged = empty.to_vec();
     for obs in converged.iter_mut() {
         for vm in model.vms.values().filter(|v| v.host == obs.host) {
             let naming = plan::desired::naming(vm);
@@ -104,6 +99,28 @@ fn main() {
             obs.cfgs.push(CfgFile { path: naming.cfg_path, cfg: vmcfg::VmCfg::parse(&text).expect("parses"), text });
         }
     }
+    converged
+}
+
+fn main() {
+    let vms = env("VMS", 10_000);
+    let hosts = env("HOSTS", 10);
+    let dir = std::env::temp_dir().join(format!("domform-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let y = estate_yaml(vms, hosts);
+    let file = dir.join("estate.yaml");
+    std::fs::write(&file, &y).expect("write yaml");
+
+    let t = Instant::now();
+    let model = domform::manifest::load(&[file]).expect("valid");
+    let load = t.elapsed();
+
+    let info = host_info();
+    let empty: Vec<Observed> = (0..hosts)
+        .map(|h| Observed { host: format!("h{h}"), info: Some(info.clone()), ..Observed::default() })
+        .collect();
+
+    let converged = converged(&model, &empty);
     let refs: Vec<&Observed> = converged.iter().collect();
     // Inputs (model + observed facts) are resident now; reset the high-water mark (Linux
     // clear_refs 5) so the peak below is what planning itself adds on top of them.
