@@ -1,0 +1,83 @@
+//! `domform reconcile`: arguments to an [`Intent::Reconcile`] run, and the run report and
+//! metrics files it leaves for whoever scheduled it (a systemd timer, cron, a pipeline).
+//! Both files are written atomically (a temp file in the same folder, renamed), so a monitor
+//! reading them never sees half a run.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::{load_or_report, select_targets};
+use crate::engine::reconcile::Reconciled;
+use crate::engine::{self, Intent, Outcome, Request};
+use crate::observe::fleet::default_connector;
+
+/// `reconcile`'s options.
+pub struct Args<'a> {
+    /// Desired-state files.
+    pub files: &'a [PathBuf],
+    /// Which hosts.
+    pub choose: &'a super::Choose,
+    /// Only changes of these VMs.
+    pub target: &'a [String],
+    /// Plan and report only.
+    pub dry_run: bool,
+    /// Write the JSON run report here.
+    pub report: Option<&'a Path>,
+    /// Write Prometheus text format here.
+    pub metrics: Option<&'a Path>,
+    /// Seconds to wait for a busy host lock.
+    pub lock_timeout: u64,
+    /// Hosts worked on at the same time.
+    pub parallel: usize,
+}
+
+/// Runs `reconcile`.
+pub fn run(a: &Args<'_>) -> Outcome {
+    let Some(mut model) = load_or_report(a.files) else { return Outcome::Failed };
+    crate::ops::resolve_secrets(&mut model);
+    if let Err(code) = super::check_targets(&model, a.target) {
+        return code;
+    }
+    let hosts = match select_targets(&model, &a.choose.selection()) {
+        Ok(h) => h,
+        Err(code) => return code,
+    };
+    let written = std::cell::Cell::new(true);
+    let done = |r: &Reconciled| written.set(save(r, a.report, a.metrics));
+    let req = Request { model: &model, hosts, targets: a.target, parallel: a.parallel, connect: &default_connector };
+    let intent = Intent::Reconcile { dry_run: a.dry_run, lock_wait: Duration::from_secs(a.lock_timeout), done: &done };
+    let outcome = engine::run(&req, &intent);
+    if written.get() {
+        outcome
+    } else {
+        Outcome::Failed
+    }
+}
+
+/// Writes the report and metrics asked for; false (after saying why) when one could not be.
+fn save(r: &Reconciled, report: Option<&Path>, metrics: Option<&Path>) -> bool {
+    let mut ok = true;
+    if let Some(path) = report {
+        let text = serde_json::to_string_pretty(r).unwrap_or_default() + "\n";
+        ok &= write_atomic(path, &text);
+    }
+    if let Some(path) = metrics {
+        let old = std::fs::read_to_string(path).ok();
+        let prev = old.as_deref().and_then(crate::render::metrics::previous_success);
+        ok &= write_atomic(path, &crate::render::metrics::text(r, prev));
+    }
+    ok
+}
+
+/// Writes `text` to a temp file next to `path` and renames it over `path`.
+pub fn write_atomic(path: &Path, text: &str) -> bool {
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tmp = path.with_file_name(format!(".{name}.tmp{}", std::process::id()));
+    let result = std::fs::write(&tmp, text).and_then(|()| std::fs::rename(&tmp, path));
+    if let Err(e) = result {
+        let _ = std::fs::remove_file(&tmp);
+        engine::error(&format!("cannot write {}: {e}", path.display()));
+        return false;
+    }
+    true
+}
