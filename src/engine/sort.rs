@@ -119,7 +119,7 @@ fn split(c: &Change, policy: &Policy, cause_of: &dyn Fn(&Change) -> Option<Cause
         let alone = live
             && !c.fields.iter().any(|g| g.field.as_str() != f.field.as_str() && field_kind(g.field.as_str()) == kind);
         let mut probe = Change { fields: vec![f.clone()], ..part.clone() };
-        probe.cause = cause_of(&probe);
+        probe.cause = cause_of(&probe).or(c.cause);
         if alone && live_verb(kind).is_some() && allowed(policy, probe.cause, &BTreeSet::from([kind])) {
             part.fields.push(f.clone());
         } else {
@@ -137,7 +137,7 @@ fn split(c: &Change, policy: &Policy, cause_of: &dyn Fn(&Change) -> Option<Cause
         part.verify_pins = c.verify_pins.clone();
         rest.verify_pins.clear();
     }
-    part.cause = cause_of(&part);
+    part.cause = cause_of(&part).or(c.cause);
     rest.cause = cause_of(&rest).or(c.cause);
     Some((part, rest))
 }
@@ -199,4 +199,119 @@ fn keep_records_honest(out: &mut HostSort) {
         c.ops.retain(|op| !matches!(op, Op::WriteFile { path, .. } if path.contains(&record_dir)));
     }
     out.run.retain(|c| !c.ops.is_empty());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::{FieldChange, Impact};
+
+    fn xen(args: &[&str]) -> Op {
+        Op::Xen { args: args.iter().map(|a| a.to_string()).collect() }
+    }
+
+    fn change(id: &str, resource: Resource, fields: &[&str], ops: Vec<Op>, cause: Cause) -> Change {
+        Change {
+            id: id.into(),
+            resource,
+            name: "db01".into(),
+            action: if resource == Resource::Power { Action::Start } else { Action::Update },
+            impact: Impact::Live,
+            fields: fields
+                .iter()
+                .map(|f| FieldChange { field: (*f).into(), old: None, new: None, impact: Impact::Live })
+                .collect(),
+            file: None,
+            ops,
+            depends_on: vec![],
+            verify_pins: vec![],
+            cause: Some(cause),
+        }
+    }
+
+    fn drift(kinds: &[ChangeKind]) -> Policy {
+        Policy { drift: kinds.iter().copied().collect(), ..Policy::default() }
+    }
+
+    fn host(changes: Vec<Change>) -> HostPlan {
+        HostPlan { changes, ..HostPlan::new("h1", "fp") }
+    }
+
+    /// vm.cfg memory edited by hand and the live pinning moved, in one change (as vm.rs plans it).
+    fn memory_and_pinning() -> Change {
+        let record = Op::WriteFile {
+            path: "/r/.domform-applied/x.json".into(),
+            content: String::new(),
+            backup: false,
+            secrets: vec![],
+        };
+        let cfg = Op::WriteFile { path: "/r/vm.cfg".into(), content: String::new(), backup: true, secrets: vec![] };
+        let ops = vec![cfg, xen(&["mem-set", "d", "256"]), xen(&["vcpu-pin", "d", "all", "2-3"]), record];
+        change("vm/db01", Resource::Vm, &["memory", "cpus (live)"], ops, Cause::Drift)
+    }
+
+    #[test]
+    fn kinds_come_from_resources_and_fields() {
+        let c = memory_and_pinning();
+        assert_eq!(kinds(&c).into_iter().collect::<Vec<_>>(), [ChangeKind::Pinning, ChangeKind::Memory]);
+        let p = change("power/db01", Resource::Power, &["state"], vec![], Cause::Drift);
+        assert_eq!(kinds(&p).into_iter().collect::<Vec<_>>(), [ChangeKind::Power]);
+        for (f, k) in
+            [("maxvcpus", ChangeKind::Vcpus), ("disk (live)", ChangeKind::Disks), ("on_crash", ChangeKind::Config)]
+        {
+            assert_eq!(field_kind(f), k, "{f}");
+        }
+    }
+
+    #[test]
+    fn the_empty_policy_fixes_nothing_and_says_why() {
+        let s = sort_host(&Model::default(), None, &host(vec![memory_and_pinning()]), &Policy::default());
+        assert!(s.run.is_empty() && s.fixed.is_empty());
+        assert_eq!(s.left.len(), 1);
+        assert_eq!(s.left[0].why.as_deref(), Some("the policy does not fix pinning, memory drift"));
+    }
+
+    #[test]
+    fn a_mixed_change_is_split_into_the_allowed_live_repair_and_the_rest() {
+        let s = sort_host(&Model::default(), None, &host(vec![memory_and_pinning()]), &drift(&[ChangeKind::Pinning]));
+        assert_eq!(s.run.len(), 1);
+        assert_eq!(s.run[0].ops, vec![xen(&["vcpu-pin", "d", "all", "2-3"])], "only the pinning runs, no record");
+        assert_eq!(s.fixed[0].kinds, [ChangeKind::Pinning]);
+        assert_eq!(s.left[0].kinds, [ChangeKind::Memory]);
+        assert_eq!(s.left[0].fields, ["memory"]);
+        // Drift of both kinds allowed: the whole change runs, with its record.
+        let both = drift(&[ChangeKind::Pinning, ChangeKind::Memory]);
+        let s = sort_host(&Model::default(), None, &host(vec![memory_and_pinning()]), &both);
+        assert_eq!((s.run.len(), s.left.len()), (1, 0));
+        assert_eq!(s.run[0].ops.len(), 4);
+        // The same change as intent is not drift: nothing runs.
+        let mut c = memory_and_pinning();
+        c.cause = Some(Cause::Intent);
+        let s = sort_host(&Model::default(), None, &host(vec![c]), &both);
+        assert!(s.run.is_empty());
+    }
+
+    #[test]
+    fn a_change_needing_one_left_is_left_and_records_stay_old() {
+        let mut power = change("power/db01", Resource::Power, &["state"], vec![xen(&["create", "x"])], Cause::Drift);
+        power.depends_on = vec!["vm/db01".into()];
+        let record = Op::WriteFile {
+            path: "/r/.domform-applied/x.json".into(),
+            content: String::new(),
+            backup: false,
+            secrets: vec![],
+        };
+        power.ops.push(record);
+        let policy = drift(&[ChangeKind::Pinning, ChangeKind::Power]);
+        let s = sort_host(&Model::default(), None, &host(vec![memory_and_pinning(), power.clone()]), &policy);
+        assert_eq!(s.run.len(), 1, "the pinning part only");
+        assert_eq!(s.left.iter().map(|l| l.id.as_str()).collect::<Vec<_>>(), ["vm/db01", "power/db01"]);
+        assert_eq!(s.left[1].why.as_deref(), Some("needs vm/db01, which is left"));
+        // Alone, the power change runs, but a VM with anything left keeps its old record.
+        let mem = change("vm/db01", Resource::Vm, &["memory"], vec![], Cause::Drift);
+        power.depends_on.clear();
+        let s = sort_host(&Model::default(), None, &host(vec![mem, power]), &policy);
+        assert_eq!(s.run.len(), 1);
+        assert_eq!(s.run[0].ops, vec![xen(&["create", "x"])], "record write dropped");
+    }
 }
