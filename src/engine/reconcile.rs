@@ -267,3 +267,27 @@ fn print(text: &str) {
     use std::io::Write;
     let _ = std::io::stdout().lock().write_all(text.as_bytes());
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn host(status: HostStatus, left: usize) -> HostRun {
+        let s = Sorted { id: "vm/a".into(), name: "a".into(), kinds: vec![], cause: None, fields: vec![], why: None };
+        HostRun { host: "h".into(), status, errors: vec![], observe_seconds: 0.0, fixed: vec![], left: vec![s; left] }
+    }
+
+    #[test]
+    fn the_worst_host_decides_the_exit_code() {
+        let ok = host(HostStatus::Ok, 0);
+        let left = host(HostStatus::Ok, 1);
+        let code = |hosts: Vec<HostRun>| outcome_of(&hosts).code();
+        assert_eq!(code(vec![ok.clone()]), 0);
+        assert_eq!(code(vec![]), 0);
+        assert_eq!(code(vec![ok.clone(), left.clone()]), 3);
+        assert_eq!(code(vec![left.clone(), host(HostStatus::Locked, 0)]), 4);
+        assert_eq!(code(vec![host(HostStatus::Locked, 0), host(HostStatus::Unreachable, 0)]), 5);
+        assert_eq!(code(vec![host(HostStatus::Unreachable, 0), host(HostStatus::Error, 0)]), 1);
+        assert_eq!(outcome_word(outcome_of(&[left])), "changes-left");
+    }
+}

@@ -168,16 +168,8 @@ fn read_one(file: &Path, loaded: &mut Loaded, diags: &mut Vec<Diagnostic>) {
             "vms" => section(v, "vms", &mut loaded.vms, &mut loaded.broken, diags),
             "licences" => section(v, "licences", &mut loaded.licences, &mut loaded.broken, diags),
             "managers" => section(v, "managers", &mut loaded.managers, &mut loaded.broken, diags),
-            "host_defaults" => {
-                let mut slot = loaded.host_defaults.take();
-                once(k, v, "host_defaults", &mut slot, diags);
-                loaded.host_defaults = slot;
-            }
-            "reconcile" => {
-                let mut slot = loaded.reconcile.take();
-                once(k, v, "reconcile", &mut slot, diags);
-                loaded.reconcile = slot;
-            }
+            "host_defaults" => once(k, v, "host_defaults", &mut loaded.host_defaults, diags),
+            "reconcile" => once(k, v, "reconcile", &mut loaded.reconcile, diags),
             other => {
                 let mut d = Diagnostic::error(Some(k.loc.clone()), other, format!("unknown top-level key `{other}`"));
                 if let Some(s) = did_you_mean(other, TOP_KEYS) {

@@ -249,3 +249,17 @@ fn session(name: &str, t: Box<dyn Transport>, mode: Mode, observed: &Result<Obse
         _ => Session::open(name, t),
     }
 }
+
+#[cfg(test)]
+mod lock_wait_tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn the_lock_wait_grows_to_30_seconds_and_stops_at_the_deadline() {
+        let waits: Vec<u64> = (0..7).map(|n| lock_backoff(n, Duration::from_secs(600)).as_secs()).collect();
+        assert_eq!(waits, [1, 2, 4, 8, 16, 30, 30]);
+        assert_eq!(lock_backoff(4, Duration::from_millis(1500)), Duration::from_millis(1500));
+        assert!(Mode::LockWaiting(Duration::ZERO).locks() && Mode::Lock.locks() && !Mode::Read.locks());
+    }
+}

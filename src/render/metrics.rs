@@ -113,3 +113,63 @@ pub fn previous_success(old: &str) -> Option<f64> {
         .filter(|l| !l.starts_with('#'))
         .find_map(|l| l.strip_prefix(LAST_SUCCESS)?.strip_prefix(' ')?.trim().parse().ok())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::reconcile::{HostRun, LicenceRow};
+    use crate::engine::sort::Sorted;
+    use crate::model::policy::ChangeKind;
+    use crate::plan::cause::Cause;
+
+    fn run(exit_code: u8, hosts: Vec<HostRun>) -> Reconciled {
+        Reconciled {
+            format_version: 1,
+            started_unix: 1_000,
+            duration_seconds: 2.5,
+            dry_run: false,
+            outcome: "x",
+            exit_code,
+            hosts,
+            licences: vec![LicenceRow { group: "ora \"db\"".into(), host: "h1".into(), licences: 2, violation: true }],
+        }
+    }
+
+    fn host(name: &str, status: HostStatus) -> HostRun {
+        let s = Sorted {
+            id: "vm/db01".into(),
+            name: "db01".into(),
+            kinds: vec![ChangeKind::Memory, ChangeKind::Pinning],
+            cause: Some(Cause::Drift),
+            fields: vec![],
+            why: None,
+        };
+        HostRun { host: name.into(), status, errors: vec![], observe_seconds: 0.5, fixed: vec![], left: vec![s] }
+    }
+
+    #[test]
+    fn changes_count_once_per_kind_and_labels_are_escaped() {
+        let t = text(&run(3, vec![host("h1", HostStatus::Ok), host("h2", HostStatus::Unreachable)]), None);
+        for line in [
+            "domform_reconcile_changes{host=\"h1\",kind=\"memory\",cause=\"drift\",result=\"left\"} 1",
+            "domform_reconcile_changes{host=\"h2\",kind=\"pinning\",cause=\"drift\",result=\"left\"} 1",
+            "domform_reconcile_hosts{status=\"unreachable\"} 1",
+            "domform_reconcile_host_status{host=\"h2\",status=\"unreachable\"} 1",
+            "domform_licence_violation{licence=\"ora \\\"db\\\"\",host=\"h1\"} 1",
+            "domform_reconcile_last_success_timestamp_seconds 1002.5",
+        ] {
+            assert!(t.contains(line), "{line} missing:\n{t}");
+        }
+        assert!(t.ends_with("# EOF\n"), "{t}");
+    }
+
+    #[test]
+    fn a_failed_run_keeps_the_last_success_time() {
+        let ok = text(&run(0, vec![]), None);
+        assert_eq!(previous_success(&ok), Some(1002.5));
+        let failed = text(&run(5, vec![]), previous_success(&ok));
+        assert_eq!(previous_success(&failed), Some(1002.5));
+        assert!(failed.contains("domform_reconcile_exit_code 5"), "{failed}");
+        assert_eq!(previous_success(&text(&run(1, vec![]), None)), None, "never succeeded: no sample");
+    }
+}
