@@ -236,10 +236,16 @@ fn a_locked_host_waits_with_lock_timeout_and_an_unreachable_one_is_exit_5() {
 }
 
 #[test]
-fn a_policy_typo_is_a_located_error() {
+fn a_policy_typo_is_a_located_error_and_still_leaves_metrics() {
     let e = Estate::new();
     e.write_yaml(256, "reconcile:\n  fix:\n    drift: [pining]\n", "");
     let (code, out) = e.domform(&["validate", "-f", &e.file()]);
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("did you mean `pinning`?") && out.contains("domform.yaml:7:13"), "{out}");
+    // A schedule that cannot start still tells monitoring so.
+    let metrics = e.path("m.prom");
+    let (code, out) = e.domform(&["reconcile", "-f", &e.file(), "--metrics", &metrics]);
+    assert_eq!(code, 1, "{out}");
+    let m = std::fs::read_to_string(&metrics).expect("metrics of a run that could not start");
+    assert!(m.contains("domform_reconcile_exit_code 1") && !m.contains("last_success"), "{m}");
 }

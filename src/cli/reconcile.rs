@@ -33,15 +33,22 @@ pub struct Args<'a> {
 
 /// Runs `reconcile`.
 pub fn run(a: &Args<'_>) -> Outcome {
-    let Some(mut model) = load_or_report(a.files) else { return Outcome::Failed };
-    crate::ops::resolve_secrets(&mut model);
-    if let Err(code) = super::check_targets(&model, a.target) {
-        return code;
-    }
-    let hosts = match select_targets(&model, &a.choose.selection()) {
-        Ok(h) => h,
-        Err(code) => return code,
+    let started = (engine::reconcile::unix_now(), std::time::Instant::now());
+    // A run that cannot start (a YAML error, an unknown host) still leaves its report and
+    // metrics, so monitoring sees a broken schedule as an error, not as silence.
+    let broken = || {
+        let mut r = Reconciled::empty(started, a.dry_run);
+        r.outcome = "error";
+        r.exit_code = Outcome::Failed.code();
+        save(&r, a.report, a.metrics);
+        Outcome::Failed
     };
+    let Some(mut model) = load_or_report(a.files) else { return broken() };
+    crate::ops::resolve_secrets(&mut model);
+    if super::check_targets(&model, a.target).is_err() {
+        return broken();
+    }
+    let Ok(hosts) = select_targets(&model, &a.choose.selection()) else { return broken() };
     let written = std::cell::Cell::new(true);
     let done = |r: &Reconciled| written.set(save(r, a.report, a.metrics));
     let req = Request { model: &model, hosts, targets: a.target, parallel: a.parallel, connect: &default_connector };

@@ -100,6 +100,22 @@ pub struct Reconciled {
     pub licences: Vec<LicenceRow>,
 }
 
+impl Reconciled {
+    /// A run with no hosts yet, converged until something says otherwise.
+    pub fn empty(started: (u64, Instant), dry_run: bool) -> Reconciled {
+        Reconciled {
+            format_version: REPORT_VERSION,
+            started_unix: started.0,
+            duration_seconds: started.1.elapsed().as_secs_f64(),
+            dry_run,
+            outcome: "converged",
+            exit_code: 0,
+            hosts: Vec::new(),
+            licences: Vec::new(),
+        }
+    }
+}
+
 /// Now, in seconds since the epoch.
 pub fn unix_now() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
@@ -138,14 +154,11 @@ pub fn finish(
     }
     let outcome = outcome_of(&hosts);
     let rec = Reconciled {
-        format_version: REPORT_VERSION,
-        started_unix: started.0,
-        duration_seconds: started.1.elapsed().as_secs_f64(),
-        dry_run,
         outcome: outcome_word(outcome),
         exit_code: outcome.code(),
         hosts,
         licences,
+        ..Reconciled::empty(started, dry_run)
     };
     print(&crate::render::reconcile::text(&rec));
     done(&rec);
