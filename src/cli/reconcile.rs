@@ -40,7 +40,7 @@ pub fn run(a: &Args<'_>) -> Outcome {
         let mut r = Reconciled::empty(started, a.dry_run);
         r.outcome = "error";
         r.exit_code = Outcome::Failed.code();
-        save(&r, a.report, a.metrics);
+        save(&r, a);
         Outcome::Failed
     };
     let Some(mut model) = load_or_report(a.files) else { return broken() };
@@ -50,7 +50,7 @@ pub fn run(a: &Args<'_>) -> Outcome {
     }
     let Ok(hosts) = select_targets(&model, &a.choose.selection()) else { return broken() };
     let written = std::cell::Cell::new(true);
-    let done = |r: &Reconciled| written.set(save(r, a.report, a.metrics));
+    let done = |r: &Reconciled| written.set(save(r, a));
     let req = Request { model: &model, hosts, targets: a.target, parallel: a.parallel, connect: &default_connector };
     let intent = Intent::Reconcile { dry_run: a.dry_run, lock_wait: Duration::from_secs(a.lock_timeout), done: &done };
     let outcome = engine::run(&req, &intent);
@@ -62,16 +62,17 @@ pub fn run(a: &Args<'_>) -> Outcome {
 }
 
 /// Writes the report and metrics asked for; false (after saying why) when one could not be.
-fn save(r: &Reconciled, report: Option<&Path>, metrics: Option<&Path>) -> bool {
+fn save(r: &Reconciled, a: &Args<'_>) -> bool {
     let mut ok = true;
-    if let Some(path) = report {
+    if let Some(path) = a.report {
         let text = serde_json::to_string_pretty(r).unwrap_or_default() + "\n";
         ok &= write_atomic(path, &text);
     }
-    if let Some(path) = metrics {
+    if let Some(path) = a.metrics {
         let old = std::fs::read_to_string(path).ok();
         let prev = old.as_deref().and_then(crate::render::metrics::previous_success);
-        ok &= write_atomic(path, &crate::render::metrics::text(r, prev));
+        let shard = a.choose.shard.map(|s| format!("{}/{}", s.index, s.total));
+        ok &= write_atomic(path, &crate::render::metrics::text(r, prev, shard.as_deref()));
     }
     ok
 }

@@ -35,8 +35,13 @@ pub fn succeeded(r: &Reconciled) -> bool {
 }
 
 /// The text for `r`; `previous_success` is the last success time of the file it replaces.
-pub fn text(r: &Reconciled, previous_success: Option<f64>) -> String {
-    let mut reg = Registry::default();
+/// With `shard` (`--shard 3/4` → `3/4`) every sample carries `shard="3/4"`, so the files of N
+/// shard runners read by one node_exporter never collide.
+pub fn text(r: &Reconciled, previous_success: Option<f64>, shard: Option<&str>) -> String {
+    let mut reg = match shard {
+        Some(s) => Registry::with_labels(std::iter::once(("shard".into(), s.to_string().into()))),
+        None => Registry::default(),
+    };
     let changes = Family::<Labels, FGauge>::default();
     for h in &r.hosts {
         for (result, list) in [("fixed", &h.fixed), ("left", &h.left)] {
@@ -107,11 +112,16 @@ pub fn text(r: &Reconciled, previous_success: Option<f64>) -> String {
     out
 }
 
-/// The last success time in a metrics file this module wrote.
+/// The last success time in a metrics file this module wrote (with or without labels).
 pub fn previous_success(old: &str) -> Option<f64> {
-    old.lines()
-        .filter(|l| !l.starts_with('#'))
-        .find_map(|l| l.strip_prefix(LAST_SUCCESS)?.strip_prefix(' ')?.trim().parse().ok())
+    old.lines().filter(|l| !l.starts_with('#')).find_map(|l| {
+        let rest = l.strip_prefix(LAST_SUCCESS)?;
+        let value = match rest.strip_prefix('{') {
+            Some(labelled) => labelled.rsplit_once("} ")?.1,
+            None => rest.strip_prefix(' ')?,
+        };
+        value.trim().parse().ok()
+    })
 }
 
 #[cfg(test)]
@@ -149,7 +159,7 @@ mod tests {
 
     #[test]
     fn changes_count_once_per_kind_and_labels_are_escaped() {
-        let t = text(&run(3, vec![host("h1", HostStatus::Ok), host("h2", HostStatus::Unreachable)]), None);
+        let t = text(&run(3, vec![host("h1", HostStatus::Ok), host("h2", HostStatus::Unreachable)]), None, None);
         for line in [
             "domform_reconcile_changes{host=\"h1\",kind=\"memory\",cause=\"drift\",result=\"left\"} 1",
             "domform_reconcile_changes{host=\"h2\",kind=\"pinning\",cause=\"drift\",result=\"left\"} 1",
@@ -165,11 +175,21 @@ mod tests {
 
     #[test]
     fn a_failed_run_keeps_the_last_success_time() {
-        let ok = text(&run(0, vec![]), None);
+        let ok = text(&run(0, vec![]), None, None);
         assert_eq!(previous_success(&ok), Some(1002.5));
-        let failed = text(&run(5, vec![]), previous_success(&ok));
+        let failed = text(&run(5, vec![]), previous_success(&ok), None);
         assert_eq!(previous_success(&failed), Some(1002.5));
         assert!(failed.contains("domform_reconcile_exit_code 5"), "{failed}");
-        assert_eq!(previous_success(&text(&run(1, vec![]), None)), None, "never succeeded: no sample");
+        assert_eq!(previous_success(&text(&run(1, vec![]), None, None)), None, "never succeeded: no sample");
+    }
+
+    #[test]
+    fn a_shard_labels_every_sample() {
+        let t = text(&run(0, vec![host("h1", HostStatus::Ok)]), None, Some("3/4"));
+        assert!(t.contains("domform_reconcile_exit_code{shard=\"3/4\"} 0"), "{t}");
+        assert!(t.contains("domform_reconcile_hosts{shard=\"3/4\",status=\"ok\"} 1"), "{t}");
+        let success = t.lines().find(|l| l.starts_with(LAST_SUCCESS)).unwrap_or_default();
+        assert!(success.contains("shard=\"3/4\""), "{t}");
+        assert_eq!(previous_success(&t), Some(1002.5), "read back with its label");
     }
 }
