@@ -368,6 +368,17 @@ pub enum Format {
     Json,
 }
 
+/// Writes `text` to a temp file next to `path` and renames it over `path`, so a reader (a
+/// monitor, a browser) never sees half a file; `Err` names the path.
+pub(crate) fn write_atomic(path: &std::path::Path, text: &str) -> Result<(), String> {
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tmp = path.with_file_name(format!(".{name}.tmp{}", std::process::id()));
+    std::fs::write(&tmp, text).and_then(|()| std::fs::rename(&tmp, path)).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        format!("{}: {e}", path.display())
+    })
+}
+
 /// Entry point used by the binary.
 pub fn main() -> ExitCode {
     exit_code(command(Cli::parse()))

@@ -66,26 +66,17 @@ fn save(r: &Reconciled, a: &Args<'_>) -> bool {
     let mut ok = true;
     if let Some(path) = a.report {
         let text = serde_json::to_string_pretty(r).unwrap_or_default() + "\n";
-        ok &= write_atomic(path, &text);
+        ok &= written(super::write_atomic(path, &text));
     }
     if let Some(path) = a.metrics {
         let old = std::fs::read_to_string(path).ok();
         let prev = old.as_deref().and_then(crate::render::metrics::previous_success);
         let shard = a.choose.shard.map(|s| format!("{}/{}", s.index, s.total));
-        ok &= write_atomic(path, &crate::render::metrics::text(r, prev, shard.as_deref()));
+        ok &= written(super::write_atomic(path, &crate::render::metrics::text(r, prev, shard.as_deref())));
     }
     ok
 }
 
-/// Writes `text` to a temp file next to `path` and renames it over `path`.
-pub fn write_atomic(path: &Path, text: &str) -> bool {
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let tmp = path.with_file_name(format!(".{name}.tmp{}", std::process::id()));
-    let result = std::fs::write(&tmp, text).and_then(|()| std::fs::rename(&tmp, path));
-    if let Err(e) = result {
-        let _ = std::fs::remove_file(&tmp);
-        engine::error(&format!("cannot write {}: {e}", path.display()));
-        return false;
-    }
-    true
+fn written(r: Result<(), String>) -> bool {
+    r.map_err(|e| engine::error(&format!("cannot write {e}"))).is_ok()
 }
