@@ -4,45 +4,37 @@
 //! The metrics file is checked by `promtool check metrics` (Debian's `prometheus`, installed by
 //! `.ci/run`; required under CI=true, skipped loudly elsewhere).
 
+#[path = "common/simhost.rs"]
+mod simhost;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use simhost::{SimHost, Topology};
+
 struct Estate {
-    root: tempfile::TempDir,
+    host: SimHost,
 }
 
 const POLICY: &str = "reconcile:\n  fix:\n    drift: [pinning, power]\n";
 
 impl Estate {
     fn new() -> Estate {
-        let e = Estate { root: tempfile::tempdir().expect("tempdir") };
-        let r = e.root.path();
-        for d in ["VirtualMachines", "VirtualDisks"] {
-            std::fs::create_dir_all(e.repo().join(d)).expect("mkdir");
-        }
-        std::fs::create_dir_all(r.join("xmsim")).expect("mkdir");
-        std::fs::write(
-            r.join("xmsim/topology.conf"),
-            "hostname = h1\nsockets = 1\ncores_per_socket = 4\nthreads_per_core = 2\nsiblings = adjacent\n\
-             dom0_cpus = 0-1\ntotal_memory_mib = 16384\ndom0_memory_mib = 1024\nshutdown_seconds = 0.1\n",
-        )
-        .expect("topology");
-        std::fs::create_dir_all(r.join("bin")).expect("mkdir");
-        std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_domform"), r.join("bin/xm")).expect("link xm");
+        let e = Estate { host: SimHost::new("0004fb00000300000000000000d3e0d0", &Topology::default()) };
         e.write_yaml(256, POLICY, "");
         e
     }
 
     fn repo(&self) -> PathBuf {
-        self.root.path().join("OVS/Repositories/0004fb00000300000000000000d3e0d0")
+        self.host.repo()
     }
 
     fn file(&self) -> String {
-        self.root.path().join("domform.yaml").display().to_string()
+        self.host.root().join("domform.yaml").display().to_string()
     }
 
     fn path(&self, name: &str) -> String {
-        self.root.path().join(name).display().to_string()
+        self.host.root().join(name).display().to_string()
     }
 
     fn write_yaml(&self, memory: u32, policy: &str, more_hosts: &str) {
@@ -54,17 +46,11 @@ impl Estate {
         std::fs::write(self.file(), yaml).expect("yaml");
     }
 
-    /// Runs this binary (as `domform`, or as `xm` when `xm` is true) against the simulator.
+    /// Runs this binary (as `domform`, or as `xm` through the simulator's link) on the host.
     fn cmd(&self, xm: bool, args: &[&str]) -> Output {
-        let bin = if xm { self.root.path().join("bin/xm") } else { PathBuf::from(env!("CARGO_BIN_EXE_domform")) };
-        let path = format!("{}:{}", self.root.path().join("bin").display(), std::env::var("PATH").unwrap_or_default());
-        Command::new(bin)
-            .args(args)
-            .env("PATH", path)
-            .env("XMSIM_ROOT", self.root.path().join("xmsim"))
-            .stdin(std::process::Stdio::null())
-            .output()
-            .expect("run")
+        let bin = if xm { self.host.root().join("bin/xm") } else { PathBuf::from(env!("CARGO_BIN_EXE_domform")) };
+        let out = Command::new(bin).args(args).envs(self.host.env()).stdin(std::process::Stdio::null()).output();
+        out.expect("run")
     }
 
     fn domform(&self, args: &[&str]) -> (i32, String) {
