@@ -1,5 +1,5 @@
 //! `domform reconcile` end to end on a local simulated host, without root: this crate's
-//! binary acts as `xm` through a link (as in `tests/local_sim.rs`), so the hand edits are real
+//! binary acts as `xm` through a link (`tests/common/simhost.rs`), so the hand edits are real
 //! `xm vcpu-pin` calls on the simulator and real edits of vm.cfg in a temporary repository.
 //! The metrics file is checked by `promtool check metrics` (Debian's `prometheus`, installed by
 //! `.ci/run`; required under CI=true, skipped loudly elsewhere).
