@@ -199,6 +199,11 @@ fn a_locked_host_waits_with_lock_timeout_and_an_unreachable_one_is_exit_5() {
     let (code, out) = e.domform(&["reconcile", "-f", &e.file()]);
     assert_eq!(code, 4, "locked:\n{out}");
     assert!(out.contains("h1: locked"), "{out}");
+    let started = std::time::Instant::now();
+    let (code, out) = e.domform(&["reconcile", "-f", &e.file(), "--lock-timeout", "2"]);
+    assert_eq!(code, 4, "still locked at the deadline:\n{out}");
+    let waited = started.elapsed();
+    assert!(waited >= std::time::Duration::from_secs(2) && waited < std::time::Duration::from_secs(15), "{waited:?}");
     holder.kill().expect("kill");
     let _ = holder.wait();
 
