@@ -168,9 +168,17 @@ fn drift_is_labelled_pinning_fixed_memory_reported_and_metrics_valid() {
 }
 
 #[test]
-fn an_edited_yaml_is_intent_and_is_not_applied() {
+fn new_vms_need_their_own_policy_and_an_edited_yaml_is_intent_and_is_not_applied() {
     let e = Estate::new();
-    e.applied();
+    // Never applied: every change is `new`, which a drift policy does not make.
+    let (code, out) = e.domform(&["reconcile", "-f", &e.file()]);
+    assert_eq!(code, 3, "{out}");
+    assert!(out.contains("left  disk/db01/system [new; disks]") && out.contains("left  power/db01 [new; power]"));
+    assert!(std::fs::read_dir(e.repo().join("VirtualMachines")).expect("dir").next().is_none(), "nothing made");
+    e.write_yaml(256, "reconcile:\n  fix:\n    new: [disks, config, power, pinning, memory, vcpus]\n", "");
+    let (code, out) = e.domform(&["reconcile", "-f", &e.file()]);
+    assert_eq!(code, 0, "made disk, vm.cfg and start in order:\n{out}");
+    assert_eq!(e.affinity().1, ["2-3", "2-3"], "{out}");
     e.write_yaml(384, "reconcile:\n  fix:\n    drift: [pinning, power, memory]\n", "");
     let (code, out) = e.domform(&["reconcile", "-f", &e.file()]);
     assert_eq!(code, 3, "{out}");
