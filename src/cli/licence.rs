@@ -43,8 +43,7 @@ fn targets(model: &Model, obs: &crate::observe::Observed) -> Vec<Target> {
 }
 
 fn write_file(path: &std::path::Path, text: &str) -> Result<(), String> {
-    let tmp = path.with_extension("domform-tmp");
-    std::fs::write(&tmp, text).and_then(|_| std::fs::rename(&tmp, path)).map_err(|e| format!("{}: {e}", path.display()))
+    super::write_atomic(path, text)
 }
 
 /// Observes and reports.
