@@ -14,6 +14,7 @@ mod manager;
 mod pinning;
 mod profiles;
 mod quiet;
+mod reconcile;
 mod slow;
 mod snapshot;
 mod ssh;
