@@ -43,8 +43,7 @@ fn targets(model: &Model, obs: &crate::observe::Observed) -> Vec<Target> {
 }
 
 fn write_file(path: &std::path::Path, text: &str) -> Result<(), String> {
-    let tmp = path.with_extension("domform-tmp");
-    std::fs::write(&tmp, text).and_then(|_| std::fs::rename(&tmp, path)).map_err(|e| format!("{}: {e}", path.display()))
+    super::write_atomic(path, text)
 }
 
 /// Prints each host's problems and, when an evidence pack is asked for, collects each host's

@@ -1,7 +1,8 @@
 //! The command line: it parses arguments and hands each command to its module, which loads the
 //! desired state and names an intent for the engine. Results go to stdout, diagnostics and logs
 //! to stderr; exit codes are a contract kept in one place ([`exit_code`]): 0 success, 1 error
-//! (2 = changes pending, with `plan --detailed-exitcode`).
+//! (2 = changes pending, with `plan --detailed-exitcode`; `reconcile`: 3 changes left,
+//! 4 a host locked, 5 a host unreachable).
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -23,6 +24,7 @@ mod licence;
 mod list;
 mod plan;
 mod power;
+mod reconcile;
 mod snapshot;
 mod vnc;
 
@@ -157,6 +159,35 @@ pub enum Command {
         /// Do not ask for confirmation (needed without a terminal).
         #[arg(long)]
         auto_approve: bool,
+        /// Hosts worked on at the same time.
+        #[arg(long, default_value_t = 16)]
+        parallel: usize,
+    },
+    /// For schedules: lock, observe, plan, make only what the YAML's `reconcile:` policy lets
+    /// it fix unattended, report the rest. Exit 0 converged, 1 error, 3 changes left, 4 a host
+    /// locked, 5 a host unreachable (docs/reconcile.md).
+    Reconcile {
+        /// Desired-state file or directory (repeatable).
+        #[arg(short = 'f', long = "file", default_value = manifest::DEFAULT_FILE)]
+        files: Vec<PathBuf>,
+        /// Which hosts and managers.
+        #[command(flatten)]
+        choose: Choose,
+        /// Only changes of these VMs (repeatable).
+        #[arg(long = "target")]
+        target: Vec<String>,
+        /// Plan and report only: read without locks, change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Write the run report (JSON, versioned) to FILE.
+        #[arg(long, value_name = "FILE")]
+        report: Option<PathBuf>,
+        /// Write Prometheus text format to FILE (atomically; node_exporter's textfile collector).
+        #[arg(long, value_name = "FILE")]
+        metrics: Option<PathBuf>,
+        /// Wait up to SECS for a host lock another apply holds, instead of reporting it locked.
+        #[arg(long, value_name = "SECS", default_value_t = 0)]
+        lock_timeout: u64,
         /// Hosts worked on at the same time.
         #[arg(long, default_value_t = 16)]
         parallel: usize,
@@ -337,6 +368,17 @@ pub enum Format {
     Json,
 }
 
+/// Writes `text` to a temp file next to `path` and renames it over `path`, so a reader (a
+/// monitor, a browser) never sees half a file; `Err` names the path.
+pub(crate) fn write_atomic(path: &std::path::Path, text: &str) -> Result<(), String> {
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tmp = path.with_file_name(format!(".{name}.tmp{}", std::process::id()));
+    std::fs::write(&tmp, text).and_then(|()| std::fs::rename(&tmp, path)).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        format!("{}: {e}", path.display())
+    })
+}
+
 /// Entry point used by the binary.
 pub fn main() -> ExitCode {
     exit_code(command(Cli::parse()))
@@ -369,6 +411,18 @@ fn command(cli: Cli) -> Outcome {
         }
         Command::Apply { planfile, files, choose, target, auto_approve, parallel } => {
             apply::run(planfile.as_deref(), &files, &choose, &target, auto_approve, parallel)
+        }
+        Command::Reconcile { files, choose, target, dry_run, report, metrics, lock_timeout, parallel } => {
+            reconcile::run(&reconcile::Args {
+                files: &files,
+                choose: &choose,
+                target: &target,
+                dry_run,
+                report: report.as_deref(),
+                metrics: metrics.as_deref(),
+                lock_timeout,
+                parallel,
+            })
         }
         Command::Start(a) => power::run(power::Verb::Start, &a.into()),
         Command::Stop(a) => power::run(power::Verb::Stop, &a.into()),

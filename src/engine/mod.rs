@@ -10,9 +10,11 @@ pub mod execute;
 pub mod locate;
 pub mod outcome;
 pub mod progress;
+pub mod reconcile;
 pub mod run;
 pub mod saved;
 pub mod session;
+pub mod sort;
 
 pub use outcome::Outcome;
 pub use run::{run, Format, Intent, Made, Request};

@@ -95,6 +95,16 @@ pub enum Intent<'a> {
         /// The command's part.
         make: &'a MakeChanges<'a>,
     },
+    /// Lock and observe (read only when `dry_run`), plan, make what the `reconcile:` policy
+    /// allows, report the rest (`reconcile`, [`super::reconcile`]); `done` gets the run report.
+    Reconcile {
+        /// Plan and report only.
+        dry_run: bool,
+        /// Wait this long for a host lock another apply holds (`--lock-timeout`).
+        lock_wait: std::time::Duration,
+        /// Receives the run report (to save it and its metrics).
+        done: &'a dyn Fn(&super::reconcile::Reconciled),
+    },
 }
 
 /// Step 2's result: the plan to run, and the question to ask before running it.
@@ -106,16 +116,23 @@ struct Planned {
 
 /// Runs the loop for `intent`.
 pub fn run(req: &Request<'_>, intent: &Intent<'_>) -> Outcome {
+    let started = (super::reconcile::unix_now(), std::time::Instant::now());
     let mode = match intent {
-        Intent::Plan { .. } | Intent::Changes { lock: false, .. } => Mode::Read,
+        Intent::Plan { .. } | Intent::Changes { lock: false, .. } | Intent::Reconcile { dry_run: true, .. } => {
+            Mode::Read
+        }
         Intent::Apply { .. } | Intent::Changes { lock: true, .. } => Mode::Lock,
+        Intent::Reconcile { lock_wait, .. } => Mode::LockWaiting(*lock_wait),
     };
-    let phase = if mode == Mode::Lock { "locking and observing" } else { "observing" };
+    let phase = if mode == Mode::Read { "observing" } else { "locking and observing" };
     let progress = Progress::new(phase, req.hosts.len());
     let results = observe_hosts_each(req.model, &req.hosts, req.parallel, req.connect, mode, &|r| {
         progress.host_done(&r.host, r.observed.is_err())
     });
     progress.finish();
+    if let Intent::Reconcile { dry_run, done, .. } = intent {
+        return super::reconcile::finish(req, results, *dry_run, started, *done);
+    }
     let planned = match plan_step(req, intent, &results) {
         Ok(p) => p,
         Err(e) => return fail(&e),
@@ -157,7 +174,7 @@ pub fn run(req: &Request<'_>, intent: &Intent<'_>) -> Outcome {
 /// Step 2 for each intent.
 fn plan_step(req: &Request<'_>, intent: &Intent<'_>, results: &[HostResult]) -> Result<Planned, String> {
     match intent {
-        Intent::Plan { .. } | Intent::Apply { .. } => {
+        Intent::Plan { .. } | Intent::Apply { .. } | Intent::Reconcile { .. } => {
             let fresh = {
                 let mut p = plan_all(req.model, results);
                 p.retain_targets(req.targets);

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use super::raw::{RawHost, RawLicence, RawVm};
+use super::raw::{RawHost, RawLicence, RawReconcile, RawVm};
 use super::raw_manager::RawManager;
 use super::tree::{self, Node, NodeKind};
 use crate::diag::{did_you_mean, Diagnostic, Location};
@@ -55,6 +55,8 @@ pub struct Loaded {
     pub managers: Vec<Entry<RawManager>>,
     /// `host_defaults:` (the first one; a second is an error naming both).
     pub host_defaults: Option<Entry<RawHost>>,
+    /// `reconcile:` (the first one; a second is an error naming both).
+    pub reconcile: Option<Entry<RawReconcile>>,
     /// Names whose entries failed to load (so references to them are not reported twice).
     pub broken: BTreeSet<String>,
     /// Files read.
@@ -62,7 +64,7 @@ pub struct Loaded {
 }
 
 /// Top-level keys of a file (the fields of [`super::raw::RawFile`]).
-pub const TOP_KEYS: &[&str] = &["version", "hosts", "vms", "licences", "managers", "host_defaults"];
+pub const TOP_KEYS: &[&str] = &["version", "hosts", "vms", "licences", "managers", "host_defaults", "reconcile"];
 
 /// Expands paths: a file as it is; a directory's `*.yaml` and `*.yml` files, sorted.
 pub fn expand(paths: &[PathBuf], diags: &mut Vec<Diagnostic>) -> Vec<PathBuf> {
@@ -166,14 +168,15 @@ fn read_one(file: &Path, loaded: &mut Loaded, diags: &mut Vec<Diagnostic>) {
             "vms" => section(v, "vms", &mut loaded.vms, &mut loaded.broken, diags),
             "licences" => section(v, "licences", &mut loaded.licences, &mut loaded.broken, diags),
             "managers" => section(v, "managers", &mut loaded.managers, &mut loaded.broken, diags),
-            "host_defaults" => defaults(k, v, loaded, diags),
+            "host_defaults" => once(k, v, "host_defaults", &mut loaded.host_defaults, diags),
+            "reconcile" => once(k, v, "reconcile", &mut loaded.reconcile, diags),
             other => {
                 let mut d = Diagnostic::error(Some(k.loc.clone()), other, format!("unknown top-level key `{other}`"));
                 if let Some(s) = did_you_mean(other, TOP_KEYS) {
                     d = d.with_help(format!("did you mean `{s}`?"));
                 } else {
                     d = d.with_help(
-                        "known keys here: `version`, `hosts`, `vms`, `licences`, `managers`, `host_defaults`",
+                        "known keys here: `version`, `hosts`, `vms`, `licences`, `managers`, `host_defaults`, `reconcile`",
                     );
                 }
                 diags.push(d);
@@ -182,27 +185,28 @@ fn read_one(file: &Path, loaded: &mut Loaded, diags: &mut Vec<Diagnostic>) {
     }
 }
 
-fn defaults(k: &Node, v: &Node, loaded: &mut Loaded, diags: &mut Vec<Diagnostic>) {
+/// A top-level key that may be declared once across all files (`host_defaults`, `reconcile`).
+fn once<T: serde::de::DeserializeOwned>(
+    k: &Node,
+    v: &Node,
+    what: &str,
+    slot: &mut Option<Entry<T>>,
+    diags: &mut Vec<Diagnostic>,
+) {
     if v.is_null() {
         return;
     }
-    if let Some(first) = &loaded.host_defaults {
+    if let Some(first) = slot {
         diags.push(
-            Diagnostic::error(Some(k.loc.clone()), "host_defaults", "`host_defaults` is declared twice")
+            Diagnostic::error(Some(k.loc.clone()), what, format!("`{what}` is declared twice"))
                 .with_help(format!("first declared at {}", first.loc)),
         );
         return;
     }
     let sink = RefCell::new(Vec::new());
-    match tree::from_node::<RawHost>(v, "host_defaults", &sink) {
+    match tree::from_node::<T>(v, what, &sink) {
         Ok(raw) => {
-            loaded.host_defaults = Some(Entry {
-                name: "host_defaults".into(),
-                raw,
-                loc: k.loc.clone(),
-                node: v.clone(),
-                dropped: Vec::new(),
-            })
+            *slot = Some(Entry { name: what.into(), raw, loc: k.loc.clone(), node: v.clone(), dropped: Vec::new() })
         }
         Err(e) => diags.push(e.into_diagnostic()),
     }

@@ -31,6 +31,81 @@ pub struct RawFile {
     /// Connection settings for every host and manager (any host key but `address`); a host's
     /// own value for a key wins over this one.
     pub host_defaults: Option<RawHost>,
+    /// What `domform reconcile` may fix unattended (default: nothing; everything is reported).
+    pub reconcile: Option<RawReconcile>,
+}
+
+/// `reconcile:`: the policy of scheduled runs (`docs/reconcile.md`).
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawReconcile {
+    /// Kinds of change fixed unattended, per cause; a kind not listed is only reported.
+    pub fix: Option<RawFix>,
+}
+
+/// `reconcile.fix`: kinds of change per cause, e.g. `{ drift: [pinning, power] }`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawFix {
+    /// The host changed since the last apply; the YAML did not.
+    #[serde(default)]
+    pub drift: Vec<ChangeKind>,
+    /// The YAML changed since the last apply (nobody may have reviewed it: list with care).
+    #[serde(default)]
+    pub intent: Vec<ChangeKind>,
+    /// domform never applied this VM.
+    #[serde(default)]
+    pub new: Vec<ChangeKind>,
+}
+
+/// A kind of change, as a reconcile policy names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum ChangeKind {
+    /// vCPU pinning: vm.cfg `cpus` and the live affinity (`xm vcpu-pin`).
+    Pinning,
+    /// A VM's power state (start, stop, pause, unpause).
+    Power,
+    /// `memory` and `maxmem` (vm.cfg and `xm mem-set`).
+    Memory,
+    /// `vcpus` and `maxvcpus` (vm.cfg and `xm vcpu-set`).
+    Vcpus,
+    /// Disk files (create, grow) and the vm.cfg `disk` list (`xm block-attach`).
+    Disks,
+    /// Any other vm.cfg key, and a VM's vm.cfg made or removed.
+    Config,
+    /// Snapshots taken, reverted or deleted.
+    Snapshots,
+    /// An Oracle VM Manager's data source (and its restart).
+    Manager,
+}
+
+impl ChangeKind {
+    /// Every kind, in order.
+    pub const ALL: [ChangeKind; 8] = [
+        ChangeKind::Pinning,
+        ChangeKind::Power,
+        ChangeKind::Memory,
+        ChangeKind::Vcpus,
+        ChangeKind::Disks,
+        ChangeKind::Config,
+        ChangeKind::Snapshots,
+        ChangeKind::Manager,
+    ];
+
+    /// The name the policy and the metrics use.
+    pub fn word(self) -> &'static str {
+        match self {
+            ChangeKind::Pinning => "pinning",
+            ChangeKind::Power => "power",
+            ChangeKind::Memory => "memory",
+            ChangeKind::Vcpus => "vcpus",
+            ChangeKind::Disks => "disks",
+            ChangeKind::Config => "config",
+            ChangeKind::Snapshots => "snapshots",
+            ChangeKind::Manager => "manager",
+        }
+    }
 }
 
 /// How domform reaches a host.

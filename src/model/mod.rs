@@ -6,6 +6,7 @@
 
 pub mod cpuset;
 pub mod manager;
+pub mod policy;
 pub mod secret;
 pub mod select;
 pub mod units;
@@ -32,6 +33,8 @@ pub struct Model {
     pub licences: BTreeMap<String, Licence>,
     /// Oracle VM Manager hosts by name (`managers:`).
     pub managers: BTreeMap<String, manager::Manager>,
+    /// What `domform reconcile` may fix unattended (`reconcile:`).
+    pub reconcile: policy::Policy,
     /// Warnings found while validating (errors stop loading).
     pub warnings: Vec<Diagnostic>,
 }

@@ -41,6 +41,22 @@ pub enum Mode {
     Read,
     /// Take the host lock and observe in the same round trip; the lock is held by the returned transport.
     Lock,
+    /// [`Mode::Lock`], but a lock another apply holds is tried again, with a growing wait,
+    /// for up to this long (`reconcile --lock-timeout`: a schedule waits for a person).
+    LockWaiting(std::time::Duration),
+}
+
+impl Mode {
+    /// Whether the host lock is taken.
+    pub fn locks(self) -> bool {
+        self != Mode::Read
+    }
+}
+
+/// The wait before trying a busy lock again: 1 s, 2 s, 4 s … at most 30 s, and never past the
+/// deadline.
+pub fn lock_backoff(attempt: u32, left: std::time::Duration) -> std::time::Duration {
+    std::time::Duration::from_secs(1u64 << attempt.min(5)).min(std::time::Duration::from_secs(30)).min(left)
 }
 
 /// Observes `hosts` (names from the model), `parallel` at a time.
@@ -100,6 +116,25 @@ fn backoff(n: u32, host: &str) -> std::time::Duration {
 }
 
 fn observe_one(model: &Model, name: &str, connect: &Connector<'_>, mode: Mode) -> HostResult {
+    let Mode::LockWaiting(wait) = mode else { return observe_retrying(model, name, connect, mode) };
+    let deadline = std::time::Instant::now() + wait;
+    let mut attempt = 0;
+    loop {
+        let result = observe_retrying(model, name, connect, mode);
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        if !matches!(result.observed, Err(ObserveError::Busy { .. })) || left.is_zero() {
+            return result;
+        }
+        drop(result);
+        let pause = lock_backoff(attempt, left);
+        tracing::info!(host = %name, "locked by another apply; trying again in {} s", pause.as_secs());
+        std::thread::sleep(pause);
+        attempt += 1;
+    }
+}
+
+/// One observe, a transient failure tried again up to [`ATTEMPTS`] times.
+fn observe_retrying(model: &Model, name: &str, connect: &Connector<'_>, mode: Mode) -> HostResult {
     let mut attempt = 1;
     loop {
         let result = observe_once(model, name, connect, mode);
@@ -159,7 +194,7 @@ fn observe_once(model: &Model, name: &str, connect: &Connector<'_>, mode: Mode) 
         Ok(mut t) => {
             let observed = match mode {
                 Mode::Read => target.observe(t.as_mut()).map_err(ObserveError::Transport),
-                Mode::Lock => crate::target::lock_and_observe(t.as_mut(), target.as_ref()),
+                Mode::Lock | Mode::LockWaiting(_) => crate::target::lock_and_observe(t.as_mut(), target.as_ref()),
             };
             tracing::debug!(execs = t.exec_count(), "observed");
             HostResult { host: name.to_string(), session: Some(session(name, t, mode, &observed)), observed }
@@ -172,7 +207,21 @@ fn observe_once(model: &Model, name: &str, connect: &Connector<'_>, mode: Mode) 
 /// and taken (the lock script observed), so dropping it frees the lock.
 fn session(name: &str, t: Box<dyn Transport>, mode: Mode, observed: &Result<Observed, ObserveError>) -> Session {
     match (mode, observed) {
-        (Mode::Lock, Ok(_)) => Session::locked(name, t),
+        (m, Ok(_)) if m.locks() => Session::locked(name, t),
         _ => Session::open(name, t),
+    }
+}
+
+#[cfg(test)]
+mod lock_wait_tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn the_lock_wait_grows_to_30_seconds_and_stops_at_the_deadline() {
+        let waits: Vec<u64> = (0..7).map(|n| lock_backoff(n, Duration::from_secs(600)).as_secs()).collect();
+        assert_eq!(waits, [1, 2, 4, 8, 16, 30, 30]);
+        assert_eq!(lock_backoff(4, Duration::from_millis(1500)), Duration::from_millis(1500));
+        assert!(Mode::LockWaiting(Duration::ZERO).locks() && Mode::Lock.locks() && !Mode::Read.locks());
     }
 }

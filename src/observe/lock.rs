@@ -5,7 +5,8 @@
 //! output, and then waits on its stdin. The kernel releases the lock when that script ends:
 //! when domform closes it, or when domform dies and sshd (or the pipe) closes it. So a killed
 //! run never leaves a lock behind to take over by hand; a second apply fails fast and names
-//! the holder (controller host, pid, start time).
+//! the holder (controller host, pid, start time). A scheduled `reconcile --lock-timeout` tries
+//! the busy lock again until its deadline instead (`fleet.rs`, `Mode::LockWaiting`).
 //!
 //! The lock is `flock(2)` on the script's fd 9, taken with `flock -n 9` where util-linux has
 //! flock(1), else with Python's `fcntl.flock` on the same inherited fd (every OVM dom0 has

@@ -98,16 +98,39 @@ impl TestHosts {
 
     /// The repository path of host `i`, from hosts.yaml.
     pub fn repository(&self, i: usize) -> String {
+        self.host_value(i, "repository")
+    }
+
+    /// The value of `key` in host `i`'s entry of hosts.yaml.
+    pub fn host_value(&self, i: usize, key: &str) -> String {
         let text = std::fs::read_to_string(self.hosts_yaml()).expect("hosts.yaml");
         let mut in_host = false;
         for line in text.lines() {
             if line.trim_end() == format!("  h{i}:") {
                 in_host = true;
-            } else if in_host && line.trim_start().starts_with("repository:") {
+            } else if in_host && line.trim_start().starts_with(&format!("{key}:")) {
                 return line.split_once(':').map(|x| x.1.trim().to_string()).expect("value");
             }
         }
-        panic!("no repository for h{i} in hosts.yaml")
+        panic!("no {key} for h{i} in hosts.yaml")
+    }
+
+    /// An OpenSSH client command for host `i` (profile `current`), options first: append ssh
+    /// options such as `-W` or `-tt`, then `root@<address>` from [`destination`](Self::destination).
+    pub fn ssh_command(&self, i: usize) -> Command {
+        let mut c = Command::new("ssh");
+        c.args(["-F", "/dev/null", "-i"])
+            .arg(self.host_value(i, "identity_file"))
+            .args(["-o", "IdentitiesOnly=yes", "-o"])
+            .arg(format!("UserKnownHostsFile={}", self.host_value(i, "known_hosts")))
+            .args(["-o", "GlobalKnownHostsFile=/dev/null", "-o", "StrictHostKeyChecking=yes"])
+            .args(["-o", "BatchMode=yes", "-o", "ConnectTimeout=5", "-o", "LogLevel=ERROR"]);
+        c
+    }
+
+    /// `root@<address of host i>`.
+    pub fn destination(&self, i: usize) -> String {
+        format!("root@{}", self.host_value(i, "address"))
     }
 
     pub fn path(&self) -> &Path {

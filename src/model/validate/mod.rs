@@ -96,6 +96,7 @@ pub fn validate(loaded: &Loaded, diags: &mut Vec<Diagnostic>) -> Option<Model> {
             None => complete = false,
         }
     }
+    model.reconcile = super::policy::Policy::from_raw(loaded.reconcile.as_ref().map(|e| &e.raw));
     cross_checks(&mut cx, &model, loaded);
     complete.then_some(model)
 }
