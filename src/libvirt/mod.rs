@@ -3,3 +3,4 @@
 //! into observe, the planner, the engine or the targets yet; the toolstack is built on them.
 
 pub mod caps;
+pub mod virsh;
