@@ -1,4 +1,4 @@
-//! `virsh list --all`, `virsh vcpuinfo DOM` and `virsh vcpupin DOM` as typed values.
+//! `virsh list --all`, `virsh vcpuinfo DOM`, `virsh vcpupin DOM` and `virsh nodeinfo` as typed values.
 //!
 //! These are what `toolstack: libvirt` observes besides the domain XML: which domains exist and
 //! in which state (the XML does not say whether a domain runs), and the live vCPU affinity, the
@@ -214,6 +214,63 @@ pub fn parse_vcpupin(text: &str) -> Result<Vec<(u32, CpuSet)>, String> {
         return Err(err("vcpupin", 1, "no `VCPU CPU Affinity` header"));
     }
     Ok(out)
+}
+
+/// `virsh nodeinfo`: the host summary. libvirt counts `CPU socket(s)` per NUMA cell, so cores
+/// are counted from the capabilities topology; this is the cross-check of its totals.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeInfo {
+    /// `CPU model` (the architecture, e.g. `x86_64`).
+    pub model: String,
+    /// `CPU(s)`: logical CPUs.
+    pub cpus: u32,
+    /// `CPU frequency` in MHz.
+    pub mhz: u32,
+    /// `CPU socket(s)` (per cell).
+    pub sockets_per_cell: u32,
+    /// `Core(s) per socket`.
+    pub cores_per_socket: u32,
+    /// `Thread(s) per core`.
+    pub threads_per_core: u32,
+    /// `NUMA cell(s)`.
+    pub cells: u32,
+    /// `Memory size` in KiB.
+    pub memory_kib: u64,
+}
+
+/// Parses `virsh nodeinfo` (LC_ALL=C); every key is required.
+pub fn parse_nodeinfo(text: &str) -> Result<NodeInfo, String> {
+    let mut keys: std::collections::BTreeMap<&str, (usize, &str)> = std::collections::BTreeMap::new();
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let (k, v) = line
+            .split_once(':')
+            .ok_or_else(|| err("nodeinfo", i + 1, format!("`{}` is not `Key: value`", line.trim())))?;
+        keys.insert(k.trim(), (i + 1, v.trim()));
+    }
+    let get = |k: &str| keys.get(k).copied().ok_or_else(|| err("nodeinfo", 1, format!("no `{k}`")));
+    let num = |k: &str, unit: &str| -> Result<u64, String> {
+        let (n, v) = get(k)?;
+        let digits = v.strip_suffix(unit).unwrap_or(v).trim();
+        digits.parse::<u64>().map_err(|_| err("nodeinfo", n, format!("{k}: `{v}` is not a number")))
+    };
+    let small = |k: &str, unit: &str| -> Result<u32, String> {
+        let v = num(k, unit)?;
+        u32::try_from(v)
+            .map_err(|_| err("nodeinfo", get(k).map(|g| g.0).unwrap_or(1), format!("{k}: {v} is too large")))
+    };
+    Ok(NodeInfo {
+        model: get("CPU model")?.1.to_string(),
+        cpus: small("CPU(s)", "")?,
+        mhz: small("CPU frequency", "MHz")?,
+        sockets_per_cell: small("CPU socket(s)", "")?,
+        cores_per_socket: small("Core(s) per socket", "")?,
+        threads_per_core: small("Thread(s) per core", "")?,
+        cells: small("NUMA cell(s)", "")?,
+        memory_kib: num("Memory size", "KiB")?,
+    })
 }
 
 #[cfg(test)]

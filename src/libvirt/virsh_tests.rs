@@ -108,3 +108,28 @@ fn vcpupin_errors_name_the_line() {
     assert!(e.contains("line 2") && e.contains("no affinity"), "{e}");
     assert!(parse_vcpupin("").expect_err("header").contains("header"));
 }
+
+const NODEINFO: &str = include_str!("../../tests/fixtures/libvirt/nodeinfo.txt");
+
+#[test]
+fn nodeinfo_from_the_test_host_agrees_with_its_capabilities() {
+    let n = parse_nodeinfo(NODEINFO).expect("parse");
+    assert_eq!(n.model, "x86_64");
+    assert_eq!((n.cpus, n.mhz, n.sockets_per_cell, n.cores_per_socket, n.threads_per_core), (2, 2596, 1, 2, 1));
+    assert_eq!((n.cells, n.memory_kib), (1, 24684084));
+    let caps = include_str!("../../tests/fixtures/libvirt/capabilities-real.xml");
+    let t = crate::libvirt::caps::parse_capabilities(caps).expect("caps");
+    let info = t.host_info("h").expect("info");
+    assert_eq!(info.nr_cpus, n.cpus);
+    assert_eq!(info.nr_nodes, n.cells);
+    assert_eq!(info.physical_cores(), n.cells * n.sockets_per_cell * n.cores_per_socket);
+}
+
+#[test]
+fn nodeinfo_errors_name_the_key_and_line() {
+    let bad = NODEINFO.replace("2596 MHz", "fast MHz");
+    let e = parse_nodeinfo(&bad).expect_err("mhz");
+    assert!(e.contains("line 3") && e.contains("CPU frequency"), "{e}");
+    let missing: String = NODEINFO.lines().filter(|l| !l.starts_with("NUMA")).map(|l| format!("{l}\n")).collect();
+    assert!(parse_nodeinfo(&missing).expect_err("missing").contains("no `NUMA cell(s)`"));
+}
