@@ -20,6 +20,7 @@ pub mod apply;
 pub mod cli;
 pub mod diag;
 pub mod engine;
+pub mod libvirt;
 pub mod licence;
 pub mod manifest;
 pub mod model;
