@@ -392,6 +392,9 @@ pub fn set_pins(text: &str, pins: &[(u32, CpuSet)]) -> Result<Vec<Edit>, String>
     let all = nodes(text)?;
     let pin_line = |indent: &str, (v, set): &(u32, CpuSet)| format!("\n{indent}<vcpupin vcpu='{v}' cpuset='{set}'/>");
     let Some(tune) = find(&all, &["domain", "cputune"]) else {
+        if pins.is_empty() {
+            return Ok(Vec::new());
+        }
         let vcpu = required(&all, &["domain", "vcpu"])?;
         let ind = indent_at(text, vcpu.outer.0);
         let inner: String = pins.iter().map(|p| pin_line(&format!("{ind}  "), p)).collect();

@@ -167,3 +167,26 @@ fn metadata_is_replaced_or_added() {
     assert_eq!(parse(&out).expect("parse back").simple_name.as_deref(), Some("web01"));
     assert!(out.contains("<domform:simple-name>theirs</domform:simple-name>"), "{out}");
 }
+
+#[test]
+fn no_pins_and_no_cputune_is_no_edit() {
+    let start = INACTIVE.find("  <cputune>").expect("cputune");
+    let end = INACTIVE.find("</cputune>\n").expect("end") + "</cputune>\n".len();
+    let text = format!("{}{}", &INACTIVE[..start], &INACTIVE[end..]);
+    assert_eq!(set_pins(&text, &[]).expect("pins"), Vec::new());
+    // Clearing existing pins leaves an empty <cputune>, which libvirt accepts.
+    let out = edited(INACTIVE, &set_pins(INACTIVE, &[]).expect("pins"));
+    assert!(out.contains("</vcpu>\n  <cputune>\n  </cputune>\n  <os>"), "{out}");
+    assert!(parse(&out).expect("parse back").pins.is_empty());
+}
+
+#[test]
+fn metadata_in_the_default_namespace_is_ours_too() {
+    let text = INACTIVE
+        .replace("<domform:vm xmlns:domform=", "<vm xmlns=")
+        .replace("domform:simple-name", "simple-name")
+        .replace("</domform:vm>", "</vm>");
+    assert_eq!(parse(&text).expect("parse").simple_name.as_deref(), Some("web01"));
+    let out = edited(&text, &set_simple_name(&text, "web02").expect("meta"));
+    assert_eq!(parse(&out).expect("parse back").simple_name.as_deref(), Some("web02"));
+}
