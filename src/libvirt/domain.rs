@@ -17,17 +17,18 @@ use crate::model::CpuSet;
 /// The namespace of domform's element inside `<metadata>`.
 pub const METADATA_NS: &str = "https://domform.example/xmlns/domform/1";
 
-/// One element: its path of local names, attributes (unescaped) and byte ranges.
+/// One element: its path of local names, attributes (unescaped; a `passwd=` value is dropped,
+/// so no password is ever held here) and byte ranges.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Node {
+struct Node {
     /// Local names from the root down to this element.
-    pub path: Vec<String>,
+    path: Vec<String>,
     /// `(name as written, unescaped value)`.
-    pub attrs: Vec<(String, String)>,
+    attrs: Vec<(String, String)>,
     /// From `<` of the start tag to after `>` of the end tag.
-    pub outer: (usize, usize),
+    outer: (usize, usize),
     /// Between the tags (empty at the end of `<x/>`).
-    pub inner: (usize, usize),
+    inner: (usize, usize),
 }
 
 impl Node {
@@ -130,6 +131,10 @@ fn attrs_of(e: &BytesStart<'_>, text: &str, at: usize) -> Result<Vec<(String, St
     for a in e.attributes() {
         let a = a.map_err(|err| format!("{}: bad attribute: {err}", where_(text, at)))?;
         let name = String::from_utf8_lossy(a.key.as_ref()).into_owned();
+        if name == "passwd" {
+            out.push((name, String::new()));
+            continue;
+        }
         let value =
             a.unescape_value().map_err(|err| format!("{}: attribute {name}: {err}", where_(text, at)))?.into_owned();
         out.push((name, value));
@@ -138,7 +143,7 @@ fn attrs_of(e: &BytesStart<'_>, text: &str, at: usize) -> Result<Vec<(String, St
 }
 
 /// Every element of `text`, children before their parents.
-pub fn nodes(text: &str) -> Result<Vec<Node>, String> {
+fn nodes(text: &str) -> Result<Vec<Node>, String> {
     let mut reader = Reader::from_str(text);
     reader.config_mut().trim_text(false);
     let mut open: Vec<Node> = Vec::new();

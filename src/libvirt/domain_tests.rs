@@ -190,3 +190,10 @@ fn metadata_in_the_default_namespace_is_ours_too() {
     let out = edited(&text, &set_simple_name(&text, "web02").expect("meta"));
     assert_eq!(parse(&out).expect("parse back").simple_name.as_deref(), Some("web02"));
 }
+
+#[test]
+fn no_node_holds_the_vnc_password() {
+    let all = nodes(SECINFO).expect("nodes");
+    assert!(all.iter().any(|n| n.attrs.iter().any(|(k, _)| k == "passwd")), "passwd= is seen");
+    assert!(!format!("{all:?}").contains("s3cretvn"));
+}
