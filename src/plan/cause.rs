@@ -141,17 +141,35 @@ pub fn cause_of(c: &Change, intent: &BTreeMap<String, String>, record: Option<&R
     }
 }
 
-/// Sets the cause of each of `vm`'s changes in `changes` (all of the host's, in apply order)
-/// and appends the record write to the VM's last change, so it runs only when every change of
-/// the VM before it succeeded. `cfg_now` is the VM's vm.cfg on the host, if any.
-pub fn annotate(vm: &Vm, changes: &mut [Change], records: &BTreeMap<String, Record>, cfg_now: Option<&str>) {
-    let mine = |c: &Change| c.name == vm.name || c.name.starts_with(&format!("{}/", vm.name));
-    let Some(last) = changes.iter().rposition(mine) else { return };
+/// The positions of each VM's changes in `changes` (all of a host's, in apply order), by VM
+/// name: a change's `name` is the VM's, or `<vm>/<disk or snapshot>` (VM names hold no `/`).
+/// One pass, so annotating a host is linear in its changes, not VMs × changes.
+pub fn by_vm(changes: &[Change]) -> std::collections::HashMap<String, Vec<usize>> {
+    let mut out: std::collections::HashMap<String, Vec<usize>> = std::collections::HashMap::new();
+    for (i, c) in changes.iter().enumerate() {
+        let vm = c.name.split_once('/').map_or(c.name.as_str(), |(vm, _)| vm);
+        out.entry(vm.to_string()).or_default().push(i);
+    }
+    out
+}
+
+/// Sets the cause of each of `vm`'s changes (`mine`: their positions in `changes`, ascending,
+/// from [`by_vm`]) and appends the record write to the VM's last change, so it runs only when
+/// every change of the VM before it succeeded. `cfg_now` is the VM's vm.cfg on the host, if any.
+pub fn annotate(
+    vm: &Vm,
+    changes: &mut [Change],
+    mine: &[usize],
+    records: &BTreeMap<String, Record>,
+    cfg_now: Option<&str>,
+) {
+    let Some(&last) = mine.last() else { return };
     let path = record_path(&vm.repository, &vm.name);
     let intent = intent_fields(vm);
     let rec = records.get(&path);
     let mut cfg_after = cfg_now.map(str::to_string);
-    for c in changes.iter_mut().filter(|c| mine(c)) {
+    for &i in mine {
+        let c = &mut changes[i];
         c.cause = Some(cause_of(c, &intent, rec));
         for op in &c.ops {
             if let Op::WriteFile { path, content, .. } = op {

@@ -44,10 +44,18 @@ pub fn plan(model: &Model, obs: &Observed) -> HostPlan {
         Err(e) => hp.errors.push(e),
     }
     let records = obs.applied.iter().filter_map(|(p, t)| cause::parse(t).map(|r| (p.clone(), r))).collect();
-    let vms = obs.vms();
+    let views = obs.vms();
+    let mut cfgs: std::collections::HashMap<&str, &str> = std::collections::HashMap::new();
+    for v in &views {
+        if let Some(c) = v.cfg {
+            cfgs.entry(v.xen_name.as_str()).or_insert(c.text.as_str());
+            cfgs.insert(v.simple_name.as_str(), c.text.as_str());
+        }
+    }
+    let positions = cause::by_vm(&hp.changes);
     for vm in model.vms.values().filter(|v| v.host == obs.host) {
-        let cfg = vms.iter().find(|v| v.simple_name == vm.name || v.xen_name == vm.name).and_then(|v| v.cfg);
-        cause::annotate(vm, &mut hp.changes, &records, cfg.map(|c| c.text.as_str()));
+        let mine = positions.get(&vm.name).map_or(&[][..], Vec::as_slice);
+        cause::annotate(vm, &mut hp.changes, mine, &records, cfgs.get(vm.name.as_str()).copied());
     }
     hp
 }
