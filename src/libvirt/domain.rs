@@ -14,8 +14,9 @@ use quick_xml::Reader;
 
 use crate::model::CpuSet;
 
-/// The namespace of domform's element inside `<metadata>`.
-pub const METADATA_NS: &str = "https://domform.example/xmlns/domform/1";
+/// The namespace of domform's element inside `<metadata>`: a URN, since libvirt accepts any
+/// URI there and domform owns no web domain to put in a URL.
+pub const METADATA_NS: &str = "urn:domform:metadata:1";
 
 /// One element: its path of local names, attributes (unescaped; a `passwd=` value is dropped,
 /// so no password is ever held here) and byte ranges.
@@ -45,12 +46,14 @@ impl Node {
 pub struct Disk {
     /// `device=` (`disk`, `cdrom`, ...).
     pub device: String,
-    /// `<source file=>`, for file-backed disks.
+    /// `<source file=>` of a file-backed disk, or `<source dev=>` of a block device.
     pub file: Option<String>,
     /// `<target dev=>`.
     pub target: Option<String>,
     /// `<readonly/>` present.
     pub readonly: bool,
+    /// `<shareable/>` present (vm.cfg mode `w!`).
+    pub shareable: bool,
 }
 
 /// A network interface (`<devices><interface>`).
@@ -60,6 +63,8 @@ pub struct Interface {
     pub bridge: Option<String>,
     /// `<mac address=>`.
     pub mac: Option<String>,
+    /// `<model type=>`.
+    pub model: Option<String>,
 }
 
 /// `<graphics type='vnc'>`. Debug shows only whether a password is set.
@@ -73,6 +78,8 @@ pub struct Vnc {
     pub listen: Option<String>,
     /// `passwd=` present (only with `--security-info`).
     pub has_password: bool,
+    /// `keymap=`.
+    pub keymap: Option<String>,
 }
 
 /// What domform reads from a domain.
@@ -303,13 +310,16 @@ fn read_devices(text: &str, all: &[Node], d: &mut Domain) -> Result<(), String> 
         match dev.path[2].as_str() {
             "disk" => d.disks.push(Disk {
                 device: dev.attr("device").unwrap_or("disk").to_string(),
-                file: attr_of(dev, "source", "file"),
+                file: attr_of(dev, "source", "file").or_else(|| attr_of(dev, "source", "dev")),
                 target: attr_of(dev, "target", "dev"),
                 readonly: below(all, dev, &["readonly"]).next().is_some(),
+                shareable: below(all, dev, &["shareable"]).next().is_some(),
             }),
-            "interface" => d
-                .interfaces
-                .push(Interface { bridge: attr_of(dev, "source", "bridge"), mac: attr_of(dev, "mac", "address") }),
+            "interface" => d.interfaces.push(Interface {
+                bridge: attr_of(dev, "source", "bridge"),
+                mac: attr_of(dev, "mac", "address"),
+                model: attr_of(dev, "model", "type"),
+            }),
             "serial" if dev.attr("type") == Some("pty") => d.serial_pty = true,
             "graphics" if dev.attr("type") == Some("vnc") && d.vnc.is_none() => {
                 let port = dev.attr("port").map(|p| number(text, dev, "port", p)).transpose()?;
@@ -318,6 +328,7 @@ fn read_devices(text: &str, all: &[Node], d: &mut Domain) -> Result<(), String> 
                     autoport: dev.attr("autoport") == Some("yes"),
                     listen: dev.attr("listen").map(str::to_string),
                     has_password: dev.attr("passwd").is_some(),
+                    keymap: dev.attr("keymap").map(str::to_string),
                 });
             }
             _ => {}

@@ -23,17 +23,42 @@ fn reads_a_running_domain() {
     assert_eq!(d.disks.len(), 2);
     assert_eq!(
         d.disks[0],
-        Disk { device: "disk".into(), file: Some("/OVS/d1.img".into()), target: Some("vda".into()), readonly: false }
+        Disk {
+            device: "disk".into(),
+            file: Some("/OVS/d1.img".into()),
+            target: Some("vda".into()),
+            readonly: false,
+            shareable: false
+        }
     );
     assert_eq!(
         d.disks[1],
-        Disk { device: "cdrom".into(), file: Some("/OVS/iso.img".into()), target: Some("hdc".into()), readonly: true }
+        Disk {
+            device: "cdrom".into(),
+            file: Some("/OVS/iso.img".into()),
+            target: Some("hdc".into()),
+            readonly: true,
+            shareable: false
+        }
     );
-    assert_eq!(d.interfaces, vec![Interface { bridge: Some("br0".into()), mac: Some("00:16:3e:12:34:56".into()) }]);
+    assert_eq!(
+        d.interfaces,
+        vec![Interface {
+            bridge: Some("br0".into()),
+            mac: Some("00:16:3e:12:34:56".into()),
+            model: Some("virtio".into())
+        }]
+    );
     assert!(d.serial_pty);
     assert_eq!(
         d.vnc,
-        Some(Vnc { port: Some(5900), autoport: true, listen: Some("127.0.0.1".into()), has_password: false })
+        Some(Vnc {
+            port: Some(5900),
+            autoport: true,
+            listen: Some("127.0.0.1".into()),
+            has_password: false,
+            keymap: None
+        })
     );
     assert_eq!(d.simple_name.as_deref(), Some("web01"));
 }
@@ -152,7 +177,7 @@ fn cputune_is_created_after_vcpu_when_absent() {
 fn metadata_is_replaced_or_added() {
     let out = edited(RUNNING, &set_simple_name(RUNNING, "db<02>").expect("meta"));
     assert_eq!(parse(&out).expect("parse back").simple_name.as_deref(), Some("db<02>"));
-    assert!(out.contains("    <domform:vm xmlns:domform=\"https://domform.example/xmlns/domform/1\">\n      <domform:simple-name>db&lt;02&gt;</domform:simple-name>\n    </domform:vm>\n  </metadata>"), "{out}");
+    assert!(out.contains("    <domform:vm xmlns:domform=\"urn:domform:metadata:1\">\n      <domform:simple-name>db&lt;02&gt;</domform:simple-name>\n    </domform:vm>\n  </metadata>"), "{out}");
 
     let start = INACTIVE.find("  <metadata>").expect("metadata");
     let end = INACTIVE.find("</metadata>\n").expect("end") + "</metadata>\n".len();
@@ -162,7 +187,7 @@ fn metadata_is_replaced_or_added() {
     assert_eq!(out, INACTIVE, "adding it back gives what libvirt printed");
 
     // Someone else's metadata stays; ours goes next to it.
-    let other = INACTIVE.replace("https://domform.example/xmlns/domform/1", "urn:other").replace("web01", "theirs");
+    let other = INACTIVE.replace("urn:domform:metadata:1", "urn:other").replace("web01", "theirs");
     let out = edited(&other, &set_simple_name(&other, "web01").expect("meta"));
     assert_eq!(parse(&out).expect("parse back").simple_name.as_deref(), Some("web01"));
     assert!(out.contains("<domform:simple-name>theirs</domform:simple-name>"), "{out}");
@@ -196,4 +221,18 @@ fn no_node_holds_the_vnc_password() {
     let all = nodes(SECINFO).expect("nodes");
     assert!(all.iter().any(|n| n.attrs.iter().any(|(k, _)| k == "passwd")), "passwd= is seen");
     assert!(!format!("{all:?}").contains("s3cretvn"));
+}
+
+#[test]
+fn block_sources_shareable_disks_nic_models_and_keymaps_are_read() {
+    let text = INACTIVE
+        .replace("<disk type='file' device='disk'>", "<disk type='block' device='disk'>")
+        .replace("<source file='/OVS/d1.img'/>", "<source dev='/dev/mapper/q1'/>\n      <shareable/>")
+        .replace("<model type='virtio'/>", "<model type='e1000'/>")
+        .replace("listen='127.0.0.1'>", "listen='127.0.0.1' keymap='de'>");
+    let d = parse(&text).expect("parse");
+    assert_eq!((d.disks[0].file.as_deref(), d.disks[0].shareable), (Some("/dev/mapper/q1"), true));
+    assert!(!d.disks[1].shareable);
+    assert_eq!(d.interfaces[0].model.as_deref(), Some("e1000"));
+    assert_eq!(d.vnc.and_then(|v| v.keymap).as_deref(), Some("de"));
 }
