@@ -103,6 +103,48 @@ pub fn parse_capabilities(text: &str) -> Result<Topology, String> {
     Ok(topo)
 }
 
+/// The domain types libvirt offers for x86_64 HVM guests (`<guest><os_type>hvm</os_type><arch
+/// name='x86_64'><domain type='qemu'/><domain type='kvm'/>`), in document order, each once: a
+/// new domain is defined with `kvm` when it is offered, else `qemu` (TCG, no `/dev/kvm`).
+/// Reading stops at the first XML error ([`parse_capabilities`] reports it for the same text).
+pub fn domain_types(text: &str) -> Vec<String> {
+    let mut reader = Reader::from_str(text);
+    let mut path: Vec<String> = Vec::new();
+    let (mut os_type, mut arch) = (String::new(), String::new());
+    let mut out: Vec<String> = Vec::new();
+    while let Ok(event) = reader.read_event() {
+        let opens = matches!(event, Event::Start(_));
+        match event {
+            Event::Start(e) | Event::Empty(e) => {
+                let name = String::from_utf8_lossy(e.local_name().as_ref()).into_owned();
+                let attrs = attributes(&e, 0).unwrap_or_default();
+                if name == "guest" && path_is(&path, &["capabilities"]) {
+                    (os_type, arch) = (String::new(), String::new());
+                } else if name == "arch" && path_is(&path, &["capabilities", "guest"]) {
+                    arch = attrs.get("name").cloned().unwrap_or_default();
+                } else if name == "domain" && path_is(&path, &["capabilities", "guest", "arch"]) {
+                    let kind = attrs.get("type").cloned().unwrap_or_default();
+                    if os_type == "hvm" && arch == "x86_64" && !kind.is_empty() && !out.contains(&kind) {
+                        out.push(kind);
+                    }
+                }
+                if opens {
+                    path.push(name);
+                }
+            }
+            Event::Text(t) if path_is(&path, &["capabilities", "guest", "os_type"]) => {
+                os_type = t.unescape().map(|s| s.trim().to_string()).unwrap_or_default();
+            }
+            Event::End(_) => {
+                path.pop();
+            }
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    out
+}
+
 fn path_is(path: &[String], want: &[&str]) -> bool {
     path.len() == want.len() && path.iter().zip(want).all(|(a, b)| a == b)
 }

@@ -93,3 +93,17 @@ fn errors_name_the_line() {
     let err = parse_capabilities("<capabilities><host/></capabilities>").expect_err("no cells");
     assert!(err.contains("no <host><topology>"), "{err}");
 }
+
+#[test]
+fn domain_types_are_the_x86_64_hvm_ones() {
+    // The real host offers both (the i686 guest's are not counted twice); the hand-written one
+    // only TCG.
+    assert_eq!(domain_types(REAL), vec!["qemu".to_string(), "kvm".to_string()]);
+    assert_eq!(domain_types(FAKE), vec!["qemu".to_string()]);
+    let i686_only = REAL.replacen("<arch name='x86_64'>", "<arch name='aarch64'>", 1);
+    assert_eq!(domain_types(&i686_only), Vec::<String>::new());
+    let xen = "<capabilities><guest><os_type>xen</os_type><arch name='x86_64'><domain type='xen'/></arch></guest>\
+<guest><os_type>hvm</os_type><arch name='x86_64'><domain type='xen'/></arch></guest></capabilities>";
+    assert_eq!(domain_types(xen), vec!["xen".to_string()]);
+    assert_eq!(domain_types("<capabilities><guest>"), Vec::<String>::new());
+}
