@@ -21,22 +21,22 @@ pub const METADATA_NS: &str = "urn:domform:metadata:1";
 /// One element: its path of local names, attributes (unescaped; a `passwd=` value is dropped,
 /// so no password is ever held here) and byte ranges.
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct Node {
+pub(super) struct Node {
     /// Local names from the root down to this element.
-    path: Vec<String>,
+    pub(super) path: Vec<String>,
     /// `(name as written, unescaped value)`.
-    attrs: Vec<(String, String)>,
+    pub(super) attrs: Vec<(String, String)>,
     /// From `<` of the start tag to after `>` of the end tag.
-    outer: (usize, usize),
+    pub(super) outer: (usize, usize),
     /// Between the tags (empty at the end of `<x/>`).
-    inner: (usize, usize),
+    pub(super) inner: (usize, usize),
 }
 
 impl Node {
-    fn attr(&self, name: &str) -> Option<&str> {
+    pub(super) fn attr(&self, name: &str) -> Option<&str> {
         self.attrs.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
     }
-    fn is(&self, path: &[&str]) -> bool {
+    pub(super) fn is(&self, path: &[&str]) -> bool {
         self.path.len() == path.len() && self.path.iter().zip(path).all(|(a, b)| a == b)
     }
 }
@@ -129,7 +129,7 @@ pub fn line_of(text: &str, pos: usize) -> usize {
     text.as_bytes()[..pos.min(text.len())].iter().filter(|b| **b == b'\n').count() + 1
 }
 
-fn where_(text: &str, pos: usize) -> String {
+pub(super) fn where_(text: &str, pos: usize) -> String {
     format!("line {}, byte {pos}", line_of(text, pos))
 }
 
@@ -150,7 +150,7 @@ fn attrs_of(e: &BytesStart<'_>, text: &str, at: usize) -> Result<Vec<(String, St
 }
 
 /// Every element of `text`, children before their parents.
-fn nodes(text: &str) -> Result<Vec<Node>, String> {
+pub(super) fn nodes(text: &str) -> Result<Vec<Node>, String> {
     let mut reader = Reader::from_str(text);
     reader.config_mut().trim_text(false);
     let mut open: Vec<Node> = Vec::new();
@@ -234,12 +234,12 @@ fn kib(text: &str, n: &Node) -> Result<u64, String> {
 }
 
 /// The first node with exactly this path.
-fn find<'a>(all: &'a [Node], path: &[&str]) -> Option<&'a Node> {
+pub(super) fn find<'a>(all: &'a [Node], path: &[&str]) -> Option<&'a Node> {
     all.iter().find(|n| n.is(path))
 }
 
 /// Nodes below `parent` (by byte range) whose path ends in `tail`.
-fn below<'a>(all: &'a [Node], parent: &'a Node, tail: &'a [&'a str]) -> impl Iterator<Item = &'a Node> + 'a {
+pub(super) fn below<'a>(all: &'a [Node], parent: &'a Node, tail: &'a [&'a str]) -> impl Iterator<Item = &'a Node> + 'a {
     all.iter().filter(move |n| {
         n.outer.0 >= parent.inner.0
             && n.outer.1 <= parent.inner.1
@@ -353,7 +353,7 @@ pub fn apply(text: &str, edits: &[Edit]) -> String {
 }
 
 /// The whitespace before `pos` on its line ("" when other text precedes it there).
-fn indent_at(text: &str, pos: usize) -> &str {
+pub(super) fn indent_at(text: &str, pos: usize) -> &str {
     let start = text[..pos].rfind('\n').map_or(0, |i| i + 1);
     let lead = &text[start..pos];
     if lead.chars().all(|c| c == ' ' || c == '\t') {
@@ -363,11 +363,11 @@ fn indent_at(text: &str, pos: usize) -> &str {
     }
 }
 
-fn esc(s: &str) -> String {
+pub(super) fn esc(s: &str) -> String {
     quick_xml::escape::escape(s).into_owned()
 }
 
-fn required<'a>(all: &'a [Node], path: &[&str]) -> Result<&'a Node, String> {
+pub(super) fn required<'a>(all: &'a [Node], path: &[&str]) -> Result<&'a Node, String> {
     find(all, path).ok_or_else(|| format!("no <{}> in the domain", path[1..].join("><")))
 }
 

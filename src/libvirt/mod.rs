@@ -4,5 +4,6 @@
 //! the toolstack is built on them.
 
 pub mod caps;
+pub mod devices;
 pub mod domain;
 pub mod virsh;
