@@ -6,4 +6,5 @@
 pub mod caps;
 pub mod devices;
 pub mod domain;
+pub mod generate;
 pub mod virsh;
