@@ -7,4 +7,5 @@ pub mod caps;
 pub mod devices;
 pub mod domain;
 pub mod generate;
+pub mod import;
 pub mod virsh;

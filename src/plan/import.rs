@@ -87,7 +87,7 @@ fn strings<'a>(cfg: &'a VmCfg, k: Key, noun: &'static str) -> Result<Vec<&'a str
         .collect()
 }
 
-fn cpus(cfg: &VmCfg) -> Result<Option<RawCpus>, ImportError> {
+pub(crate) fn cpus(cfg: &VmCfg) -> Result<Option<RawCpus>, ImportError> {
     Ok(match cfg.get(Key::Cpus.name()) {
         Some(Value::Str(s)) if !s.trim().is_empty() => Some(RawCpus::All(s.clone())),
         Some(Value::List(_)) => {
@@ -97,7 +97,7 @@ fn cpus(cfg: &VmCfg) -> Result<Option<RawCpus>, ImportError> {
     })
 }
 
-fn disks(cfg: &VmCfg) -> Result<Vec<RawDisk>, ImportError> {
+pub(crate) fn disks(cfg: &VmCfg) -> Result<Vec<RawDisk>, ImportError> {
     let mut disks = Vec::new();
     for stanza in strings(cfg, Key::Disk, "entry")? {
         let d = DiskSpec::parse(stanza).map_err(ImportError::Disk)?;
@@ -121,7 +121,7 @@ fn disks(cfg: &VmCfg) -> Result<Vec<RawDisk>, ImportError> {
     Ok(disks)
 }
 
-fn networks(cfg: &VmCfg) -> Result<Vec<RawNetwork>, ImportError> {
+pub(crate) fn networks(cfg: &VmCfg) -> Result<Vec<RawNetwork>, ImportError> {
     let mut networks = Vec::new();
     for stanza in strings(cfg, Key::Vif, "entry")? {
         let kv = parse_kv_stanza(stanza);
@@ -135,7 +135,7 @@ fn networks(cfg: &VmCfg) -> Result<Vec<RawNetwork>, ImportError> {
 /// The text console (and, for PV, its kernel console device) and VNC. A VNC setting that
 /// desired_cfg would rewrite (no `vnclisten`, a display with `vncunused = 1`) is left
 /// undeclared rather than declared into a change; the password is a secret and never read.
-fn console(cfg: &VmCfg, hvm: bool) -> Option<RawConsole> {
+pub(crate) fn console(cfg: &VmCfg, hvm: bool) -> Option<RawConsole> {
     let serial = text(cfg, Key::Serial) == Some("pty");
     let pv_console = match text(cfg, Key::Extra) {
         Some(line) if serial && !hvm => kernel_console(line),
