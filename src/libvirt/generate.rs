@@ -32,12 +32,17 @@ pub fn vnc_password_placeholder(vm: &Vm) -> Option<String> {
 }
 
 /// `xml` with the VNC password placeholder replaced by `value` (escaped). Exactly one
-/// `passwd='PLACEHOLDER'` must be there; the error never holds the value.
+/// `passwd='PLACEHOLDER'` (or `"PLACEHOLDER"`) must be there; the error never holds the value.
 pub fn fill_vnc_password(xml: &str, placeholder: &str, value: &str) -> Result<String, String> {
-    let attr = format!("passwd='{}'", esc(placeholder));
-    match xml.matches(&attr).count() {
-        1 => Ok(xml.replacen(&attr, &format!("passwd='{}'", esc(value)), 1)),
-        n => Err(format!("the domain XML has {n} VNC password placeholders `{placeholder}`, not one")),
+    let found: Vec<String> = ['\'', '"']
+        .iter()
+        .map(|q| format!("passwd={q}{}{q}", esc(placeholder)))
+        .filter(|attr| xml.contains(attr.as_str()))
+        .collect();
+    let count: usize = found.iter().map(|attr| xml.matches(attr.as_str()).count()).sum();
+    match (count, found.first()) {
+        (1, Some(attr)) => Ok(xml.replacen(attr.as_str(), &format!("passwd='{}'", esc(value)), 1)),
+        _ => Err(format!("the domain XML has {count} VNC password placeholders `{placeholder}`, not one")),
     }
 }
 
