@@ -62,6 +62,7 @@ fn every_op() -> Vec<Op> {
             secrets: Vec::new(),
         },
         Op::Xen { args: vec!["create".into(), format!("{r}/VirtualMachines/x/vm.cfg")] },
+        Op::Virsh { args: vec!["define".into(), "--file".into(), format!("{r}/VirtualMachines/x/domain.xml")] },
         Op::Shutdown { domain: "x".into(), timeout_secs: 30, force: true },
         Op::Shutdown { domain: "x".into(), timeout_secs: 30, force: false },
         Op::RemoveVmDir { dir: format!("{r}/VirtualMachines/x") },
@@ -96,9 +97,10 @@ fn every_op() -> Vec<Op> {
 fn all_scripts() -> Vec<(String, String)> {
     let m = "@@domform-0123456789abcdef";
     let mut out = Vec::new();
-    for ts in [Toolstack::Xm, Toolstack::Xl] {
+    for ts in [Toolstack::Xm, Toolstack::Xl, Toolstack::Libvirt] {
         let req = ObserveRequest {
             toolstack: ts,
+            uri: "qemu+ssh://x y/system".into(),
             repositories: vec!["/OVS/Repositories/r 1".into()],
             extra_paths: vec!["/x/it's.img".into()],
         };
@@ -108,14 +110,16 @@ fn all_scripts() -> Vec<(String, String)> {
             lock::script("/OVS/Repositories/r 1/.domform.lock", "controller=c pid=1", m, &obs),
         ));
         out.push((format!("observe {ts:?}"), obs));
-        out.push((format!("apply {ts:?}"), script::build(&[change("vm/x", every_op())], ts, m)));
+        out.push((format!("apply {ts:?}"), script::build(&[change("vm/x", every_op())], &domform::model::Tool::with_uri(ts, "qemu:///system"), m)));
         let target = evidence::Target {
             vm: "x".into(),
             xen_name: "0004fb00000600001234".into(),
             cfg: Some("/OVS/Repositories/r 1/VirtualMachines/x/vm.cfg".into()),
             running: true,
         };
-        out.push((format!("licence evidence {ts:?}"), evidence::script(ts, &[target], m).0));
+        if ts != Toolstack::Libvirt {
+            out.push((format!("licence evidence {ts:?}"), evidence::script(ts, &[target], m).0));
+        }
     }
     out.push(("manager observe".into(), domform::target::manager::observe::script("/u01/domain", m)));
     out.push(("write atomic".into(), write_atomic_script("/etc/x y", true)));
@@ -237,7 +241,7 @@ impl Ol5Path {
 }
 
 fn batch(ops: Vec<Op>) -> String {
-    script::build(&[change("step", ops)], Toolstack::Xm, "@@m")
+    script::build(&[change("step", ops)], &domform::model::Tool::xen(Toolstack::Xm), "@@m")
 }
 
 fn text(o: &Output) -> String {

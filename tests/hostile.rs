@@ -136,6 +136,7 @@ fn observe_reads_nothing_through_a_planted_link() {
     std::os::unix::fs::symlink(&secret, repo.join("Snapshots/app01/s1/manifest")).expect("link");
     let req = ObserveRequest {
         toolstack: Toolstack::Xm,
+        uri: String::new(),
         repositories: vec![repo.display().to_string()],
         extra_paths: vec![],
     };

@@ -206,6 +206,7 @@ pub fn observe_output(text: &str) {
     for toolstack in [Toolstack::Xm, Toolstack::Xl] {
         let req = ObserveRequest {
             toolstack,
+            uri: String::new(),
             repositories: vec!["/OVS/Repositories/0004fb0000030000a3ff6bbfe68511a6".into(), "/repo".into()],
             extra_paths: vec!["/OVS/disk.img".into()],
         };

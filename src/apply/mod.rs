@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use std::time::Duration;
 
-use crate::model::{Toolstack, SHUTDOWN_STEP_MARGIN};
+use crate::model::{Tool, SHUTDOWN_STEP_MARGIN};
 use crate::observe::{self, sections};
 use crate::plan::{Change, HostPlan, Op};
 use crate::transport::{Limit, Transport};
@@ -75,8 +75,8 @@ impl HostReport {
 }
 
 /// Runs a host's changes in one exec and reports each (no time limits).
-pub fn apply_host(t: &mut dyn Transport, hp: &HostPlan, toolstack: Toolstack) -> HostReport {
-    apply_host_limited(t, hp, toolstack, None)
+pub fn apply_host(t: &mut dyn Transport, hp: &HostPlan, tool: &Tool) -> HostReport {
+    apply_host_limited(t, hp, tool, None)
 }
 
 /// How long one step may run: `step_timeout`, but a step that shuts a VM down gets at least
@@ -97,7 +97,7 @@ pub fn step_limit(c: &Change, step_timeout: Duration) -> Duration {
 pub fn apply_host_limited(
     t: &mut dyn Transport,
     hp: &HostPlan,
-    toolstack: Toolstack,
+    tool: &Tool,
     step_timeout: Option<Duration>,
 ) -> HostReport {
     let mut report = HostReport { host: hp.host.clone(), steps: Vec::new(), error: None, execs: 0 };
@@ -106,7 +106,7 @@ pub fn apply_host_limited(
     }
     let marker = observe::script::new_marker();
     let per_step = |c: &Change| step_timeout.map(|st| Limit::total(step_limit(c, st)));
-    let text = script::build_limited(&hp.changes, toolstack, &marker, |c| per_step(c).map(|l| l.host_secs()));
+    let text = script::build_limited(&hp.changes, tool, &marker, |c| per_step(c).map(|l| l.host_secs()));
     // The controller's clock restarts at each step line; it allows the longest step's limit.
     let limit = hp
         .changes
@@ -152,7 +152,7 @@ pub fn apply_host_limited(
     }
     let pins = verify::expected(&hp.changes);
     if report.ok() && !pins.is_empty() {
-        let status = match verify::verify(t, toolstack, &pins, step_timeout.map(Limit::total).as_ref()) {
+        let status = match verify::verify(t, tool, &pins, step_timeout.map(Limit::total).as_ref()) {
             Ok(bad) if bad.is_empty() => StepStatus::Done,
             Ok(bad) => StepStatus::Failed { exit_status: None, output: bad.join("\n") },
             Err(e) => StepStatus::Failed { exit_status: None, output: e },

@@ -10,7 +10,7 @@
 //! `truncate` (a sparse file is `dd … seek=SIZE count=0`), no `timeout` (a polling watchdog), and
 //! a clone is tried with `cp --reflink=always`, then OCFS2's `reflink`, whichever the host has.
 
-use crate::model::Toolstack;
+use crate::model::{Tool, Toolstack};
 use crate::plan::paths::{guarded_chain, written_paths};
 use crate::plan::{Change, Op};
 use crate::transport::limit::WATCHDOG_FNS;
@@ -44,8 +44,8 @@ fn parent(path: &str) -> &str {
 
 /// One op as a shell command group that succeeds or fails as a whole, preceded by the link
 /// guard for the paths it writes.
-pub fn op_to_shell(op: &Op, toolstack: Toolstack) -> String {
-    let body = op_body(op, toolstack);
+pub fn op_to_shell(op: &Op, tool: &Tool) -> String {
+    let body = op_body(op, tool);
     match link_guard(op) {
         Some(guard) => format!("{{ {guard} && {body}; }}"),
         None => body,
@@ -111,11 +111,8 @@ fn shutdown_shell(tool: &str, domain: &str, timeout_secs: u64, force: bool) -> S
     )
 }
 
-fn op_body(op: &Op, toolstack: Toolstack) -> String {
-    let tool = match toolstack {
-        Toolstack::Xm => "xm",
-        Toolstack::Xl => "xl",
-    };
+fn op_body(op: &Op, tl: &Tool) -> String {
+    let tool = tl.cmd.as_str();
     match op {
         Op::CreateDisk { path, size } => {
             let p = quote(path);
@@ -138,9 +135,12 @@ elif [ \"$s\" -lt {to} ]; then {}; fi; }}",
             quote(&format!("{path}: the plan's secret references were not resolved; not writing it"))
         ),
         Op::WriteFile { path, content, backup, .. } => write_file_shell(path, content, *backup),
-        Op::Xen { args } => {
+        Op::Xen { args } | Op::Virsh { args } => {
             let argv: Vec<String> = args.iter().map(|a| quote(a)).collect();
             format!("{tool} {}", argv.join(" "))
+        }
+        Op::Shutdown { domain, timeout_secs, force } if tl.toolstack == Toolstack::Libvirt => {
+            crate::target::libvirt::shell::shutdown(tool, domain, *timeout_secs, *force)
         }
         Op::Shutdown { domain, timeout_secs, force } => shutdown_shell(tool, domain, *timeout_secs, *force),
         Op::RemoveVmDir { dir } => {
@@ -175,10 +175,10 @@ elif [ \"$s\" -lt {to} ]; then {}; fi; }}",
         Op::ReplaceFile { path, content } => crate::target::manager::shell::replace_file(path, content),
         Op::RunCommand { command } => crate::target::manager::shell::run_command(command),
         Op::OrElse { first, on_failure } => {
-            let undo: Vec<String> = on_failure.iter().map(|o| op_to_shell(o, toolstack)).collect();
+            let undo: Vec<String> = on_failure.iter().map(|o| op_to_shell(o, tl)).collect();
             format!(
                 "{{ {} || {{ r=$?; echo 'failed; putting things back as they were' >&2; {}; (exit $r); }}; }}",
-                op_to_shell(first, toolstack),
+                op_to_shell(first, tl),
                 if undo.is_empty() { ":".to_string() } else { undo.join("; ") }
             )
         }
@@ -291,8 +291,8 @@ else {cleanup}; echo 'revert stopped before touching any original disk' >&2; fal
 }
 
 /// The batch script for a host's changes (no time limits).
-pub fn build(changes: &[Change], toolstack: Toolstack, marker: &str) -> String {
-    build_limited(changes, toolstack, marker, |_| None)
+pub fn build(changes: &[Change], tool: &Tool, marker: &str) -> String {
+    build_limited(changes, tool, marker, |_| None)
 }
 
 /// The batch script; `host_secs(change)` is how long the host-side watchdog lets that step run
@@ -300,14 +300,14 @@ pub fn build(changes: &[Change], toolstack: Toolstack, marker: &str) -> String {
 /// run) and a `<marker> timeout` line says so.
 pub fn build_limited(
     changes: &[Change],
-    toolstack: Toolstack,
+    tool: &Tool,
     marker: &str,
     host_secs: impl Fn(&Change) -> Option<u64>,
 ) -> String {
     let mut s = format!("M={}\nLC_ALL=C; export LC_ALL\n{CLONE_FN}{WATCHDOG_FNS}", quote(marker));
     s.push_str("trap 'printf \"\\n%s timeout\\n\" \"$M\"; exit 124' TERM\n");
     for c in changes {
-        let ops: Vec<String> = c.ops.iter().map(|o| op_to_shell(o, toolstack)).collect();
+        let ops: Vec<String> = c.ops.iter().map(|o| op_to_shell(o, tool)).collect();
         let body = if ops.is_empty() { "true".to_string() } else { ops.join(" &&\n  ") };
         let (start, stop) = match host_secs(c) {
             Some(secs) => (format!("dfw_start {secs}\n"), "; dfw_stop"),
@@ -334,7 +334,7 @@ mod tests {
         let content = "name = 'x'\n# $(touch /tmp/domform-pwned-apply) `id` ; rm -rf / 'quoted'\n";
         let op = Op::WriteFile { path: path.clone(), content: content.into(), backup: true, secrets: Vec::new() };
         let mut t = LocalTransport::new("here");
-        let out = t.exec(&op_to_shell(&op, Toolstack::Xm), &[]).expect("runs");
+        let out = t.exec(&op_to_shell(&op, &Tool::xen(Toolstack::Xm)), &[]).expect("runs");
         assert_eq!(out.status, 0, "{}", out.stderr_text());
         assert_eq!(std::fs::read_to_string(&path).expect("written"), content);
         assert!(!std::path::Path::new("/tmp/domform-pwned-apply").exists());
@@ -349,14 +349,14 @@ mod tests {
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).expect("chmod");
         let op = Op::ReplaceFile { path: path.clone(), content: "<new a='$(x)'/>\n".into() };
         let mut t = LocalTransport::new("here");
-        let out = t.exec(&op_to_shell(&op, Toolstack::Xm), &[]).expect("runs");
+        let out = t.exec(&op_to_shell(&op, &Tool::xen(Toolstack::Xm)), &[]).expect("runs");
         assert_eq!(out.status, 0, "{}", out.stderr_text());
         assert_eq!(std::fs::read_to_string(&path).expect("read"), "<new a='$(x)'/>\n");
         assert_eq!(std::fs::read_to_string(format!("{path}.domform-bak")).expect("bak"), "<old/>\n");
         let mode = std::fs::metadata(&path).expect("meta").permissions().mode() & 0o777;
         assert_eq!(mode, 0o640);
         let gone = Op::ReplaceFile { path: format!("{path}.nope"), content: "x".into() };
-        let out = t.exec(&op_to_shell(&gone, Toolstack::Xm), &[]).expect("runs");
+        let out = t.exec(&op_to_shell(&gone, &Tool::xen(Toolstack::Xm)), &[]).expect("runs");
         assert_ne!(out.status, 0);
         assert!(!std::path::Path::new(&format!("{path}.nope")).exists());
     }
@@ -366,12 +366,12 @@ mod tests {
         let op = Op::RunCommand { command: "sleep 12 & echo started".into() };
         let mut t = LocalTransport::new("here");
         let start = std::time::Instant::now();
-        let out = t.exec(&op_to_shell(&op, Toolstack::Xm), &[]).expect("runs");
+        let out = t.exec(&op_to_shell(&op, &Tool::xen(Toolstack::Xm)), &[]).expect("runs");
         assert_eq!(out.status, 0);
         assert!(out.stdout_text().contains("started"));
         assert!(start.elapsed() < std::time::Duration::from_secs(8), "waited for the background child");
         let fail = Op::RunCommand { command: "echo nope; exit 3".into() };
-        let out = t.exec(&op_to_shell(&fail, Toolstack::Xm), &[]).expect("runs");
+        let out = t.exec(&op_to_shell(&fail, &Tool::xen(Toolstack::Xm)), &[]).expect("runs");
         assert_ne!(out.status, 0);
         assert!(out.stdout_text().contains("nope"));
     }
@@ -382,10 +382,10 @@ mod tests {
         let path = format!("{}/d.img", dir.path().display());
         let op = Op::CreateDisk { path: path.clone(), size: 1 << 30 };
         let mut t = LocalTransport::new("here");
-        assert_eq!(t.exec(&op_to_shell(&op, Toolstack::Xm), &[]).expect("runs").status, 0);
+        assert_eq!(t.exec(&op_to_shell(&op, &Tool::xen(Toolstack::Xm)), &[]).expect("runs").status, 0);
         let meta = std::fs::metadata(&path).expect("made");
         assert_eq!(meta.len(), 1 << 30);
-        let again = t.exec(&op_to_shell(&op, Toolstack::Xm), &[]).expect("runs");
+        let again = t.exec(&op_to_shell(&op, &Tool::xen(Toolstack::Xm)), &[]).expect("runs");
         assert_ne!(again.status, 0);
         assert!(again.stderr_text().contains("already exists"));
     }
@@ -402,7 +402,7 @@ mod tests {
         std::os::unix::fs::symlink(&evil, format!("{disks}/web01_system.img")).expect("symlink");
         let mut t = LocalTransport::new("here");
         let op = Op::CreateDisk { path: format!("{disks}/web01_system.img"), size: 1 << 20 };
-        let out = t.exec(&op_to_shell(&op, Toolstack::Xm), &[]).expect("runs");
+        let out = t.exec(&op_to_shell(&op, &Tool::xen(Toolstack::Xm)), &[]).expect("runs");
         assert_ne!(out.status, 0);
         assert!(out.stderr_text().contains("symbolic link"), "{}", out.stderr_text());
         assert!(!std::path::Path::new(&evil).exists(), "the disk was created through the link");
@@ -419,7 +419,7 @@ mod tests {
             backup: true,
             secrets: Vec::new(),
         };
-        let out = t.exec(&op_to_shell(&op, Toolstack::Xm), &[]).expect("runs");
+        let out = t.exec(&op_to_shell(&op, &Tool::xen(Toolstack::Xm)), &[]).expect("runs");
         assert_ne!(out.status, 0);
         assert_eq!(std::fs::read_to_string(&victim).expect("victim"), "precious\n");
         // A linked folder on the way (VirtualMachines/x → elsewhere) is refused too.
@@ -433,7 +433,7 @@ mod tests {
             backup: false,
             secrets: Vec::new(),
         };
-        let out = t.exec(&op_to_shell(&op, Toolstack::Xm), &[]).expect("runs");
+        let out = t.exec(&op_to_shell(&op, &Tool::xen(Toolstack::Xm)), &[]).expect("runs");
         assert_ne!(out.status, 0);
         assert!(!std::path::Path::new(&format!("{root}/outside/vm/vm.cfg")).exists());
     }

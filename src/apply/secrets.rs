@@ -30,6 +30,18 @@ pub fn resolve(hp: &HostPlan, obs: Option<&Observed>) -> Result<HostPlan, String
 
 fn resolve_op(op: &mut Op, host: &str, obs: Option<&Observed>) -> Result<(), String> {
     match op {
+        Op::WriteFile { path, content, secrets, .. } if secrets.iter().any(|s| s.xml_domain.is_some()) => {
+            for slot in secrets.iter() {
+                let value = match (&slot.source, &slot.xml_domain) {
+                    (SecretSource::Host { .. }, Some(d)) => kept_xml(obs, d).map_err(|e| format!("{path}: {e}"))?,
+                    _ => crate::target::libvirt::secret::escape(&value_of(slot, host, None).map_err(|e| format!("{path}: {e}"))?),
+                };
+                *content = crate::target::libvirt::secret::fill(content, &slot.placeholder, &value)
+                    .map_err(|e| format!("{path}: {e}"))?;
+            }
+            secrets.clear();
+            Ok(())
+        }
         Op::WriteFile { path, content, secrets, .. } if !secrets.is_empty() => {
             let mut cfg = VmCfg::parse(content).map_err(|e| format!("the planned {path} does not parse: {e}"))?;
             let old = obs.and_then(|o| o.cfgs.iter().find(|c| c.path == *path)).map(|c| &c.cfg);
@@ -50,6 +62,15 @@ fn resolve_op(op: &mut Op, host: &str, obs: Option<&Observed>) -> Result<(), Str
         }
         _ => Ok(()),
     }
+}
+
+/// The password libvirt holds for `domain` as observed under the lock (escaped as in its XML).
+fn kept_xml(obs: Option<&Observed>, domain: &str) -> Result<String, String> {
+    obs.and_then(|o| o.libvirt.as_ref())
+        .and_then(|lv| lv.domains.iter().find(|d| d.name == domain))
+        .and_then(|d| d.vnc_password.as_ref())
+        .map(|s| s.expose().to_string())
+        .ok_or_else(|| format!("domain `{domain}` no longer has the VNC password the plan keeps"))
 }
 
 fn value_of(slot: &SecretSlot, host: &str, old: Option<&VmCfg>) -> Result<String, String> {
@@ -121,6 +142,7 @@ mod tests {
             vfb: Some(0),
             placeholder: ph.clone(),
             source: SecretSource::File { path: f.display().to_string(), tag },
+            xml_domain: None,
         };
         let hp = plan_writing(&format!("vfb = ['type=vnc,vncpasswd={ph}']\n"), vec![slot]);
         assert_eq!(written(&resolve(&hp, None).expect("resolves")), "vfb = ['type=vnc,vncpasswd=Pw-7f3a9']\n");
@@ -144,6 +166,7 @@ mod tests {
             vfb: None,
             placeholder: crate::plan::secrets::KEPT.into(),
             source: SecretSource::Host { vfb: None },
+            xml_domain: None,
         };
         let hp = plan_writing("memory = 2048\nvncpasswd = '(secret: kept from host)'\n", vec![slot]);
         let host_text = "memory = 1024\nvncpasswd = 'host-Pw'\n";
@@ -165,9 +188,10 @@ mod tests {
             vfb: None,
             placeholder: "(secret: env X)".into(),
             source: SecretSource::Env { var: "X".into(), tag: String::new() },
+            xml_domain: None,
         };
         let hp = plan_writing("vncpasswd = '(secret: env X)'\n", vec![slot]);
-        let sh = crate::apply::script::op_to_shell(&hp.changes[0].ops[0], crate::model::Toolstack::Xm);
+        let sh = crate::apply::script::op_to_shell(&hp.changes[0].ops[0], &crate::model::Tool::xen(crate::model::Toolstack::Xm));
         assert!(sh.contains("not resolved") && !sh.contains("printf"), "{sh}");
     }
 }

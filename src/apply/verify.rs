@@ -5,7 +5,7 @@
 //! problem, so apply says so instead of trusting the exit code. Costs one exec, only when
 //! something was pinned.
 
-use crate::model::{CpuSet, Toolstack};
+use crate::model::{CpuSet, Tool, Toolstack};
 use crate::plan::Change;
 use crate::transport::{quote, Limit, Transport};
 use crate::xen::parse_vcpu_list;
@@ -22,19 +22,21 @@ pub fn expected(changes: &[Change]) -> Vec<(String, Option<u32>, CpuSet)> {
 /// Mismatches between what was pinned and what `vcpu-list` shows; `Err` when it cannot be read.
 pub fn verify(
     t: &mut dyn Transport,
-    toolstack: Toolstack,
+    tl: &Tool,
     want: &[(String, Option<u32>, CpuSet)],
     limit: Option<&Limit>,
 ) -> Result<Vec<String>, String> {
-    let tool = match toolstack {
-        Toolstack::Xm => "xm",
-        Toolstack::Xl => "xl",
-    };
+    let tool = tl.name();
+    let verb = if tl.toolstack == Toolstack::Libvirt { "vcpuinfo" } else { "vcpu-list" };
     let mut doms: Vec<&str> = want.iter().map(|w| w.0.as_str()).collect();
     doms.sort_unstable();
     doms.dedup();
-    let args: Vec<String> = doms.iter().map(|d| quote(d)).collect();
-    let script = format!("{tool} vcpu-list {}", args.join(" "));
+    let script = if tl.toolstack == Toolstack::Libvirt {
+        crate::target::libvirt::shell::vcpuinfo_all(&tl.cmd, &doms)
+    } else {
+        let args: Vec<String> = doms.iter().map(|d| quote(d)).collect();
+        format!("{} vcpu-list {}", tl.cmd, args.join(" "))
+    };
     // Read-only, so a transient failure (a channel refused, a connection cut) is tried again.
     let mut attempt = 1;
     let out = loop {
@@ -45,7 +47,7 @@ pub fn verify(
             Err(e) => return Err(e.to_string()),
         };
         if attempt >= crate::observe::fleet::ATTEMPTS {
-            return Err(format!("`{tool} vcpu-list` could not be read after {attempt} attempts: {why}"));
+            return Err(format!("`{tool} {verb}` could not be read after {attempt} attempts: {why}"));
         }
         tracing::info!(host = %t.host(), "verify attempt {attempt} failed: {why}; trying again");
         std::thread::sleep(std::time::Duration::from_millis(500 << (attempt - 1)));
@@ -53,17 +55,21 @@ pub fn verify(
     };
     if out.timed_out {
         let after = limit.map(|l| format!(" after {} s", l.after.as_secs())).unwrap_or_default();
-        return Err(format!("`{tool} vcpu-list` timed out{after} (step_timeout)"));
+        return Err(format!("`{tool} {verb}` timed out{after} (step_timeout)"));
     }
     if out.status != 0 {
         let said = [out.stderr_text(), out.stdout_text().trim().to_string()].into_iter().find(|s| !s.is_empty());
         return Err(format!(
-            "`{tool} vcpu-list` exited with status {}: {}",
+            "`{tool} {verb}` exited with status {}: {}",
             out.status,
             said.unwrap_or_else(|| "it printed nothing".into())
         ));
     }
-    let rows = parse_vcpu_list(&out.stdout_text(), crate::model::cpuset::MAX_CPU + 1).map_err(|e| e.to_string())?;
+    let rows = if tl.toolstack == Toolstack::Libvirt {
+        crate::target::libvirt::shell::parse_vcpuinfo_all(&out.stdout_text())?
+    } else {
+        parse_vcpu_list(&out.stdout_text(), crate::model::cpuset::MAX_CPU + 1).map_err(|e| e.to_string())?
+    };
     let mut bad = Vec::new();
     for (dom, vcpu, set) in want {
         for r in rows.iter().filter(|r| &r.name == dom && vcpu.is_none_or(|v| v == r.vcpu)) {
@@ -72,7 +78,7 @@ pub fn verify(
             }
         }
         if !rows.iter().any(|r| &r.name == dom) {
-            bad.push(format!("{dom} is not in `{tool} vcpu-list`"));
+            bad.push(format!("{dom} is not in `{tool} {verb}`"));
         }
     }
     Ok(bad)

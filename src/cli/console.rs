@@ -40,12 +40,12 @@ pub fn run(a: &ConsoleArgs) -> Outcome {
         Err(e) => return fail(&e),
     };
     let Some(h) = model.hosts.get(&host) else { return fail(&format!("unknown host `{host}`")) };
-    let tool = match h.toolstack {
-        Toolstack::Xm => "xm",
-        Toolstack::Xl => "xl",
-    };
+    let tl = h.tool();
+    let tool = tl.name();
+    // virsh takes the name as an option value, so one that starts with `-` is still a name.
+    let domain_arg = if h.toolstack == Toolstack::Libvirt { "--domain " } else { "" };
     let _ = writeln!(std::io::stderr(), "Connected to {} on {host} (domain {}); Ctrl-] detaches.", a.name, dom.name);
-    match crate::transport::console::attach(h, &format!("{tool} console {}", quote(&dom.name))) {
+    match crate::transport::console::attach(h, &format!("{} console {domain_arg}{}", tl.cmd, quote(&dom.name))) {
         Ok(0) => {
             let _ = writeln!(std::io::stderr(), "\r\nDetached from {}.", a.name);
             Outcome::Ok

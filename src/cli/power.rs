@@ -34,9 +34,21 @@ pub fn run(verb: Verb, a: &PowerArgs) -> Outcome {
 
 /// The power change for the VM found (nothing when it is already in that state).
 fn changes(verb: Verb, a: &PowerArgs, found: &Found<'_>) -> Result<Made, String> {
-    let cfg = found.cfg.as_ref().map(|c| c.path.clone());
     let running = found.domain.as_ref().map(|d| (d.name.clone(), d.state.paused));
-    let xen = |args: &[&str]| Op::Xen { args: args.iter().map(|s| s.to_string()).collect() };
+    // On a libvirt host the definition is libvirt's: `virsh start NAME` instead of `xm create
+    // vm.cfg` (the `start` op below is given the domain name), `resume` for `unpause`.
+    let libvirt = found.observed.libvirt.as_ref().and_then(|lv| {
+        lv.domains.iter().find(|d| d.name == found.name || d.def.as_ref().and_then(|x| x.simple_name.as_deref()) == Some(found.name))
+    });
+    let cfg = match libvirt {
+        Some(d) => Some(d.name.clone()),
+        None => found.cfg.as_ref().map(|c| c.path.clone()),
+    };
+    let xen = |args: &[&str]| match (libvirt, args) {
+        (Some(_), ["create", d]) => Op::Virsh { args: vec!["start".into(), "--domain".into(), d.to_string()] },
+        (Some(_), ["unpause", d]) => Op::Virsh { args: vec!["resume".into(), "--domain".into(), d.to_string()] },
+        _ => Op::Xen { args: args.iter().map(|s| s.to_string()).collect() },
+    };
     let shutdown = |dom: &str| Op::Shutdown { domain: dom.into(), timeout_secs: a.timeout, force: a.force };
     let start = |cfg: &Option<String>| cfg.as_ref().map(|p| xen(&["create", p]));
     let (action, ops) = match (verb, &running, &cfg) {

@@ -142,6 +142,8 @@ pub enum Toolstack {
     Xm,
     /// libxl's `xl` (plain Xen 4.x).
     Xl,
+    /// libvirt's `virsh` (KVM/QEMU, or Xen through libxl), at the host's `uri` (docs/libvirt.md).
+    Libvirt,
 }
 
 /// A hypervisor host.
@@ -183,8 +185,11 @@ pub struct RawHost {
     pub ssh_config: Option<String>,
     /// `transport: openssh` only: jump host(s), `[user@]host[:port][,...]` (`ssh -J`).
     pub proxy_jump: Option<String>,
-    /// `xm` (default) or `xl`.
+    /// `xm` (default), `xl` or `libvirt`.
     pub toolstack: Option<Toolstack>,
+    /// `toolstack: libvirt` only: the connection URI `virsh -c` gets (`qemu:///system`; a Xen
+    /// host through libxl is `xen:///system`).
+    pub uri: Option<String>,
     /// The repository where new VMs and disks go (an OVM repository root).
     pub repository: Option<String>,
     /// Further repositories to observe.

@@ -121,6 +121,7 @@ fn host_entry(e: &Entry<RawManager>) -> Entry<RawHost> {
         ssh_config: r.ssh_config.clone(),
         proxy_jump: r.proxy_jump.clone(),
         toolstack: None,
+        uri: None,
         repository: None,
         repositories: Vec::new(),
         reserved_cpus: None,

@@ -42,6 +42,9 @@ pub struct Model {
 /// Default `observe_timeout`: generous for a busy xend (each `xm` call may take seconds), short
 /// enough that a wedged one does not hold `plan` for long.
 pub const DEFAULT_OBSERVE_TIMEOUT: Duration = Duration::from_secs(120);
+/// The libvirt connection of a `toolstack: libvirt` host without `uri`: the system QEMU/KVM
+/// driver, as `virsh` run as root on the host itself uses.
+pub const DEFAULT_LIBVIRT_URI: &str = "qemu:///system";
 /// Default `step_timeout`: a disk copy or a VM start may take minutes.
 pub const DEFAULT_STEP_TIMEOUT: Duration = Duration::from_secs(600);
 /// A step that shuts a VM down may take its `shutdown_timeout` plus this (the `destroy` after
@@ -84,8 +87,10 @@ pub struct Host {
     pub port_given: bool,
     /// See `port_given`.
     pub user_given: bool,
-    /// xm or xl.
+    /// xm, xl or libvirt.
     pub toolstack: Toolstack,
+    /// `toolstack: libvirt`: the connection URI (`qemu:///system` when not set).
+    pub uri: String,
     /// Where new VMs and disks go.
     pub repository: Option<String>,
     /// Every repository to observe (the primary first).
@@ -285,4 +290,48 @@ pub struct Licence {
     pub core_factor: f64,
     /// Where it was declared.
     pub loc: Option<Location>,
+}
+
+/// The command that drives a host's hypervisor, as the shell gets it: `xm`, `xl`, or `virsh -c
+/// 'URI'` (the URI quoted). Scripts that run hypervisor commands take this, not the bare
+/// [`Toolstack`], so a libvirt host's connection URI reaches every `virsh` call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tool {
+    /// Which toolstack.
+    pub toolstack: Toolstack,
+    /// The command prefix (`xm`, `xl`, `virsh -c 'qemu:///system'`).
+    pub cmd: String,
+}
+
+impl Tool {
+    /// `xm` or `xl` (a Xen toolstack needs no connection settings); for libvirt the default URI.
+    pub fn xen(toolstack: Toolstack) -> Tool {
+        Tool::with_uri(toolstack, DEFAULT_LIBVIRT_URI)
+    }
+
+    /// The tool for `toolstack`, with `uri` for libvirt.
+    pub fn with_uri(toolstack: Toolstack, uri: &str) -> Tool {
+        let cmd = match toolstack {
+            Toolstack::Xm => "xm".to_string(),
+            Toolstack::Xl => "xl".to_string(),
+            Toolstack::Libvirt => format!("virsh -c {}", crate::transport::quote(uri)),
+        };
+        Tool { toolstack, cmd }
+    }
+
+    /// The short name for messages (`xm`, `xl`, `virsh`).
+    pub fn name(&self) -> &'static str {
+        match self.toolstack {
+            Toolstack::Xm => "xm",
+            Toolstack::Xl => "xl",
+            Toolstack::Libvirt => "virsh",
+        }
+    }
+}
+
+impl Host {
+    /// The command that drives this host's hypervisor.
+    pub fn tool(&self) -> Tool {
+        Tool::with_uri(self.toolstack, &self.uri)
+    }
 }

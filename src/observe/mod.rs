@@ -184,6 +184,8 @@ pub struct Observed {
     pub applied: BTreeMap<String, String>,
     /// For an Oracle VM Manager host: its WebLogic domain's data sources.
     pub manager: Option<crate::target::manager::ManagerObserved>,
+    /// For a libvirt host: every defined domain's XML and state (`target::libvirt`).
+    pub libvirt: Option<crate::target::libvirt::observe::LibvirtObserved>,
     /// Round trips used.
     pub execs: usize,
     /// Wall time of the exec.
@@ -229,6 +231,14 @@ impl Observed {
             }
             out.push(VmView { simple_name: simple, xen_name, cfg: Some(cfg), domain });
         }
+        // A libvirt host has no vm.cfg: each defined domain is a VM, running or not, called by
+        // the simple name in domform's metadata when it has one.
+        for d in self.libvirt.iter().flat_map(|lv| &lv.domains) {
+            let simple = d.def.as_ref().and_then(|x| x.simple_name.clone()).unwrap_or_else(|| d.name.clone());
+            let domain = by_name.get(d.name.as_str()).copied();
+            joined.insert(d.name.clone());
+            out.push(VmView { simple_name: simple, xen_name: d.name.clone(), cfg: None, domain });
+        }
         for d in by_name.values() {
             if !joined.contains(&d.name) {
                 out.push(VmView { simple_name: d.name.clone(), xen_name: d.name.clone(), cfg: None, domain: Some(d) });
@@ -259,7 +269,7 @@ impl Observed {
 
 /// What the request for a host is, from the model.
 pub fn request_for(host: &Host, extra_paths: Vec<String>) -> ObserveRequest {
-    ObserveRequest { toolstack: host.toolstack, repositories: host.repositories.clone(), extra_paths }
+    ObserveRequest { toolstack: host.toolstack, uri: host.uri.clone(), repositories: host.repositories.clone(), extra_paths }
 }
 
 /// Reads one host with exactly one exec (no time limit).
@@ -325,15 +335,17 @@ pub fn parse(host: &str, stdout: &str, marker: &str, req: &ObserveRequest) -> Ob
     let mut obs = Observed { host: host.to_string(), ..Observed::default() };
     let mut repos: BTreeMap<String, Repository> =
         req.repositories.iter().map(|r| (r.clone(), Repository { path: r.clone(), ..Repository::default() })).collect();
-    let tool = match req.toolstack {
-        crate::model::Toolstack::Xm => "xm",
-        crate::model::Toolstack::Xl => "xl",
-    };
+    let tool = crate::model::Tool::with_uri(req.toolstack, &req.uri).name();
+    let libvirt = req.toolstack == crate::model::Toolstack::Libvirt;
+    let mut lv = crate::target::libvirt::observe::Acc::default();
     let mut brief = None;
     let mut vcpus = None;
     let mut snap_files = Vec::new();
     for sec in sections::split(stdout, marker) {
         let failed = sec.status != Some(0);
+        if libvirt && crate::target::libvirt::observe::section(&mut lv, &sec, &mut obs) {
+            continue;
+        }
         match sec.kind.as_str() {
             "info" if failed => obs.problems.push(host_problem(host, cmd_failure(&format!("{tool} info -n"), &sec))),
             "info" => match xen::parse_xm_info(&sec.body) {
@@ -385,7 +397,9 @@ pub fn parse(host: &str, stdout: &str, marker: &str, req: &ObserveRequest) -> Ob
     if let Some(brief) = brief {
         xl_domains(&mut obs, brief, vcpus.as_deref());
     }
-    if obs.info.is_none() && !obs.problems.iter().any(|p| p.message.contains(" info")) {
+    if libvirt {
+        crate::target::libvirt::observe::finish(lv, &mut obs);
+    } else if obs.info.is_none() && !obs.problems.iter().any(|p| p.message.contains(" info")) {
         obs.problems.push(host_problem(host, "the observe output ended early (connection lost?)".into()));
     }
     for repo in repos.values() {
@@ -521,6 +535,7 @@ mod tests {
         let r = "/OVS/Repositories/r";
         let req = super::ObserveRequest {
             toolstack: crate::model::Toolstack::Xm,
+            uri: String::new(),
             repositories: vec![r.into()],
             extra_paths: vec![],
         };

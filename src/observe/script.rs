@@ -24,8 +24,10 @@ pub fn new_marker() -> String {
 /// What to read on one host.
 #[derive(Debug, Clone)]
 pub struct ObserveRequest {
-    /// xm or xl.
+    /// xm, xl or libvirt.
     pub toolstack: Toolstack,
+    /// libvirt's connection URI (unused for xm and xl).
+    pub uri: String,
     /// Repository roots.
     pub repositories: Vec<String>,
     /// Existing disk paths the desired state mentions (stat'ed so the planner knows they exist).
@@ -46,12 +48,31 @@ w() { eval \"wait \\$p$3\"; r=$?; printf '%s %s %s\\n' \"$M\" \"$1\" \"$2\"; cat
 c() { [ -z \"$d\" ] || rm -rf -- \"$d\"; d=; }
 ";
 
-/// The xm/xl calls an observe makes, as (section kind, command), in the order they are printed.
-pub fn xen_calls(toolstack: Toolstack) -> Vec<(&'static str, &'static str)> {
-    match toolstack {
-        Toolstack::Xm => vec![("info", "xm info -n"), ("domains-sxp", "xm list -l")],
-        Toolstack::Xl => vec![("info", "xl info -n"), ("list", "xl list"), ("vcpus", "xl vcpu-list")],
+/// The hypervisor calls an observe starts side by side, as (section kind, command), in the order
+/// they are printed. A libvirt host's per-domain reads follow in [`libvirt_domains`].
+pub fn xen_calls(req: &ObserveRequest) -> Vec<(&'static str, String)> {
+    match req.toolstack {
+        Toolstack::Xm => vec![("info", "xm info -n".into()), ("domains-sxp", "xm list -l".into())],
+        Toolstack::Xl => vec![("info", "xl info -n".into()), ("list", "xl list".into()), ("vcpus", "xl vcpu-list".into())],
+        Toolstack::Libvirt => {
+            let v = crate::model::Tool::with_uri(Toolstack::Libvirt, &req.uri).cmd;
+            vec![("lv-caps", format!("{v} capabilities")), ("lv-list", format!("{v} list --all"))]
+        }
     }
+}
+
+/// A libvirt host's domains, one `virsh` call per read (libvirtd answers in milliseconds): the
+/// persistent XML of every domain (what domform edits and defines; with `--security-info`, or a
+/// VNC password would be lost when it is defined again), and for each running one its
+/// live XML (the VNC port, the memory it has now) and `vcpuinfo` (the affinity in force). Domain
+/// names cannot hold a newline (libvirt refuses them), so a line is a name; `--domain` keeps a
+/// name that starts with `-` from reading as an option.
+fn libvirt_domains(uri: &str) -> String {
+    let v = crate::model::Tool::with_uri(Toolstack::Libvirt, uri).cmd;
+    format!(
+        "{v} list --all --name 2>/dev/null | while IFS= read -r n; do [ -n \"$n\" ] || continue; s lv-xml \"$n\" {v} dumpxml --inactive --security-info --domain \"$n\"; done\n\
+{v} list --name 2>/dev/null | while IFS= read -r n; do [ -n \"$n\" ] || continue; s lv-live \"$n\" {v} dumpxml --domain \"$n\"; s lv-vcpu \"$n\" {v} vcpuinfo --domain \"$n\"; done\n"
+    )
 }
 
 /// Builds the script (no time limit).
@@ -76,7 +97,7 @@ pub fn build_limited(req: &ObserveRequest, marker: &str, host_secs: Option<u64>)
         s.push_str(&format!("dfw_start {secs}\n"));
     }
     s.push_str("d=$(mktemp -d \"${TMPDIR:-/tmp}/domform-observe.XXXXXX\") || { echo 'cannot make a temp folder' >&2; exit 1; }\n");
-    let calls = xen_calls(req.toolstack);
+    let calls = xen_calls(req);
     for (i, (_, cmd)) in calls.iter().enumerate() {
         s.push_str(&format!("j {} {cmd}\n", i + 1));
     }
@@ -119,6 +140,9 @@ else s cfg \"$f\" cat -- \"$f\"; fi; done\n"
             paths.join(" ")
         ));
     }
+    if req.toolstack == Toolstack::Libvirt {
+        s.push_str(&libvirt_domains(&req.uri));
+    }
     for (i, (kind, _)) in calls.iter().enumerate() {
         s.push_str(&format!("w {kind} - {}\n", i + 1));
     }
@@ -142,13 +166,16 @@ pub fn progress(req: &ObserveRequest, stdout: &str, marker: &str) -> String {
         "snapshots" => format!("find {arg}/Snapshots"),
         "snapfiles" => format!("find {arg}/Snapshots (file sizes)"),
         "paths" => "stat of the declared disk paths".to_string(),
+        "lv-xml" => format!("virsh dumpxml --inactive {arg}"),
+        "lv-live" => format!("virsh dumpxml {arg}"),
+        "lv-vcpu" => format!("virsh vcpuinfo {arg}"),
         _ => format!("cat {arg}"),
     };
-    let calls = xen_calls(req.toolstack);
+    let calls = xen_calls(req);
     let done_calls: Vec<&str> = calls
         .iter()
         .filter(|(k, _)| sections.iter().any(|s| s.kind == *k && s.status.is_some()))
-        .map(|(_, c)| *c)
+        .map(|(_, c)| c.as_str())
         .collect();
     let files = sections.iter().filter(|s| s.status.is_some() && !calls.iter().any(|(k, _)| *k == s.kind)).count();
     let running = match sections.iter().find(|s| s.status.is_none() && s.kind != "timeout") {
@@ -158,7 +185,7 @@ pub fn progress(req: &ObserveRequest, stdout: &str, marker: &str) -> String {
         },
         None => {
             let waiting: Vec<String> =
-                calls.iter().filter(|(_, c)| !done_calls.contains(c)).map(|(_, c)| format!("`{c}`")).collect();
+                calls.iter().filter(|(_, c)| !done_calls.contains(&c.as_str())).map(|(_, c)| format!("`{c}`")).collect();
             if waiting.is_empty() {
                 "the observe script (all its output had arrived)".to_string()
             } else {
@@ -185,6 +212,7 @@ mod tests {
     fn script_is_read_only_and_quotes_paths() {
         let req = ObserveRequest {
             toolstack: Toolstack::Xm,
+            uri: String::new(),
             repositories: vec!["/OVS/Repositories/r 1".into()],
             extra_paths: vec!["/x/it's.img".into()],
         };
@@ -215,7 +243,7 @@ mod tests {
                   list) sleep 0.1; echo '(domain'; echo 'oops' >&2; exit 3;; esac\n";
         std::fs::write(bin.join("xm"), xm).expect("xm");
         std::process::Command::new("chmod").args(["+x"]).arg(bin.join("xm")).status().expect("chmod");
-        let req = ObserveRequest { toolstack: Toolstack::Xm, repositories: vec![], extra_paths: vec![] };
+        let req = ObserveRequest { toolstack: Toolstack::Xm, uri: String::new(), repositories: vec![], extra_paths: vec![] };
         let marker = "@@domform-t";
         let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
         let foreground = format!("M={marker}\n{HELPERS}s info - xm info -n\ns domains-sxp - xm list -l\n");
@@ -240,7 +268,7 @@ mod tests {
 
     #[test]
     fn progress_names_the_running_call_and_what_finished() {
-        let req = ObserveRequest { toolstack: Toolstack::Xm, repositories: vec!["/r".into()], extra_paths: vec![] };
+        let req = ObserveRequest { toolstack: Toolstack::Xm, uri: String::new(), repositories: vec!["/r".into()], extra_paths: vec![] };
         let m = "@@m";
         let waiting = format!("{m} fs /r\nxfs\n\n{m} rc 0\n{m} cfg /r/VirtualMachines/a/vm.cfg\nx = 1\n\n{m} rc 0\n");
         assert_eq!(

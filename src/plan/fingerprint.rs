@@ -40,6 +40,11 @@ pub fn of(obs: &Observed) -> String {
     for (path, f) in &obs.files {
         facts.push(format!("file {path} {}", f.size));
     }
+    if let Some(lv) = &obs.libvirt {
+        for d in &lv.domains {
+            facts.push(format!("libvirt {} {:?} {}", d.name, d.state, d.xml));
+        }
+    }
     if let Some(m) = &obs.manager {
         facts.push(format!("manager-domain {} {}", m.domain, m.domain_exists));
         facts.extend(m.config_xml.iter().map(|c| format!("manager-config {c}")));

@@ -140,6 +140,11 @@ pub enum Op {
         /// Arguments.
         args: Vec<String>,
     },
+    /// Run `virsh` on a libvirt host (`virsh -c URI …`): argv without the program name.
+    Virsh {
+        /// Arguments.
+        args: Vec<String>,
+    },
     /// Clean shutdown with a timeout, then `destroy` when `force`.
     Shutdown {
         /// Domain name.

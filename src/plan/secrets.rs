@@ -30,6 +30,10 @@ pub struct SecretSlot {
     pub vfb: Option<usize>,
     /// The text standing there for the value.
     pub placeholder: String,
+    /// A libvirt domain's XML instead of a vm.cfg: the placeholder is the value of a
+    /// `<graphics passwd=…>`, and a kept password is this domain's (`target::libvirt::secret`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub xml_domain: Option<String>,
     /// Where the value comes from when the file is written.
     pub source: SecretSource,
 }
@@ -167,7 +171,7 @@ pub fn seal(new: &VmCfg, old: Option<&VmCfg>, declared: Option<(&SecretRef, &Sec
                 SecretRef::Env(var) => SecretSource::Env { var: var.clone(), tag },
                 SecretRef::File(p) => SecretSource::File { path: p.display().to_string(), tag },
             };
-            SecretSlot { vfb: at, placeholder: placeholder(src), source }
+            SecretSlot { vfb: at, placeholder: placeholder(src), source, xml_domain: None }
         })
     };
     let old_passwords = old.map(passwords).unwrap_or_default();
@@ -178,7 +182,7 @@ pub fn seal(new: &VmCfg, old: Option<&VmCfg>, declared: Option<(&SecretRef, &Sec
             Some(s) => s,
             None => match old_passwords.iter().find(|(_, o)| *o == v) {
                 Some((from, _)) => {
-                    SecretSlot { vfb: at, placeholder: KEPT.into(), source: SecretSource::Host { vfb: *from } }
+                    SecretSlot { vfb: at, placeholder: KEPT.into(), source: SecretSource::Host { vfb: *from }, xml_domain: None }
                 }
                 None => return Err("a VNC password in the planned vm.cfg is neither declared nor the host's".into()),
             },

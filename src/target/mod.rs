@@ -15,6 +15,7 @@
 //! The kinds still share the `Observed`, `Op` and `Resource` types (a Manager's facts are
 //! `Observed::manager`); see docs/architecture.md, "Target kinds".
 
+pub mod libvirt;
 pub mod manager;
 pub mod xen;
 
@@ -62,8 +63,11 @@ pub struct Kind {
 }
 
 /// Every target kind, one line each. The first kind that declares a name owns it.
-pub const KINDS: &[Kind] =
-    &[Kind { name: "xen", resolve: xen::resolve }, Kind { name: "manager", resolve: manager::resolve }];
+pub const KINDS: &[Kind] = &[
+    Kind { name: "libvirt", resolve: libvirt::resolve },
+    Kind { name: "xen", resolve: xen::resolve },
+    Kind { name: "manager", resolve: manager::resolve },
+];
 
 /// The target `name` means in `model`: the first kind in [`KINDS`] that declares it.
 pub fn resolve<'m>(model: &'m Model, name: &str) -> Option<Box<dyn Target + 'm>> {

@@ -16,7 +16,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::units::{check_name, check_vm_name, parse_size, MAX_VCPUS, MIB};
-use super::{select, CpuSet, Host, Licence, Model, Pinning, Vm};
+use super::{select, CpuSet, Host, Licence, Model, Pinning, Vm, DEFAULT_LIBVIRT_URI};
 use crate::diag::{Diagnostic, Location};
 use crate::manifest::load::{Entry, Loaded};
 use crate::manifest::raw::{RawCpus, RawHost, RawLicence, RawSize, RawVm, TransportKind};
@@ -176,6 +176,7 @@ fn host_in(cx: &mut Ctx, e: &Entry<RawHost>, section: &str, defaults: Option<&Ra
             .ok()
     });
     let ssh = ssh::connection(cx, e, r, &p);
+    check_uri(cx, e, r, is_defaults, &p);
     for (k, v) in &r.labels {
         if let Err(m) = select::check_label(k, v) {
             cx.err(e, &["labels", k.as_str()], p(&format!("labels.{k}")), m);
@@ -200,11 +201,29 @@ fn host_in(cx: &mut Ctx, e: &Entry<RawHost>, section: &str, defaults: Option<&Ra
         observe_timeout: r.observe_timeout.map_or(super::DEFAULT_OBSERVE_TIMEOUT, |s| Duration::from_secs(s.into())),
         step_timeout: r.step_timeout.map_or(super::DEFAULT_STEP_TIMEOUT, |s| Duration::from_secs(s.into())),
         toolstack: r.toolstack.unwrap_or_default(),
+        uri: r.uri.clone().unwrap_or_else(|| DEFAULT_LIBVIRT_URI.to_string()),
         repository: r.repository.clone().or_else(|| r.repositories.first().cloned()),
         repositories,
         reserved_cpus,
         loc: Some(e.loc.clone()),
     })
+}
+
+/// `uri` belongs to libvirt hosts and is one `scheme:///…` word: it reaches `virsh -c` (quoted,
+/// but a blank or control character in it is a mistake, not a URI).
+fn check_uri(cx: &mut Ctx, e: &Entry<RawHost>, r: &RawHost, is_defaults: bool, p: &dyn Fn(&str) -> String) {
+    let Some(uri) = &r.uri else { return };
+    let libvirt = r.toolstack == Some(crate::model::Toolstack::Libvirt);
+    if !libvirt && !is_defaults {
+        cx.err(e, &["uri"], p("uri"), "`uri` is the libvirt connection; it needs `toolstack: libvirt`");
+    } else if !uri.contains(":/") || uri.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        cx.err(
+            e,
+            &["uri"],
+            p("uri"),
+            format!("`{}` is not a libvirt connection URI (like qemu:///system or xen:///system)", uri.escape_debug()),
+        );
+    }
 }
 
 /// The host's address: required for SSH, `localhost` for the local transport, refused in

@@ -29,6 +29,7 @@ pub(super) fn with_defaults(h: &RawHost, d: &RawHost) -> RawHost {
         ssh_config: h.ssh_config.clone().or_else(|| d.ssh_config.clone()),
         proxy_jump: h.proxy_jump.clone().or_else(|| d.proxy_jump.clone()),
         toolstack: h.toolstack.or(d.toolstack),
+        uri: h.uri.clone().or_else(|| d.uri.clone()),
         repository: h.repository.clone().or_else(|| d.repository.clone()),
         repositories: if h.repositories.is_empty() { d.repositories.clone() } else { h.repositories.clone() },
         reserved_cpus: h.reserved_cpus.clone().or_else(|| d.reserved_cpus.clone()),

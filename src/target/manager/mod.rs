@@ -66,6 +66,6 @@ impl Target for OvmManager<'_> {
 
     /// A Manager's ops (`replace-file`, `run-command`) name no toolstack.
     fn apply(&self, t: &mut dyn Transport, hp: &HostPlan, step_timeout: Option<Duration>) -> HostReport {
-        apply::apply_host_limited(t, hp, crate::model::Toolstack::default(), step_timeout)
+        apply::apply_host_limited(t, hp, &crate::model::Tool::xen(crate::model::Toolstack::default()), step_timeout)
     }
 }

@@ -25,7 +25,7 @@ pub struct XenHost<'m> {
 
 /// The Xen host `name` in `model`, if it declares one.
 pub fn resolve<'m>(model: &'m Model, name: &str) -> Option<Box<dyn Target + 'm>> {
-    let host = model.hosts.get(name)?;
+    let host = model.hosts.get(name).filter(|h| h.toolstack != crate::model::Toolstack::Libvirt)?;
     Some(Box::new(XenHost { host, req: observe::request_for(host, extra_paths(model, name)) }))
 }
 
@@ -80,6 +80,6 @@ impl Target for XenHost<'_> {
     }
 
     fn apply(&self, t: &mut dyn Transport, hp: &HostPlan, step_timeout: Option<Duration>) -> HostReport {
-        apply::apply_host_limited(t, hp, self.host.toolstack, step_timeout)
+        apply::apply_host_limited(t, hp, &self.host.tool(), step_timeout)
     }
 }

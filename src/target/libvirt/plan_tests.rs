@@ -1,0 +1,172 @@
+//! The libvirt planner on outputs captured from the libvirt test hosts (libvirt 9.0): what a
+//! host shows is given as the observe script's output, so the parser and the planner are tested
+//! together, without a host.
+
+use crate::model::Model;
+use crate::observe::{self, ObserveRequest, Observed};
+use crate::plan::{Action, HostPlan, Impact, Op};
+
+const M: &str = "@@m";
+const REPO: &str = "/OVS/Repositories/r1";
+const CAPS: &str = include_str!("../../../tests/fixtures/libvirt/capabilities-real.xml");
+
+fn section(kind: &str, arg: &str, body: &str) -> String {
+    format!("{M} {kind} {arg}\n{body}\n{M} rc 0\n")
+}
+
+/// One domain as `virsh` shows it: name, state, persistent XML, and when running (live XML,
+/// vcpuinfo).
+type Dom<'a> = (&'a str, &'a str, &'a str, Option<(&'a str, &'a str)>);
+
+/// A host's observe output: the repository, then each domain.
+fn output(domains: &[Dom<'_>], files: &str) -> String {
+    let mut s = section("fs", REPO, "xfs\n/dev/loop0 1048576 1000 1047576 1% /OVS");
+    s += &section("ovsrepo", REPO, "OVS_REPO_UUID=r1");
+    s += &section("disks", REPO, files);
+    s += &section("lv-caps", "-", CAPS);
+    let mut list = String::from(" Id   Name   State\n-----------------------\n");
+    for (i, (name, state, _, _)) in domains.iter().enumerate() {
+        let id = if *state == "shut off" { "-".to_string() } else { (i + 1).to_string() };
+        list += &format!(" {id}    {name}   {state}\n");
+    }
+    s += &section("lv-list", "-", &list);
+    for (name, _, xml, live) in domains {
+        s += &section("lv-xml", name, xml);
+        if let Some((lx, vc)) = live {
+            s += &section("lv-live", name, lx);
+            s += &section("lv-vcpu", name, vc);
+        }
+    }
+    s
+}
+
+fn model(vms: &str) -> Model {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let f = dir.path().join("d.yaml");
+    let yaml = format!(
+        "hosts:\n  kvm1:\n    address: 10.0.0.1\n    toolstack: libvirt\n    repository: {REPO}\nvms:\n{vms}"
+    );
+    std::fs::write(&f, yaml).expect("write");
+    crate::manifest::load(&[f]).expect("valid desired state")
+}
+
+fn observed(model: &Model, out: &str) -> Observed {
+    let host = &model.hosts["kvm1"];
+    let req = ObserveRequest {
+        toolstack: host.toolstack,
+        uri: host.uri.clone(),
+        repositories: host.repositories.clone(),
+        extra_paths: Vec::new(),
+    };
+    observe::parse("kvm1", out, M, &req)
+}
+
+fn plan(vms: &str, out: &str) -> HostPlan {
+    let m = model(vms);
+    let obs = observed(&m, out);
+    super::plan::plan(&m, &obs)
+}
+
+const WEB: &str = "  web:\n    host: kvm1\n    memory: 128MiB\n    vcpus: 2\n    cpus: \"1\"\n    disks:\n      - { name: sys, size: 1GiB }\n    networks:\n      - { bridge: br0, mac: \"00:16:3e:00:00:01\" }\n    console:\n      serial: true\n";
+
+#[test]
+fn a_new_vm_is_its_disk_then_its_definition_then_its_start() {
+    let hp = plan(WEB, &output(&[], ""));
+    assert!(hp.errors.is_empty(), "{:?}", hp.errors);
+    let ids: Vec<&str> = hp.changes.iter().map(|c| c.id.as_str()).collect();
+    assert_eq!(ids, ["disk/web/sys", "vm/web", "power/web"]);
+    let vm = &hp.changes[1];
+    let Op::WriteFile { path, content, .. } = &vm.ops[0] else { panic!("{:?}", vm.ops) };
+    assert!(path.starts_with(&format!("{REPO}/VirtualMachines/")) && path.ends_with("/domain.xml"), "{path}");
+    let d = crate::libvirt::domain::parse(content).expect("the generated XML reads back");
+    assert_eq!((d.name.as_str(), d.memory_kib, d.vcpus), ("web", 131072, 2));
+    assert_eq!(d.pins.iter().map(|(_, s)| s.to_string()).collect::<Vec<_>>(), ["1", "1"]);
+    assert_eq!(vm.ops[1], Op::Virsh { args: vec!["define".into(), "--file".into(), path.clone()] });
+    assert!(content.contains("<domain type='kvm'>"), "the host offers KVM (and TCG): {content}");
+    assert_eq!(hp.changes[2].ops, vec![Op::Virsh { args: vec!["start".into(), "--domain".into(), "web".into()] }]);
+}
+
+/// The XML the generator writes for WEB, as libvirt would hand it back (same text: the planner
+/// compares meaning, not bytes).
+fn defined_web() -> String {
+    let m = model(WEB);
+    crate::libvirt::generate::domain_xml(&m.vms["web"], "qemu")
+}
+
+const VCPUS_ON_1: &str = "VCPU:           0\nCPU:            1\nState:          running\nCPU Affinity:   -y\n\nVCPU:           1\nCPU:            1\nState:          running\nCPU Affinity:   -y\n";
+
+#[test]
+fn a_converged_vm_plans_nothing_and_a_moved_pin_is_changed_live_and_checked() {
+    let xml = defined_web();
+    let files = format!("1073741824 8 {REPO}/VirtualDisks/web_sys.img");
+    let out = output(&[("web", "running", &xml, Some((&xml, VCPUS_ON_1)))], &files);
+    let hp = plan(WEB, &out);
+    assert!(hp.errors.is_empty() && hp.changes.is_empty(), "{:?} {:#?}", hp.errors, hp.changes);
+
+    let hp = plan(&WEB.replace("cpus: \"1\"", "cpus: \"0\""), &out);
+    assert!(hp.errors.is_empty(), "{:?}", hp.errors);
+    let ids: Vec<&str> = hp.changes.iter().map(|c| c.id.as_str()).collect();
+    assert_eq!(ids, ["vm/web", "live/web"]);
+    let live = &hp.changes[1];
+    assert_eq!(live.depends_on, ["vm/web"]);
+    assert_eq!(live.verify_pins.len(), 2);
+    assert!(live.ops.iter().all(|o| matches!(o, Op::Virsh { args } if args[0] == "vcpupin" && args.contains(&"--live".to_string()))));
+    let Op::WriteFile { content, .. } = &hp.changes[0].ops[0] else { panic!() };
+    assert!(content.contains("<vcpupin vcpu='0' cpuset='0'/>"), "{content}");
+}
+
+#[test]
+fn a_running_vm_takes_more_memory_live_and_a_new_maximum_at_its_next_start() {
+    let xml = defined_web();
+    let files = format!("1073741824 8 {REPO}/VirtualDisks/web_sys.img");
+    let out = output(&[("web", "running", &xml, Some((&xml, VCPUS_ON_1)))], &files);
+    let hp = plan(&WEB.replace("memory: 128MiB", "memory: 96MiB\n    maxmem: 256MiB"), &out);
+    assert!(hp.errors.is_empty(), "{:?}", hp.errors);
+    let vm = hp.changes.iter().find(|c| c.id == "vm/web").expect("definition");
+    let impact = |f: &str| vm.fields.iter().find(|x| x.field == f).map(|x| x.impact);
+    assert_eq!(impact("maxmem"), Some(Impact::NeedsRestart));
+    assert_eq!(impact("memory"), Some(Impact::Live));
+    assert!(hp.notes.iter().any(|n| n.contains("restart") && n.contains("maxmem")), "{:?}", hp.notes);
+    let live = hp.changes.iter().find(|c| c.id == "live/web").expect("live change");
+    assert!(live.ops.iter().any(|o| matches!(o, Op::Virsh { args } if args[0] == "setmem")), "{:?}", live.ops);
+}
+
+#[test]
+fn stopping_absent_and_elements_domform_does_not_own() {
+    let xml = defined_web().replace("</devices>", "<video><model type='vga'/></video>\n</devices>");
+    let files = format!("1073741824 8 {REPO}/VirtualDisks/web_sys.img");
+    let out = output(&[("web", "running", &xml, Some((&xml, VCPUS_ON_1)))], &files);
+    let hp = plan(&WEB.replace("vcpus: 2", "vcpus: 2\n    state: stopped"), &out);
+    assert_eq!(hp.changes.len(), 1, "{:#?}", hp.changes);
+    assert_eq!(hp.changes[0].action, Action::Stop);
+    let hp = plan(&WEB.replace("memory: 128MiB", "memory: 64MiB"), &out);
+    let Op::WriteFile { content, .. } = &hp.changes[0].ops[0] else { panic!() };
+    assert!(content.contains("<video><model type='vga'/></video>"), "kept: {content}");
+    let hp = plan("  web:\n    host: kvm1\n    state: absent\n", &out);
+    assert!(hp.errors.iter().any(|e| e.contains("allow_destroy")), "{:?}", hp.errors);
+    let hp = plan("  web:\n    host: kvm1\n    state: absent\n    allow_destroy: true\n", &out);
+    assert_eq!(hp.changes.len(), 1);
+    assert!(matches!(&hp.changes[0].ops[..], [Op::Shutdown { .. }, Op::Virsh { args }] if args[0] == "undefine"));
+    assert!(hp.notes.iter().any(|n| n.contains("web_sys.img")), "{:?}", hp.notes);
+}
+
+#[test]
+fn kvm_when_the_host_offers_it_else_tcg() {
+    let lv = |types: &[&str]| super::observe::LibvirtObserved {
+        domain_types: types.iter().map(|t| t.to_string()).collect(),
+        domains: Vec::new(),
+    };
+    assert_eq!(super::plan::domain_type(&lv(&["qemu", "kvm"])), "kvm");
+    assert_eq!(super::plan::domain_type(&lv(&["qemu"])), "qemu");
+    let m = model(WEB);
+    let obs = observed(&m, &output(&[], "").replace("<domain type='kvm'/>", ""));
+    assert_eq!(obs.libvirt.as_ref().map(|l| l.domain_types.clone()), Some(vec!["qemu".to_string()]));
+}
+
+#[test]
+fn a_domain_xml_that_does_not_read_stops_the_host() {
+    let out = output(&[("web", "shut off", "<domain><name>web", None)], "");
+    let hp = plan(WEB, &out);
+    assert!(hp.changes.is_empty());
+    assert!(hp.errors.iter().any(|e| e.contains("does not read")), "{:?}", hp.errors);
+}
