@@ -212,7 +212,7 @@ fn each_subcommand_help_shows_only_its_own_flags() {
         (vec!["start"], vm.to_vec()),
         (vec!["stop"], [&vm[..], &shutdown[..]].concat()),
         (vec!["restart"], [&vm[..], &shutdown[..]].concat()),
-        (vec!["import"], vec!["--host", "--file", "--out"]),
+        (vec!["import"], vec!["--host", "--file", "--out", "--from-vm-cfg"]),
         (vec!["licence"], vec!["--file", "--host", "--format", "--parallel", "--html", "--evidence"]),
         (vec!["snapshot", "create"], [&vm[..], &["--memory", "--allow-full-copy"]].concat()),
         (vec!["snapshot", "list"], vm.to_vec()),

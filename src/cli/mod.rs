@@ -209,6 +209,10 @@ pub enum Command {
         /// Write to this file instead of stdout.
         #[arg(short = 'o', long = "out")]
         out: Option<PathBuf>,
+        /// Read these Oracle VM vm.cfg files (on this machine) instead of the host, and declare
+        /// their VMs on `--host`, a libvirt host (repeatable; docs/libvirt.md).
+        #[arg(long = "from-vm-cfg", value_name = "FILE")]
+        from_vm_cfg: Vec<PathBuf>,
     },
     /// Hard partitioning: physical cores in scope and licences per host and licence group.
     Licence {
@@ -427,7 +431,7 @@ fn command(cli: Cli) -> Outcome {
         Command::Start(a) => power::run(power::Verb::Start, &a.into()),
         Command::Stop(a) => power::run(power::Verb::Stop, &a.into()),
         Command::Restart(a) => power::run(power::Verb::Restart, &a.into()),
-        Command::Import { host, files, out } => import::run(&host, &files, out.as_deref()),
+        Command::Import { host, files, out, from_vm_cfg } => import::run(&host, &files, out.as_deref(), &from_vm_cfg),
         Command::Licence { files, hosts, format, parallel, html, evidence } => {
             licence::run(&files, &hosts, format, parallel, &licence::Outputs { html, evidence })
         }

@@ -204,27 +204,35 @@ fn prune(v: serde_yaml::Value) -> Option<serde_yaml::Value> {
 
 /// The YAML document for a host, with skipped VMs as comments, and how many were skipped.
 pub fn import_yaml(host: &str, obs: &Observed) -> (String, usize) {
-    let mut vms = serde_yaml::Mapping::new();
+    let mut vms = Vec::new();
     let mut skipped = Vec::new();
     for v in obs.vms() {
         match vm_yaml(host, &v) {
-            Ok(raw) => {
-                if let Some(val) = serde_yaml::to_value(&raw).ok().and_then(prune) {
-                    vms.insert(serde_yaml::Value::String(v.simple_name.clone()), val);
-                }
-            }
+            Ok(raw) => vms.push((v.simple_name.clone(), raw)),
             Err(e) => skipped.push(format!("# skipped {} ({}): {e}", v.simple_name.escape_debug(), v.xen_name)),
         }
     }
+    let header = format!("written by `domform import --host {host}`; plan it together with the file that declares the host");
+    (document(&header, vms, &skipped), skipped.len())
+}
+
+/// A `vms:` document: a `# header` line, then `comments` (each already a `# …` line), then the
+/// VMs by name with their empty parts left out.
+pub fn document(header: &str, vms: Vec<(String, RawVm)>, comments: &[String]) -> String {
+    let mut map = serde_yaml::Mapping::new();
+    for (name, raw) in vms {
+        if let Some(val) = serde_yaml::to_value(&raw).ok().and_then(prune) {
+            map.insert(serde_yaml::Value::String(name), val);
+        }
+    }
     let mut doc = serde_yaml::Mapping::new();
-    doc.insert("vms".into(), serde_yaml::Value::Mapping(vms));
+    doc.insert("vms".into(), serde_yaml::Value::Mapping(map));
     let body = serde_yaml::to_string(&doc).unwrap_or_default();
-    let mut out =
-        format!("# written by `domform import --host {host}`; plan it together with the file that declares the host\n");
-    for s in &skipped {
-        out.push_str(s);
+    let mut out = format!("# {header}\n");
+    for c in comments {
+        out.push_str(c);
         out.push('\n');
     }
     out.push_str(&body);
-    (out, skipped.len())
+    out
 }
