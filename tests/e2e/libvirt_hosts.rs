@@ -22,7 +22,7 @@ const UP_SEEN: &str = "waiting for the ACPI power button\r\n";
 const OFF_SEEN: &str = "power button pressed, powering off\r\n";
 
 /// The boot sector: hex bytes, `#` comments, `@N` = zeros up to offset N.
-fn boot_sector() -> Vec<u8> {
+pub fn boot_sector() -> Vec<u8> {
     let mut out = Vec::new();
     for line in GUEST_HEX.lines() {
         let code = line.split('#').next().unwrap_or("");
@@ -169,17 +169,17 @@ fn banner_through_ssh(h: &TestHosts, i: usize, port: u16) -> String {
 }
 
 /// `LC_ALL=C virsh domstate --reason DOM` on host `i`, e.g. `running (booted)`.
-fn state(h: &TestHosts, i: usize, dom: &str) -> String {
+pub fn state(h: &TestHosts, i: usize, dom: &str) -> String {
     h.ssh_ok(i, &format!("LC_ALL=C virsh domstate --reason {dom}")).trim().to_string()
 }
 
 /// The affinity (`taskset -pc` list) of each vCPU thread of DOM's QEMU, in vCPU order.
-fn vcpu_affinity(h: &TestHosts, i: usize, dom: &str) -> Vec<String> {
+pub fn vcpu_affinity(h: &TestHosts, i: usize, dom: &str) -> Vec<String> {
     let out = h.ssh_ok(
         i,
         &format!(
             "pid=$(cat /run/libvirt/qemu/{dom}.pid) && for n in 0 1; do for t in /proc/$pid/task/*; do \
-             [ \"$(cat $t/comm)\" = \"CPU $n/TCG\" ] && taskset -pc ${{t##*/}}; done; done; :"
+             case \"$(cat $t/comm)\" in \"CPU $n/TCG\"|\"CPU $n/KVM\") taskset -pc ${{t##*/}};; esac; done; done; :"
         ),
     );
     // "pid 1234's current affinity list: 1"

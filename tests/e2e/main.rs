@@ -8,6 +8,7 @@ mod evidence;
 mod faults;
 mod harness;
 mod hostile;
+mod libvirt_apply;
 mod libvirt_hosts;
 mod list;
 mod manager;
