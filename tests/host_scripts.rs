@@ -110,7 +110,10 @@ fn all_scripts() -> Vec<(String, String)> {
             lock::script("/OVS/Repositories/r 1/.domform.lock", "controller=c pid=1", m, &obs),
         ));
         out.push((format!("observe {ts:?}"), obs));
-        out.push((format!("apply {ts:?}"), script::build(&[change("vm/x", every_op())], &domform::model::Tool::with_uri(ts, "qemu:///system"), m)));
+        out.push((
+            format!("apply {ts:?}"),
+            script::build(&[change("vm/x", every_op())], &domform::model::Tool::with_uri(ts, "qemu:///system"), m),
+        ));
         let target = evidence::Target {
             vm: "x".into(),
             xen_name: "0004fb00000600001234".into(),

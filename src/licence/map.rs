@@ -13,7 +13,6 @@ use vmcfg::Value;
 use super::GroupOnHost;
 use crate::model::{CpuSet, Model};
 use crate::observe::Observed;
-use crate::plan::desired::cfg_pinning;
 
 /// One logical CPU.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -119,10 +118,7 @@ pub fn host_map(model: &Model, obs: &Observed, groups: &[GroupOnHost]) -> Option
     let mut warnings = Vec::new();
     let mut on_thread: BTreeMap<u32, BTreeSet<String>> = BTreeMap::new();
     for v in obs.vms() {
-        let configured = v.cfg.and_then(|c| {
-            let n = c.cfg.get("maxvcpus").or_else(|| c.cfg.get("vcpus")).and_then(Value::as_int).unwrap_or(1).max(1);
-            c.cfg.get("cpus").and_then(|p| cfg_pinning(p, n as usize)).map(|sets| union(&sets))
-        });
+        let configured = obs.configured_pins(&v).map(|sets| union(&sets));
         let configured = configured.filter(|c| *c != all);
         let live = v
             .domain

@@ -20,7 +20,6 @@ use serde::Serialize;
 
 use crate::model::{CpuSet, Model};
 use crate::observe::Observed;
-use crate::plan::desired::cfg_pinning;
 use crate::xen::HostInfo;
 
 /// The physical cores `(socket, core)` behind a set of threads.
@@ -50,11 +49,7 @@ pub fn current_pinning(obs: &Observed, simple_name: &str) -> Option<Option<CpuSe
     let nr = obs.info.as_ref().map(|i| i.nr_cpus).unwrap_or(0);
     let all = CpuSet::from_cpus(0..nr);
     let view = obs.vms().into_iter().find(|v| v.simple_name == simple_name)?;
-    let configured = view.cfg.and_then(|c| {
-        let n =
-            c.cfg.get("maxvcpus").or_else(|| c.cfg.get("vcpus")).and_then(|v| v.as_int()).unwrap_or(1).max(1) as usize;
-        c.cfg.get("cpus").and_then(|v| cfg_pinning(v, n))
-    });
+    let configured = obs.configured_pins(&view);
     let configured = configured.map(|sets| sets.iter().fold(CpuSet::default(), |a, s| a.union(s)));
     let live = view.domain.map(|d| {
         d.affinity.iter().map(|a| a.clone().unwrap_or_else(|| all.clone())).fold(CpuSet::default(), |a, s| a.union(&s))

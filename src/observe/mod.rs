@@ -261,6 +261,26 @@ impl Observed {
             .then(|| format!("host {} cannot be read, so nothing is done on it:\n{}", self.host, why.join("\n")))
     }
 
+    /// The pinning a VM's configuration gives each vCPU: vm.cfg's `cpus` (expanded to its
+    /// `maxvcpus`/`vcpus`), or a libvirt domain's `<cputune>`, which pins the VM only when it pins
+    /// every vCPU (an unpinned vCPU runs anywhere). `None`: not pinned.
+    pub fn configured_pins(&self, v: &VmView<'_>) -> Option<Vec<crate::model::CpuSet>> {
+        if let Some(c) = v.cfg {
+            let n = c.cfg.get("maxvcpus").or_else(|| c.cfg.get("vcpus")).and_then(|v| v.as_int()).unwrap_or(1).max(1);
+            return c.cfg.get("cpus").and_then(|p| crate::plan::desired::cfg_pinning(p, n as usize));
+        }
+        let def = self.libvirt_def(&v.xen_name)?;
+        let mut pins = def.pins.clone();
+        pins.sort_by_key(|(i, _)| *i);
+        let every = pins.len() == def.vcpus as usize && pins.iter().enumerate().all(|(i, (v, _))| *v as usize == i);
+        (every && !pins.is_empty()).then(|| pins.into_iter().map(|(_, s)| s).collect())
+    }
+
+    /// A libvirt domain's persistent definition, by domain name.
+    pub fn libvirt_def(&self, name: &str) -> Option<&crate::libvirt::domain::Domain> {
+        self.libvirt.as_ref()?.domains.iter().find(|d| d.name == name)?.def.as_ref()
+    }
+
     /// Domain-0, when listed.
     pub fn dom0(&self) -> Option<&Domain> {
         self.domains.iter().find(|d| d.id == Some(0) || d.name == "Domain-0")
@@ -269,7 +289,12 @@ impl Observed {
 
 /// What the request for a host is, from the model.
 pub fn request_for(host: &Host, extra_paths: Vec<String>) -> ObserveRequest {
-    ObserveRequest { toolstack: host.toolstack, uri: host.uri.clone(), repositories: host.repositories.clone(), extra_paths }
+    ObserveRequest {
+        toolstack: host.toolstack,
+        uri: host.uri.clone(),
+        repositories: host.repositories.clone(),
+        extra_paths,
+    }
 }
 
 /// Reads one host with exactly one exec (no time limit).

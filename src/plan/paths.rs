@@ -65,7 +65,9 @@ pub fn written_paths(op: &Op) -> Vec<String> {
             v.extend(on_failure.iter().flat_map(written_paths));
             v
         }
-        Op::Xen { .. } | Op::Virsh { .. } | Op::Shutdown { .. } | Op::ReplaceFile { .. } | Op::RunCommand { .. } => Vec::new(),
+        Op::Xen { .. } | Op::Virsh { .. } | Op::Shutdown { .. } | Op::ReplaceFile { .. } | Op::RunCommand { .. } => {
+            Vec::new()
+        }
     }
 }
 

@@ -78,6 +78,8 @@ pub fn rows(obs: &Observed) -> Vec<ListRow> {
         .map(|v| {
             let cfg = v.cfg.map(|c| &c.cfg);
             let get_int = |k: &str| cfg.and_then(|c| c.get(k)).and_then(|x| x.as_int());
+            // A libvirt domain has no vm.cfg: a stopped one shows what its definition says.
+            let lv = obs.libvirt_def(&v.xen_name);
             ListRow {
                 host: obs.host.clone(),
                 simple_name: v.simple_name.clone(),
@@ -92,12 +94,17 @@ pub fn rows(obs: &Observed) -> Vec<ListRow> {
                 memory_mib: v
                     .domain
                     .map(|d| d.memory_mib)
-                    .or_else(|| get_int("memory").and_then(|m| u64::try_from(m).ok())),
+                    .or_else(|| get_int("memory").and_then(|m| u64::try_from(m).ok()))
+                    .or_else(|| lv.map(|x| x.current_memory_kib.unwrap_or(x.memory_kib) / 1024)),
                 vcpus: v
                     .domain
                     .map(|d| d.online_vcpus)
-                    .or_else(|| get_int("vcpus").and_then(|m| u32::try_from(m).ok())),
-                cpus_configured: cfg.and_then(|c| c.get("cpus")).and_then(cfg_cpus_text),
+                    .or_else(|| get_int("vcpus").and_then(|m| u32::try_from(m).ok()))
+                    .or_else(|| lv.map(|x| x.vcpus_current.unwrap_or(x.vcpus))),
+                cpus_configured: match cfg {
+                    Some(c) => c.get("cpus").and_then(cfg_cpus_text),
+                    None => obs.configured_pins(&v).map(|s| per_vcpu_text(&s)),
+                },
                 cpus_live: v.domain.and_then(|d| live_text(d, nr_cpus)),
                 repository: v.cfg.and_then(|c| c.path.split_once("/VirtualMachines/").map(|(r, _)| r.to_string())),
                 config: v.cfg.map(|c| c.path.clone()),

@@ -17,8 +17,8 @@ use crate::model::{Model, Vm, VmState};
 use crate::observe::Observed;
 use crate::plan::secrets::SecretSlot;
 use crate::plan::{
-    capacity, declared_paths, desired, disk, fingerprint, graph, paths, pinning, Action, Change, FieldChange,
-    FileDiff, HostPlan, Impact, Op, PinCheck, Resource,
+    capacity, declared_paths, desired, disk, fingerprint, graph, paths, pinning, Action, Change, FieldChange, FileDiff,
+    HostPlan, Impact, Op, PinCheck, Resource,
 };
 
 /// Plans one libvirt host.
@@ -172,7 +172,16 @@ fn live(vm: &Vm, d: &LvDomain, after: Option<String>) -> Option<Change> {
         };
         if v.affinity != set {
             let cpus = set.to_string();
-            ops.push(virsh(&["vcpupin", "--domain", &d.name, "--vcpu", &v.vcpu.to_string(), "--cpulist", &cpus, "--live"]));
+            ops.push(virsh(&[
+                "vcpupin",
+                "--domain",
+                &d.name,
+                "--vcpu",
+                &v.vcpu.to_string(),
+                "--cpulist",
+                &cpus,
+                "--live",
+            ]));
             fields.push(field(&format!("vcpu {} affinity (live)", v.vcpu), v.affinity.to_string(), cpus.clone()));
             checks.push(PinCheck { domain: d.name.clone(), vcpu: Some(v.vcpu), cpus });
         }
@@ -266,7 +275,11 @@ fn absent(
     }
     let mut ops = Vec::new();
     if d.active() {
-        ops.push(Op::Shutdown { domain: d.name.clone(), timeout_secs: vm.shutdown_timeout.as_secs(), force: vm.force_stop });
+        ops.push(Op::Shutdown {
+            domain: d.name.clone(),
+            timeout_secs: vm.shutdown_timeout.as_secs(),
+            force: vm.force_stop,
+        });
     }
     ops.push(virsh(&["undefine", "--domain", &d.name]));
     let files: Vec<String> = d

@@ -19,7 +19,9 @@ pub fn shutdown(virsh: &str, domain: &str, secs: u64, force: bool) -> String {
     } else {
         format!(
             "{{ echo {} >&2; false; }}",
-            quote(&format!("{domain} did not stop within {secs}s; set `force_stop: true` to power it off after the timeout"))
+            quote(&format!(
+                "{domain} did not stop within {secs}s; set `force_stop: true` to power it off after the timeout"
+            ))
         )
     };
     format!(
@@ -71,7 +73,8 @@ mod tests {
         let text = "@@dom db 1\nVCPU:           0\nCPU:            1\nState:          running\nCPU time:       1.2s\nCPU Affinity:   -y\n\n\
 VCPU:           1\nCPU:            0\nState:          running\nCPU time:       0.1s\nCPU Affinity:   yy\n\n@@dom web\nVCPU:           0\nCPU:            N/A\nState:          offline\nCPU Affinity:   y-\n\n";
         let rows = parse_vcpuinfo_all(text).expect("parses");
-        let got: Vec<(String, u32, String)> = rows.iter().map(|r| (r.name.clone(), r.vcpu, r.affinity.to_string())).collect();
+        let got: Vec<(String, u32, String)> =
+            rows.iter().map(|r| (r.name.clone(), r.vcpu, r.affinity.to_string())).collect();
         assert_eq!(
             got,
             vec![("db 1".into(), 0, "1".into()), ("db 1".into(), 1, "0-1".into()), ("web".into(), 0, "0".into())]
