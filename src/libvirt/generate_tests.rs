@@ -120,6 +120,8 @@ fn per_vcpu_pins_spaces_and_autoport() {
     assert_eq!((d.vcpus, d.vcpus_current), (2, None));
     assert_eq!(d.pins, vec![(0, set("2")), (1, set("3-4"))]);
     assert!(!d.serial_pty && d.interfaces.is_empty());
+    let xml = domain_xml(&m.vms["DB Server 01"], "qemu");
+    assert!(!xml.contains("useserial"), "libvirt refuses BIOS serial output without a serial port: {xml}");
     let vnc = d.vnc.expect("vnc");
     assert_eq!(
         (vnc.port, vnc.autoport, vnc.listen.as_deref(), vnc.has_password),
@@ -208,4 +210,32 @@ fn the_password_goes_in_only_for_its_placeholder() {
     let e = fill_vnc_password(&filled, &ph, "p'w&1").expect_err("already filled");
     assert!(e.contains("0 VNC password placeholders") && !e.contains("p'w"), "{e}");
     assert_eq!(vnc_password_placeholder(&m.vms["small"]), None);
+}
+
+#[test]
+fn what_libvirt_stores_for_a_generated_domain_reads_back_the_same() {
+    let m = vms();
+    let stored = [
+        ("web01", include_str!("../../tests/fixtures/libvirt/generated-web01.xml")),
+        ("DB Server 01", include_str!("../../tests/fixtures/libvirt/generated-db-server-01.xml")),
+        ("small", include_str!("../../tests/fixtures/libvirt/generated-small.xml")),
+    ];
+    for (name, text) in stored {
+        let mut ours = parse(&domain_xml(&m.vms[name], "kvm")).expect("parse generated");
+        let mut theirs = parse(text).expect("parse stored");
+        // libvirt sorts disks by bus; plain dumpxml leaves the VNC password out.
+        ours.disks.sort_by(|a, b| a.target.cmp(&b.target));
+        theirs.disks.sort_by(|a, b| a.target.cmp(&b.target));
+        if let Some(v) = ours.vnc.as_mut() {
+            v.has_password = false;
+        }
+        // A NIC declared without a MAC gets one from libvirt (QEMU's 52:54:00 prefix).
+        for (o, t) in ours.interfaces.iter_mut().zip(&theirs.interfaces) {
+            if o.mac.is_none() {
+                assert!(t.mac.as_deref().is_some_and(|m| m.starts_with("52:54:00:")), "{t:?}");
+                o.mac.clone_from(&t.mac);
+            }
+        }
+        assert_eq!(ours, theirs, "{name}");
+    }
 }

@@ -210,3 +210,18 @@ fn what_cannot_be_declared_is_an_error() {
     let net = net.replace("    <vcpupin vcpu='0' cpuset='1'/>\n    <vcpupin vcpu='1' cpuset='0-1'/>\n", "");
     assert!(vm_from_domain("kvm1", &net).expect_err("network").contains("not on a bridge"));
 }
+
+#[test]
+fn what_libvirt_stores_imports_to_a_declaration_that_generates_it_again() {
+    let stored = [
+        ("web01", include_str!("../../tests/fixtures/libvirt/generated-web01.xml")),
+        ("DB Server 01", include_str!("../../tests/fixtures/libvirt/generated-db-server-01.xml")),
+        ("small", include_str!("../../tests/fixtures/libvirt/generated-small.xml")),
+    ];
+    for (name, text) in stored {
+        assert_eq!(domain_name(text).expect("name"), name);
+        let raw = vm_from_domain("kvm1", text).expect("import");
+        let again = parse(&domain_xml(&load(name, &raw), "kvm")).expect("parse");
+        assert_eq!(again, parse(text).expect("parse stored"), "{name}");
+    }
+}
