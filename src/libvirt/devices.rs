@@ -321,23 +321,13 @@ pub fn set_vnc_keymap(text: &str, keymap: Option<&str>) -> Result<Vec<Edit>, Str
 }
 
 /// Sets (or removes) the first VNC display's `passwd=`. Give it the plan's placeholder
-/// (`generate::vnc_password_placeholder`), never the value: `generate::fill_vnc_password`
-/// puts the value in just before the XML reaches the host. Note that `virsh dumpxml` leaves
+/// (`generate::vnc_password_placeholder`), never the value: `apply::secrets` puts the value in
+/// (`target::libvirt::secret::fill`) just before the XML is written on the host. Note that `virsh dumpxml` leaves
 /// `passwd=` out unless asked for `--security-info`, so a domain redefined from plain
 /// `dumpxml` text loses its password unless it is set again here.
 pub fn set_vnc_password(text: &str, placeholder: Option<&str>) -> Result<Vec<Edit>, String> {
     let all = nodes(text)?;
     Ok(set_attrs(text, first_vnc(&all)?, &[("passwd", placeholder.map(str::to_string))]))
-}
-
-/// A disk's element on its own (as [`add_disk`] adds it), for `virsh attach-device --live`.
-pub fn disk_xml(path: &str, target_dev: &str, readonly: bool, shareable: bool, cdrom: bool) -> String {
-    format!("{}\n", block(&disk_lines(path, target_dev, readonly, shareable, cdrom), ""))
-}
-
-/// An interface's element on its own (as [`add_interface`] adds it), for `virsh attach-device`.
-pub fn interface_xml(bridge: &str, mac: Option<&str>, model: Option<&str>) -> String {
-    format!("{}\n", block(&interface_lines(bridge, mac, model), ""))
 }
 
 /// Sets `<vcpu>` to `max` with `current` of them online (`current=` only when it differs);

@@ -156,7 +156,7 @@ fn keymap_and_password_placeholder_are_attributes_of_the_first_vnc_display() {
     let ph = "(secret: env VNC_PW)";
     let out = edited(SECINFO, &set_vnc_password(SECINFO, Some(ph)).expect("passwd"));
     assert!(!out.contains("s3cretvn") && out.contains("passwd='(secret: env VNC_PW)'"), "{out}");
-    let filled = crate::libvirt::generate::fill_vnc_password(&out, ph, "n3w").expect("fill");
+    let filled = crate::target::libvirt::secret::fill(&out, ph, "n3w").expect("fill");
     assert!(filled.contains("listen='127.0.0.1' passwd='n3w'>"), "{filled}");
     let none = edited(SECINFO, &set_vnc_password(SECINFO, None).expect("no passwd"));
     assert!(!none.contains("passwd") && parse(&none).expect("parse").vnc.is_some_and(|v| !v.has_password));
@@ -165,17 +165,4 @@ fn keymap_and_password_placeholder_are_attributes_of_the_first_vnc_display() {
 
     assert!(set_vnc_keymap(COMPACT, Some("de")).expect_err("no vnc").contains("no VNC display"));
     assert!(set_vnc_password(COMPACT, None).is_err());
-}
-
-#[test]
-fn device_elements_alone_are_the_ones_added() {
-    let want = "<disk type='file' device='disk'>\n  <driver name='qemu' type='raw'/>\n  <source file='/OVS/a&amp;b.img'/>\n  <target dev='vdc' bus='virtio'/>\n  <readonly/>\n</disk>\n";
-    assert_eq!(disk_xml("/OVS/a&b.img", "vdc", true, false, false), want);
-    let nic = interface_xml("br0", Some("00:16:3e:00:00:09"), Some("e1000"));
-    let wrapped =
-        format!("<domain><name>w</name><memory>1</memory><vcpu>1</vcpu><devices>{want}{nic}</devices></domain>");
-    let added = apply(COMPACT, &add_disk(COMPACT, "/OVS/a&b.img", "vdc", true, false, false).expect("disk"));
-    let added = apply(&added, &add_interface(&added, "br0", Some("00:16:3e:00:00:09"), Some("e1000")).expect("nic"));
-    let (w, a) = (parse(&wrapped).expect("parse"), parse(&added).expect("parse"));
-    assert_eq!((w.disks, w.interfaces), (a.disks, a.interfaces));
 }

@@ -12,7 +12,7 @@
 //! KVM has no paravirtualised guests: a VM declared `type: pv` gets the same HVM domain as any
 //! other (docs/libvirt.md). Every text and attribute value is XML-escaped. A declared VNC
 //! password is never written here: its `passwd=` holds the placeholder `plan::secrets` uses
-//! for vm.cfg (`(secret: env VAR)`), and [`fill_vnc_password`] puts the value in just before
+//! for vm.cfg (`(secret: env VAR)`), and `apply::secrets` puts the value in just before
 //! the text goes to the host.
 
 use super::devices::{block, disk_lines, interface_lines, next_target_dev, serial_lines, vnc_port_attrs};
@@ -29,21 +29,6 @@ pub fn max_vcpus(vm: &Vm) -> u32 {
 /// The `passwd=` value written for the VM's declared VNC password, if it has one.
 pub fn vnc_password_placeholder(vm: &Vm) -> Option<String> {
     vm.console.vnc.as_ref().and_then(|v| v.password.as_ref()).map(placeholder)
-}
-
-/// `xml` with the VNC password placeholder replaced by `value` (escaped). Exactly one
-/// `passwd='PLACEHOLDER'` (or `"PLACEHOLDER"`) must be there; the error never holds the value.
-pub fn fill_vnc_password(xml: &str, placeholder: &str, value: &str) -> Result<String, String> {
-    let found: Vec<String> = ['\'', '"']
-        .iter()
-        .map(|q| format!("passwd={q}{}{q}", esc(placeholder)))
-        .filter(|attr| xml.contains(attr.as_str()))
-        .collect();
-    let count: usize = found.iter().map(|attr| xml.matches(attr.as_str()).count()).sum();
-    match (count, found.first()) {
-        (1, Some(attr)) => Ok(xml.replacen(attr.as_str(), &format!("passwd='{}'", esc(value)), 1)),
-        _ => Err(format!("the domain XML has {count} VNC password placeholders `{placeholder}`, not one")),
-    }
 }
 
 /// The complete domain XML for `vm`, `<domain type='DOMAIN_TYPE'>` (`kvm` or `qemu`).

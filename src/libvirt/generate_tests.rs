@@ -204,11 +204,12 @@ fn the_password_goes_in_only_for_its_placeholder() {
     let vm = &m.vms["web01"];
     let xml = domain_xml(vm, "kvm");
     let ph = vnc_password_placeholder(vm).expect("declared");
-    let filled = fill_vnc_password(&xml, &ph, "p'w&1").expect("one placeholder");
+    let fill = |x: &str| crate::target::libvirt::secret::fill(x, &ph, &crate::target::libvirt::secret::escape("p'w&1"));
+    let filled = fill(&xml).expect("one placeholder");
     assert!(filled.contains("passwd='p&apos;w&amp;1'") && !filled.contains("(secret"), "{filled}");
     assert!(parse(&filled).expect("parses").vnc.is_some_and(|v| v.has_password));
-    let e = fill_vnc_password(&filled, &ph, "p'w&1").expect_err("already filled");
-    assert!(e.contains("0 VNC password placeholders") && !e.contains("p'w"), "{e}");
+    let e = fill(&filled).expect_err("already filled");
+    assert!(e.contains("has 0 `(secret") && !e.contains("p'w"), "{e}");
     assert_eq!(vnc_password_placeholder(&m.vms["small"]), None);
 }
 

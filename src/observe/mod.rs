@@ -427,17 +427,17 @@ pub fn parse(host: &str, stdout: &str, marker: &str, req: &ObserveRequest) -> Ob
     } else if obs.info.is_none() && !obs.problems.iter().any(|p| p.message.contains(" info")) {
         obs.problems.push(host_problem(host, "the observe output ended early (connection lost?)".into()));
     }
-    for repo in repos.values() {
-        if !repo.exists {
-            obs.problems.push(Diagnostic::warning(
-                None,
-                host,
-                format!("{host}: repository {} is not mounted or not readable", repo.path),
-            ));
-        }
+    set_repos(&mut obs, repos);
+    obs
+}
+
+/// The repositories as read, each one that is not there a warning.
+fn set_repos(obs: &mut Observed, repos: BTreeMap<String, Repository>) {
+    for repo in repos.values().filter(|r| !r.exists) {
+        let msg = format!("{}: repository {} is not mounted or not readable", obs.host, repo.path);
+        obs.problems.push(Diagnostic::warning(None, &obs.host, msg));
     }
     obs.repos = repos.into_values().collect();
-    obs
 }
 
 /// `xl`: the domains from `xl list` joined with `xl vcpu-list`'s affinity (xl has no SXP).

@@ -87,6 +87,11 @@ fn plan_vm(
         hp.errors.push(e);
         return;
     }
+    // libvirt refuses the define outright ("only 8 permitted"): said at plan time instead.
+    if crate::plan::secrets::declared(vm).is_some_and(|(_, s)| s.expose().chars().count() > 8) {
+        hp.errors.push(format!("VM `{}`: libvirt takes VNC passwords of at most 8 characters", vm.name));
+        return;
+    }
     let active = dom.is_some_and(LvDomain::active);
     let disk_ids = disk::plan_disks(vm, obs, active, changes, &mut hp.errors);
     let vm_id = format!("vm/{}", vm.name);

@@ -172,3 +172,55 @@ fn a_domain_xml_that_does_not_read_stops_the_host() {
     assert!(hp.changes.is_empty());
     assert!(hp.errors.iter().any(|e| e.contains("does not read")), "{:?}", hp.errors);
 }
+
+/// WEB with a VNC password read from the file `pw` holds (as `ops::resolve_secrets` reads it).
+fn with_password(pw: &str) -> (Model, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let f = dir.path().join("pw");
+    std::fs::write(&f, pw).expect("pw");
+    let vms = format!("{WEB}      vnc: {{ listen: 127.0.0.1, password: {{ file: {} }} }}\n", f.display());
+    let mut m = model(&vms);
+    crate::ops::resolve_secrets(&mut m);
+    (m, dir)
+}
+
+#[test]
+fn a_vnc_password_is_a_reference_in_the_plan_and_a_value_only_when_written() {
+    let (m, _d) = with_password("s3cr3t");
+    let hp = super::plan::plan(&m, &observed(&m, &output(&[], "")));
+    assert!(hp.errors.is_empty(), "{:?}", hp.errors);
+    let vm = hp.changes.iter().find(|c| c.id == "vm/web").expect("define");
+    let json = serde_json::to_string(&hp).expect("json");
+    assert!(!json.contains("s3cr3t"), "no value in the plan: {json}");
+    let Op::WriteFile { content, secrets, .. } = &vm.ops[0] else { panic!() };
+    assert!(content.contains("passwd='(secret: file "), "{content}");
+    assert_eq!(secrets.len(), 1);
+    assert_eq!(secrets[0].xml_domain.as_deref(), Some("web"));
+    let resolved = crate::apply::secrets::resolve(&hp, None).expect("resolves");
+    let Op::WriteFile { content, secrets, .. } =
+        &resolved.changes.iter().find(|c| c.id == "vm/web").expect("vm").ops[0]
+    else {
+        panic!()
+    };
+    assert!(secrets.is_empty() && content.contains("passwd='s3cr3t'"), "{content}");
+
+    // The host's domain holds the same password (sealed at observe): nothing to do. Another
+    // one: a change that shows no value, old or new.
+    let host_xml = content.clone();
+    let files = format!("1073741824 8 {REPO}/VirtualDisks/web_sys.img");
+    let out = output(&[("web", "running", &host_xml, Some((&host_xml, VCPUS_ON_1)))], &files);
+    let obs = observed(&m, &out);
+    assert!(!obs.libvirt.as_ref().expect("libvirt").domains[0].xml.contains("s3cr3t"), "sealed at observe");
+    let hp = super::plan::plan(&m, &obs);
+    assert!(hp.changes.is_empty(), "{:#?}", hp.changes);
+    let (m2, _d2) = with_password("0ther");
+    let hp = super::plan::plan(&m2, &observed(&m2, &out));
+    let vm = hp.changes.iter().find(|c| c.id == "vm/web").expect("password change");
+    let f = vm.fields.iter().find(|f| f.field == "vnc password").expect("field");
+    assert_eq!(f.impact, Impact::NeedsRestart);
+    let json = serde_json::to_string(&hp).expect("json");
+    assert!(!json.contains("s3cr3t") && !json.contains("0ther"), "{json}");
+    let (m3, _d3) = with_password("123456789");
+    let hp = super::plan::plan(&m3, &observed(&m3, &output(&[], "")));
+    assert!(hp.errors.iter().any(|e| e.contains("at most 8")), "{:?}", hp.errors);
+}

@@ -68,31 +68,6 @@ pub fn escape(value: &str) -> String {
     value.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('\'', "&apos;").replace('"', "&quot;")
 }
 
-/// Sets (or with `None` removes) the VNC password attribute of the first `<graphics
-/// type='vnc'>` to `value`; `Err` when there is no VNC element.
-fn set(xml: &str, value: Option<&str>) -> Result<String, String> {
-    let start = xml
-        .match_indices("<graphics")
-        .map(|(i, _)| i)
-        .find(|&i| {
-            let end = xml[i..].find('>').map_or(xml.len(), |e| e + i);
-            xml[i..end].contains("type='vnc'") || xml[i..end].contains("type=\"vnc\"")
-        })
-        .ok_or("the domain has no <graphics type='vnc'> to hold a password")?;
-    let end = xml[start..].find('>').map_or(xml.len(), |e| e + start);
-    let mut out = xml.to_string();
-    match (password_spans(&xml[start..=end.min(xml.len() - 1)]).first(), value) {
-        (Some(&(a, b)), Some(v)) => out.replace_range(start + a..start + b, v),
-        (Some(&(a, b)), None) => {
-            // ` passwd='…'` with its leading blank.
-            out.replace_range(start + a - 9..start + b + 1, "");
-        }
-        (None, Some(v)) => out.insert_str(start + "<graphics".len(), &format!(" passwd='{v}'")),
-        (None, None) => {}
-    }
-    Ok(out)
-}
-
 /// Brings the VNC password of `text` (sealed) to what `vm` declares, records the change, and
 /// returns the slot that apply fills (none when the XML holds no password). `host_pw`: the
 /// domain's password as observed; `domain`: its name, for a kept password.
@@ -113,7 +88,7 @@ pub fn plan(
     let has_vnc = vm.console.vnc.is_some();
     if !same && has_vnc {
         let new = declared.map(|(src, _)| placeholder(src));
-        *text = set(text, new.as_deref())?;
+        super::edit::with(text, |t| crate::libvirt::devices::set_vnc_password(t, new.as_deref()))?;
         let shown = |s: Option<String>| s.unwrap_or_else(|| "(none)".into());
         fields.push(FieldChange {
             field: "vnc password".into(),
@@ -165,14 +140,7 @@ mod tests {
     }
 
     #[test]
-    fn set_adds_replaces_and_removes_the_attribute_only() {
-        let (sealed, _) = seal(XML);
-        let removed = set(&sealed, None).expect("vnc");
-        assert_eq!(removed, XML.replace(" passwd='s3&amp;cr'", ""));
-        let added = set(&removed, Some("(secret: env PW)")).expect("vnc");
-        assert!(added.contains("<graphics passwd='(secret: env PW)' type='vnc'"), "{added}");
-        assert_eq!(password_spans(&added).len(), 1);
-        assert!(set("<domain/>", Some("x")).is_err());
-        assert_eq!(escape("a'b<&"), "a&apos;b&lt;&amp;");
+    fn escape_makes_an_attribute_value() {
+        assert_eq!(escape("a'b<&\""), "a&apos;b&lt;&amp;&quot;");
     }
 }
