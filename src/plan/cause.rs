@@ -173,7 +173,7 @@ pub fn annotate(
         c.cause = Some(cause_of(c, &intent, rec));
         for op in &c.ops {
             if let Op::WriteFile { path, content, .. } = op {
-                if path.ends_with("/vm.cfg") {
+                if path.ends_with("/vm.cfg") || path.ends_with("/domain.xml") {
                     cfg_after = Some(content.clone());
                 }
             }
@@ -184,6 +184,23 @@ pub fn annotate(
     }
     let text = serde_json::to_string_pretty(&record(vm, cfg_after.as_deref().unwrap_or_default())).unwrap_or_default();
     changes[last].ops.push(Op::WriteFile { path, content: text + "\n", backup: false, secrets: Vec::new() });
+}
+
+/// Annotates every change of `host`'s VMs in `changes` (apply order) from the records observe
+/// read; `config_now(vm)` is the VM's configuration text on the host (vm.cfg, domain XML).
+pub fn annotate_host<'a>(
+    model: &crate::model::Model,
+    host: &str,
+    applied: &BTreeMap<String, String>,
+    changes: &mut [Change],
+    config_now: impl Fn(&Vm) -> Option<&'a str>,
+) {
+    let records = applied.iter().filter_map(|(p, t)| parse(t).map(|r| (p.clone(), r))).collect();
+    let positions = by_vm(changes);
+    for vm in model.vms.values().filter(|v| v.host == host) {
+        let mine = positions.get(&vm.name).map_or(&[][..], Vec::as_slice);
+        annotate(vm, changes, mine, &records, config_now(vm));
+    }
 }
 
 #[cfg(test)]

@@ -504,7 +504,13 @@ fn one_change(c: &Change, color: bool, verbose: bool, out: &mut Vec<String>) {
         out.push(line);
     }
     if let Some(fd) = &c.file {
-        let label = if c.resource == Resource::Manager { "file" } else { "vm.cfg" };
+        let label = if c.resource == Resource::Manager {
+            "file"
+        } else if fd.path.ends_with("/domain.xml") {
+            "domain XML"
+        } else {
+            "vm.cfg"
+        };
         out.push(format!("    {label} {}:", esc::line(&fd.path)));
         let (old, new) = (redact(&fd.old), redact(&fd.new));
         let diff = TextDiff::from_lines(&old, &new);

@@ -45,7 +45,7 @@ fn a_declared_vm_is_defined_started_pinned_stopped_and_undefined_on_libvirt() {
     let vms = desired(&h, dir.path(), vm, "    cpus: \"1\"\n");
     let (code, out, err) = plan(&hosts, &vms);
     assert_eq!(code, 2, "a new VM is a pending change:\n{out}\n{err}");
-    assert!(out.contains(&format!("<name>{vm}</name>")) && out.contains(&format!("power {vm} (start)")), "{out}");
+    assert!(out.contains(&format!("<name>{vm}</name>")) && out.contains(&format!("power {vm} (start, new)")), "{out}");
     apply(&hosts, &vms);
     assert_eq!(state(&h, 1, &format!("'{vm}'")), "running (booted)");
     assert_eq!(vcpu_affinity(&h, 1, &qemu_pid_name(vm)), vec!["1", "1"], "both vCPU threads on CPU 1");
@@ -54,6 +54,14 @@ fn a_declared_vm_is_defined_started_pinned_stopped_and_undefined_on_libvirt() {
     let (code, out, err) = plan(&hosts, &vms);
     assert_eq!(code, 0, "applied, so nothing is left to do:\n{out}\n{err}");
     assert!(out.contains("No changes"), "{out}");
+
+    // A pin moved by hand is drift (the YAML did not change since the last apply).
+    h.ssh_ok(1, &format!("virsh vcpupin --domain '{vm}' --vcpu 0 --cpulist 0 --live"));
+    let (code, out, err) = domform(&["plan", "-f", &hosts, "-f", &vms, "--format", "json", "--detailed-exitcode"]);
+    assert_eq!(code, 2, "{out}\n{err}");
+    let json: serde_json::Value = serde_json::from_str(&out).expect("plan JSON");
+    let live = &json["hosts"][0]["changes"][0];
+    assert_eq!((live["id"].as_str(), live["cause"].as_str()), (Some(&*format!("live/{vm}")), Some("drift")), "{out}");
 
     // Pinning moves live, and the persistent XML follows.
     let vms = desired(&h, dir.path(), vm, "    cpus: \"0\"\n");

@@ -17,8 +17,8 @@ use crate::model::{Model, Vm, VmState};
 use crate::observe::Observed;
 use crate::plan::secrets::SecretSlot;
 use crate::plan::{
-    capacity, declared_paths, desired, disk, fingerprint, graph, paths, pinning, Action, Change, FieldChange, FileDiff,
-    HostPlan, Impact, Op, PinCheck, Resource,
+    capacity, cause, declared_paths, desired, disk, fingerprint, graph, paths, pinning, Action, Change, FieldChange,
+    FileDiff, HostPlan, Impact, Op, PinCheck, Resource,
 };
 
 /// Plans one libvirt host.
@@ -52,6 +52,10 @@ pub fn plan(model: &Model, obs: &Observed) -> HostPlan {
         Ok(sorted) => hp.changes = sorted,
         Err(e) => hp.errors.push(e),
     }
+    // Why each change is planned (new, intent, drift), as on a Xen host, from the records apply
+    // leaves in the repository; the domain's XML is the configuration the record hashes.
+    let xml_of = |vm: &Vm| lv.find(&vm.name).map(|d| d.xml.as_str());
+    cause::annotate_host(model, &obs.host, &obs.applied, &mut hp.changes, xml_of);
     hp
 }
 

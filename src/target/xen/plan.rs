@@ -43,7 +43,6 @@ pub fn plan(model: &Model, obs: &Observed) -> HostPlan {
         Ok(sorted) => hp.changes = sorted,
         Err(e) => hp.errors.push(e),
     }
-    let records = obs.applied.iter().filter_map(|(p, t)| cause::parse(t).map(|r| (p.clone(), r))).collect();
     let views = obs.vms();
     let mut cfgs: std::collections::HashMap<&str, &str> = std::collections::HashMap::new();
     for v in &views {
@@ -52,10 +51,6 @@ pub fn plan(model: &Model, obs: &Observed) -> HostPlan {
             cfgs.insert(v.simple_name.as_str(), c.text.as_str());
         }
     }
-    let positions = cause::by_vm(&hp.changes);
-    for vm in model.vms.values().filter(|v| v.host == obs.host) {
-        let mine = positions.get(&vm.name).map_or(&[][..], Vec::as_slice);
-        cause::annotate(vm, &mut hp.changes, mine, &records, cfgs.get(vm.name.as_str()).copied());
-    }
+    cause::annotate_host(model, &obs.host, &obs.applied, &mut hp.changes, |vm| cfgs.get(vm.name.as_str()).copied());
     hp
 }
