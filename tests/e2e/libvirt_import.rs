@@ -81,11 +81,24 @@ fn an_ovm_vm_cfg_moves_to_libvirt_and_the_host_imports_back_unchanged() {
         std::fs::read_to_string(&back).unwrap_or_default()
     );
 
+    // Observe is one exec (one SSH round trip) for the whole host, virsh calls included.
+    let model = domform::manifest::load(&[h.hosts_yaml()]).expect("hosts.yaml loads");
+    let mut t = domform::transport::ssh::SshTransport::connect(&model.hosts["h1"]).expect("ssh");
+    let target = domform::target::resolve(&model, "h1").expect("h1 is a libvirt target");
+    let obs = target.observe(&mut t).expect("observe");
+    use domform::transport::Transport;
+    assert_eq!(t.exec_count(), 1, "one round trip for the whole observe phase");
+    let lv = obs.libvirt.as_ref().expect("libvirt facts");
+    assert_eq!(lv.domains.iter().map(|d| d.name.as_str()).collect::<Vec<_>>(), ["ESXi 01"]);
+    let nproc: u32 = h.ssh_ok(1, "nproc --all").trim().parse().expect("nproc");
+    assert_eq!(obs.info.as_ref().map(|i| i.nr_cpus), Some(nproc), "the topology from virsh capabilities");
+    assert!(obs.problems.is_empty(), "{:?}", obs.problems);
+
     let list = ok(&["list", "-f", &hosts, "-f", &back]);
     let row = list.lines().find(|l| l.contains("ESXi 01")).unwrap_or_else(|| panic!("a row for the VM:\n{list}"));
     assert!(row.contains("running") && row.contains("128"), "{row}");
     // The licence count from the host's real topology (virsh capabilities): pinned to CPU 1 of
-    // 2 single-thread cores, one core, core factor 0.5, one licence.
+    // the host's single-thread cores (a test host is this machine's CPUs), one core, one licence.
     let lic = dir.path().join("lic.yaml");
     std::fs::write(&lic, "licences:\n  oracle-ee:\n    vms: ['ESXi 01']\n    max_cores: 1\n").expect("lic.yaml");
     let licence = ok(&["licence", "-f", &hosts, "-f", &back, "-f", &lic.display().to_string(), "--format", "json"]);
@@ -94,7 +107,7 @@ fn an_ovm_vm_cfg_moves_to_libvirt_and_the_host_imports_back_unchanged() {
     assert_eq!((g["host"].as_str(), g["group"].as_str()), (Some("h1"), Some("oracle-ee")), "{licence}");
     assert_eq!(
         (g["threads"].as_str(), g["cores"].as_u64(), g["host_cores"].as_u64()),
-        (Some("1"), Some(1), Some(2)),
+        (Some("1"), Some(1), Some(u64::from(nproc))),
         "{licence}"
     );
     assert_eq!(g["licences"].as_u64(), Some(1), "{licence}");
