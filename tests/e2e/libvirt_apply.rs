@@ -5,7 +5,7 @@
 //! checked-in boot sector (`tests/fixtures/libvirt/acpi-guest.hex`), declared by `path:`.
 
 use crate::harness::{can_run, domform, TestHosts};
-use crate::libvirt_hosts::{boot_sector, state, vcpu_affinity};
+use crate::libvirt_hosts::{host_with_boot_disk, state, vcpu_affinity};
 
 fn desired(h: &TestHosts, dir: &std::path::Path, vm: &str, extra: &str) -> String {
     let repo = h.repository(1);
@@ -31,15 +31,7 @@ fn a_declared_vm_is_defined_started_pinned_stopped_and_undefined_on_libvirt() {
     if !can_run("a_declared_vm_is_defined_started_pinned_stopped_and_undefined_on_libvirt") {
         return;
     }
-    let h = TestHosts::up(1, &["--toolstack", "libvirt"]);
-    let dir = tempfile::tempdir().expect("tempdir");
-    let hosts = h.hosts_yaml().display().to_string();
-    let repo = h.repository(1);
-    let mut img = boot_sector();
-    img.resize(1 << 20, 0);
-    let local = dir.path().join("boot.img");
-    std::fs::write(&local, img).expect("boot disk");
-    h.ssh_ok(1, &format!("cp {} {repo}/VirtualDisks/boot.img", local.display()));
+    let (h, dir, hosts, repo) = host_with_boot_disk("");
     let vm = "lv web 1";
 
     let vms = desired(&h, dir.path(), vm, "    cpus: \"1\"\n");

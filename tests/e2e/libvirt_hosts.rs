@@ -345,3 +345,20 @@ fn libvirt_hosts_run_tcg_guests_over_ssh_and_down_leaves_nothing() {
     assert!(!mounts.contains(dir.to_str().expect("utf-8")), "a mount of the test is left:\n{mounts}");
     assert_nothing_in_root_namespace(&dom);
 }
+
+/// One libvirt test host whose repository holds `VirtualDisks/boot.img` (the boot-sector guest,
+/// 1 MiB) and a local temp folder; `then` runs on the host after the copy (`""`: nothing).
+/// Returns the host, the folder, the hosts.yaml path and the repository.
+pub fn host_with_boot_disk(then: &str) -> (TestHosts, tempfile::TempDir, String, String) {
+    let h = TestHosts::up(1, &["--toolstack", "libvirt"]);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let hosts = h.hosts_yaml().display().to_string();
+    let repo = h.repository(1);
+    let mut img = boot_sector();
+    img.resize(1 << 20, 0);
+    let local = dir.path().join("boot.img");
+    std::fs::write(&local, img).expect("boot disk");
+    let then = if then.is_empty() { String::new() } else { format!(" && {then}") };
+    h.ssh_ok(1, &format!("cp {} {repo}/VirtualDisks/boot.img{then}", local.display()));
+    (h, dir, hosts, repo)
+}

@@ -4,8 +4,8 @@
 //! included; then `import --host` reads the host back into YAML that plans as "No changes", and
 //! `list` and `licence` read the host as they read a Xen one.
 
-use crate::harness::{can_run, domform, TestHosts};
-use crate::libvirt_hosts::{boot_sector, state, vcpu_affinity};
+use crate::harness::{can_run, domform};
+use crate::libvirt_hosts::{host_with_boot_disk, state, vcpu_affinity};
 
 /// An HVM guest's vm.cfg as OVM Manager writes it (the shape of the shared sample-01: its keys and
 /// order), its disk the test host's boot sector, on bridge xenbr0, pinned to CPU 1.
@@ -31,21 +31,7 @@ fn an_ovm_vm_cfg_moves_to_libvirt_and_the_host_imports_back_unchanged() {
     if !can_run("an_ovm_vm_cfg_moves_to_libvirt_and_the_host_imports_back_unchanged") {
         return;
     }
-    let h = TestHosts::up(1, &["--toolstack", "libvirt"]);
-    let dir = tempfile::tempdir().expect("tempdir");
-    let hosts = h.hosts_yaml().display().to_string();
-    let repo = h.repository(1);
-    let mut img = boot_sector();
-    img.resize(1 << 20, 0);
-    let local = dir.path().join("boot.img");
-    std::fs::write(&local, img).expect("boot disk");
-    h.ssh_ok(
-        1,
-        &format!(
-            "cp {} {repo}/VirtualDisks/boot.img && ip link add xenbr0 type bridge && ip link set xenbr0 up",
-            local.display()
-        ),
-    );
+    let (h, dir, hosts, repo) = host_with_boot_disk("ip link add xenbr0 type bridge && ip link set xenbr0 up");
 
     let cfg = dir.path().join("vm.cfg");
     std::fs::write(&cfg, ovm_vm_cfg(&repo)).expect("vm.cfg");
