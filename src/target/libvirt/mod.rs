@@ -9,6 +9,7 @@
 
 pub mod devices;
 pub mod edit;
+pub mod import;
 pub mod observe;
 pub mod plan;
 pub mod secret;
