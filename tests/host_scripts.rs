@@ -77,11 +77,44 @@ fn every_op() -> Vec<Op> {
             memory: Some("x".into()),
             allow_full_copy: false,
             running: true,
+            domain: None,
         },
         Op::Revert {
             dir: format!("{r}/Snapshots/x/s1"),
             cfg_path: format!("{r}/VirtualMachines/x/vm.cfg"),
             disks: vec![(format!("{r}/Snapshots/x/s1/disks/00-a b.img"), format!("{r}/VirtualDisks/a b.img"))],
+            domain: None,
+        },
+        // The libvirt forms: the domain's XML kept, suspend/save/restore around the clones.
+        Op::Snapshot {
+            parent: format!("{r}/Snapshots/x y"),
+            name: Some("s 1".into()),
+            vm: "x y".into(),
+            cfg_path: String::new(),
+            disks: vec![format!("{r}/VirtualDisks/a b.img")],
+            pause: Some("x y".into()),
+            memory: Some("x y".into()),
+            allow_full_copy: false,
+            running: true,
+            domain: Some("x y".into()),
+        },
+        Op::Snapshot {
+            parent: format!("{r}/Snapshots/x y"),
+            name: None,
+            vm: "x y".into(),
+            cfg_path: String::new(),
+            disks: vec![format!("{r}/VirtualDisks/a b.img")],
+            pause: None,
+            memory: None,
+            allow_full_copy: true,
+            running: false,
+            domain: Some("x y".into()),
+        },
+        Op::Revert {
+            dir: format!("{r}/Snapshots/x y/s 1"),
+            cfg_path: String::new(),
+            disks: vec![(format!("{r}/Snapshots/x y/s 1/disks/00-a b.img"), format!("{r}/VirtualDisks/a b.img"))],
+            domain: Some("x y".into()),
         },
         Op::DeleteSnapshot { dir: format!("{r}/Snapshots/x/s1") },
         Op::ReplaceFile { path: "/u01/domain/config/jdbc/ds.xml".into(), content: "<a/>\n".into() },
@@ -110,7 +143,10 @@ fn all_scripts() -> Vec<(String, String)> {
             lock::script("/OVS/Repositories/r 1/.domform.lock", "controller=c pid=1", m, &obs),
         ));
         out.push((format!("observe {ts:?}"), obs));
-        out.push((format!("apply {ts:?}"), script::build(&[change("vm/x", every_op())], &domform::model::Tool::with_uri(ts, "qemu:///system"), m)));
+        out.push((
+            format!("apply {ts:?}"),
+            script::build(&[change("vm/x", every_op())], &domform::model::Tool::with_uri(ts, "qemu:///system"), m),
+        ));
         let target = evidence::Target {
             vm: "x".into(),
             xen_name: "0004fb00000600001234".into(),

@@ -397,7 +397,12 @@ fn host_output(m: &str, cfg: &str) -> String {
 }
 
 fn request() -> ObserveRequest {
-    ObserveRequest { toolstack: Default::default(), uri: String::new(), repositories: vec![REPO.into()], extra_paths: vec![] }
+    ObserveRequest {
+        toolstack: Default::default(),
+        uri: String::new(),
+        repositories: vec![REPO.into()],
+        extra_paths: vec![],
+    }
 }
 
 #[test]

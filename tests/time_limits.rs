@@ -26,7 +26,12 @@ fn an_observe_that_runs_out_names_the_host_the_limit_and_what_ran() {
         }
     });
     let mut t = fake.clone();
-    let req = ObserveRequest { toolstack: Toolstack::Xm, uri: String::new(), repositories: vec!["/r".into()], extra_paths: vec![] };
+    let req = ObserveRequest {
+        toolstack: Toolstack::Xm,
+        uri: String::new(),
+        repositories: vec!["/r".into()],
+        extra_paths: vec![],
+    };
     let err = observe::observe_limited(&mut t, &req, Some(Duration::from_secs(3))).expect_err("timed out");
     assert_eq!(
         err.to_string(),
@@ -73,7 +78,8 @@ fn a_step_that_runs_out_is_reported_with_the_steps_before_and_after_it() {
         ],
     );
     let mut t = fake.clone();
-    let report = apply::apply_host_limited(&mut t, &hp, &domform::model::Tool::xen(Toolstack::Xm), Some(Duration::from_secs(4)));
+    let report =
+        apply::apply_host_limited(&mut t, &hp, &domform::model::Tool::xen(Toolstack::Xm), Some(Duration::from_secs(4)));
     let statuses: Vec<&StepStatus> = report.steps.iter().map(|s| &s.status).collect();
     assert_eq!(statuses, [&StepStatus::Done, &StepStatus::TimedOut { after_secs: 4 }, &StepStatus::NotRun]);
     assert_eq!(

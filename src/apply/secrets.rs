@@ -34,7 +34,9 @@ fn resolve_op(op: &mut Op, host: &str, obs: Option<&Observed>) -> Result<(), Str
             for slot in secrets.iter() {
                 let value = match (&slot.source, &slot.xml_domain) {
                     (SecretSource::Host { .. }, Some(d)) => kept_xml(obs, d).map_err(|e| format!("{path}: {e}"))?,
-                    _ => crate::target::libvirt::secret::escape(&value_of(slot, host, None).map_err(|e| format!("{path}: {e}"))?),
+                    _ => crate::target::libvirt::secret::escape(
+                        &value_of(slot, host, None).map_err(|e| format!("{path}: {e}"))?,
+                    ),
                 };
                 *content = crate::target::libvirt::secret::fill(content, &slot.placeholder, &value)
                     .map_err(|e| format!("{path}: {e}"))?;
@@ -191,7 +193,10 @@ mod tests {
             xml_domain: None,
         };
         let hp = plan_writing("vncpasswd = '(secret: env X)'\n", vec![slot]);
-        let sh = crate::apply::script::op_to_shell(&hp.changes[0].ops[0], &crate::model::Tool::xen(crate::model::Toolstack::Xm));
+        let sh = crate::apply::script::op_to_shell(
+            &hp.changes[0].ops[0],
+            &crate::model::Tool::xen(crate::model::Toolstack::Xm),
+        );
         assert!(sh.contains("not resolved") && !sh.contains("printf"), "{sh}");
     }
 }

@@ -44,7 +44,9 @@ fn from_cfgs(model: &crate::model::Model, host: &str, out: Option<&Path>, cfgs: 
     match model.hosts.get(host) {
         Some(h) if h.toolstack == crate::model::Toolstack::Libvirt => {}
         Some(_) => {
-            super::error(&format!("--from-vm-cfg declares VMs on a libvirt host; `{host}` is not `toolstack: libvirt`"));
+            super::error(&format!(
+                "--from-vm-cfg declares VMs on a libvirt host; `{host}` is not `toolstack: libvirt`"
+            ));
             return Outcome::Failed;
         }
         None => {

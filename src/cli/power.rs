@@ -38,7 +38,9 @@ fn changes(verb: Verb, a: &PowerArgs, found: &Found<'_>) -> Result<Made, String>
     // On a libvirt host the definition is libvirt's: `virsh start NAME` instead of `xm create
     // vm.cfg` (the `start` op below is given the domain name), `resume` for `unpause`.
     let libvirt = found.observed.libvirt.as_ref().and_then(|lv| {
-        lv.domains.iter().find(|d| d.name == found.name || d.def.as_ref().and_then(|x| x.simple_name.as_deref()) == Some(found.name))
+        lv.domains
+            .iter()
+            .find(|d| d.name == found.name || d.def.as_ref().and_then(|x| x.simple_name.as_deref()) == Some(found.name))
     });
     let cfg = match libvirt {
         Some(d) => Some(d.name.clone()),

@@ -269,7 +269,12 @@ impl Observed {
 
 /// What the request for a host is, from the model.
 pub fn request_for(host: &Host, extra_paths: Vec<String>) -> ObserveRequest {
-    ObserveRequest { toolstack: host.toolstack, uri: host.uri.clone(), repositories: host.repositories.clone(), extra_paths }
+    ObserveRequest {
+        toolstack: host.toolstack,
+        uri: host.uri.clone(),
+        repositories: host.repositories.clone(),
+        extra_paths,
+    }
 }
 
 /// Reads one host with exactly one exec (no time limit).

@@ -53,7 +53,9 @@ c() { [ -z \"$d\" ] || rm -rf -- \"$d\"; d=; }
 pub fn xen_calls(req: &ObserveRequest) -> Vec<(&'static str, String)> {
     match req.toolstack {
         Toolstack::Xm => vec![("info", "xm info -n".into()), ("domains-sxp", "xm list -l".into())],
-        Toolstack::Xl => vec![("info", "xl info -n".into()), ("list", "xl list".into()), ("vcpus", "xl vcpu-list".into())],
+        Toolstack::Xl => {
+            vec![("info", "xl info -n".into()), ("list", "xl list".into()), ("vcpus", "xl vcpu-list".into())]
+        }
         Toolstack::Libvirt => {
             let v = crate::model::Tool::with_uri(Toolstack::Libvirt, &req.uri).cmd;
             vec![("lv-caps", format!("{v} capabilities")), ("lv-list", format!("{v} list --all"))]
@@ -184,8 +186,11 @@ pub fn progress(req: &ObserveRequest, stdout: &str, marker: &str) -> String {
             None => format!("`{}`", label(&sec.kind, &sec.arg)),
         },
         None => {
-            let waiting: Vec<String> =
-                calls.iter().filter(|(_, c)| !done_calls.contains(&c.as_str())).map(|(_, c)| format!("`{c}`")).collect();
+            let waiting: Vec<String> = calls
+                .iter()
+                .filter(|(_, c)| !done_calls.contains(&c.as_str()))
+                .map(|(_, c)| format!("`{c}`"))
+                .collect();
             if waiting.is_empty() {
                 "the observe script (all its output had arrived)".to_string()
             } else {
@@ -243,7 +248,8 @@ mod tests {
                   list) sleep 0.1; echo '(domain'; echo 'oops' >&2; exit 3;; esac\n";
         std::fs::write(bin.join("xm"), xm).expect("xm");
         std::process::Command::new("chmod").args(["+x"]).arg(bin.join("xm")).status().expect("chmod");
-        let req = ObserveRequest { toolstack: Toolstack::Xm, uri: String::new(), repositories: vec![], extra_paths: vec![] };
+        let req =
+            ObserveRequest { toolstack: Toolstack::Xm, uri: String::new(), repositories: vec![], extra_paths: vec![] };
         let marker = "@@domform-t";
         let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
         let foreground = format!("M={marker}\n{HELPERS}s info - xm info -n\ns domains-sxp - xm list -l\n");
@@ -268,7 +274,12 @@ mod tests {
 
     #[test]
     fn progress_names_the_running_call_and_what_finished() {
-        let req = ObserveRequest { toolstack: Toolstack::Xm, uri: String::new(), repositories: vec!["/r".into()], extra_paths: vec![] };
+        let req = ObserveRequest {
+            toolstack: Toolstack::Xm,
+            uri: String::new(),
+            repositories: vec!["/r".into()],
+            extra_paths: vec![],
+        };
         let m = "@@m";
         let waiting = format!("{m} fs /r\nxfs\n\n{m} rc 0\n{m} cfg /r/VirtualMachines/a/vm.cfg\nx = 1\n\n{m} rc 0\n");
         assert_eq!(

@@ -212,7 +212,8 @@ pub fn import_yaml(host: &str, obs: &Observed) -> (String, usize) {
             Err(e) => skipped.push(format!("# skipped {} ({}): {e}", v.simple_name.escape_debug(), v.xen_name)),
         }
     }
-    let header = format!("written by `domform import --host {host}`; plan it together with the file that declares the host");
+    let header =
+        format!("written by `domform import --host {host}`; plan it together with the file that declares the host");
     (document(&header, vms, &skipped), skipped.len())
 }
 

@@ -181,9 +181,12 @@ pub fn seal(new: &VmCfg, old: Option<&VmCfg>, declared: Option<(&SecretRef, &Sec
         let slot = match declared_slot(at, &v) {
             Some(s) => s,
             None => match old_passwords.iter().find(|(_, o)| *o == v) {
-                Some((from, _)) => {
-                    SecretSlot { vfb: at, placeholder: KEPT.into(), source: SecretSource::Host { vfb: *from }, xml_domain: None }
-                }
+                Some((from, _)) => SecretSlot {
+                    vfb: at,
+                    placeholder: KEPT.into(),
+                    source: SecretSource::Host { vfb: *from },
+                    xml_domain: None,
+                },
                 None => return Err("a VNC password in the planned vm.cfg is neither declared nor the host's".into()),
             },
         };

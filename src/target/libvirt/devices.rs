@@ -3,10 +3,10 @@
 //! persistent XML ([`crate::libvirt::domain`]); a running domain sees it at its next start
 //! (domform does not hot-plug: a guest without ACPI hotplug support would silently miss a disk).
 
+use super::edit::with;
 use crate::libvirt::devices as dev;
 use crate::libvirt::domain::{self, Domain as LvXml};
 use crate::model::{DiskMode, Vm};
-use super::edit::with;
 use crate::plan::{desired, FieldChange, Impact};
 
 /// A disk as compared: backing file, CD-ROM, read-only, shared.
@@ -41,7 +41,13 @@ fn list(items: &[String]) -> String {
 }
 
 /// Edits `text` for every device difference and records each as a field.
-pub fn edits(vm: &Vm, def: &LvXml, text: &mut String, fields: &mut Vec<FieldChange>, active: bool) -> Result<(), String> {
+pub fn edits(
+    vm: &Vm,
+    def: &LvXml,
+    text: &mut String,
+    fields: &mut Vec<FieldChange>,
+    active: bool,
+) -> Result<(), String> {
     let impact = if active { Impact::NeedsRestart } else { Impact::Live };
     // Disks, by file.
     let want = want_disks(vm);
@@ -60,7 +66,12 @@ pub fn edits(vm: &Vm, def: &LvXml, text: &mut String, fields: &mut Vec<FieldChan
             with(text, |t| dev::add_disk(t, &w.path, &dev, w.readonly, w.shareable, w.cdrom))?;
             targets.push(dev);
         }
-        fields.push(FieldChange { field: "disks".into(), old: Some(list(&have_paths)), new: Some(list(&want_paths)), impact });
+        fields.push(FieldChange {
+            field: "disks".into(),
+            old: Some(list(&have_paths)),
+            new: Some(list(&want_paths)),
+            impact,
+        });
     }
     nics(vm, def, text, fields, impact)?;
     if def.serial_pty != vm.console.serial {
@@ -75,9 +86,10 @@ pub fn edits(vm: &Vm, def: &LvXml, text: &mut String, fields: &mut Vec<FieldChan
     }
     let want_vnc = vm.console.vnc.as_ref().map(|v| (v.listen.clone(), v.port.map(i32::from)));
     let want_arg = vm.console.vnc.as_ref().map(|v| (v.listen.as_str(), v.port));
-    let have_vnc = def.vnc.as_ref().map(|v| {
-        (v.listen.clone().unwrap_or_else(|| "127.0.0.1".into()), if v.autoport { None } else { v.port })
-    });
+    let have_vnc = def
+        .vnc
+        .as_ref()
+        .map(|v| (v.listen.clone().unwrap_or_else(|| "127.0.0.1".into()), if v.autoport { None } else { v.port }));
     if want_vnc != have_vnc {
         let show = |v: &Option<(String, Option<i32>)>| match v {
             None => "(none)".to_string(),
@@ -85,7 +97,12 @@ pub fn edits(vm: &Vm, def: &LvXml, text: &mut String, fields: &mut Vec<FieldChan
             Some((l, None)) => format!("{l}:auto"),
         };
         with(text, |t| dev::set_vnc(t, want_arg))?;
-        fields.push(FieldChange { field: "vnc".into(), old: Some(show(&have_vnc)), new: Some(show(&want_vnc)), impact });
+        fields.push(FieldChange {
+            field: "vnc".into(),
+            old: Some(show(&have_vnc)),
+            new: Some(show(&want_vnc)),
+            impact,
+        });
     }
     Ok(())
 }
@@ -96,7 +113,9 @@ fn nics(vm: &Vm, def: &LvXml, text: &mut String, fields: &mut Vec<FieldChange>, 
     let mut missing = Vec::new();
     for n in &vm.networks {
         let pos = unmatched.iter().position(|i| match &n.mac {
-            Some(m) => i.mac.as_deref().is_some_and(|x| x.eq_ignore_ascii_case(m)) && i.bridge.as_deref() == Some(&n.bridge),
+            Some(m) => {
+                i.mac.as_deref().is_some_and(|x| x.eq_ignore_ascii_case(m)) && i.bridge.as_deref() == Some(&n.bridge)
+            }
             None => i.bridge.as_deref() == Some(&n.bridge),
         });
         match pos {
@@ -109,11 +128,16 @@ fn nics(vm: &Vm, def: &LvXml, text: &mut String, fields: &mut Vec<FieldChange>, 
     if missing.is_empty() && unmatched.is_empty() {
         return Ok(());
     }
-    let show = |b: &Option<String>, m: &Option<String>| format!("{}{}", b.clone().unwrap_or_default(), m.as_ref().map(|m| format!(" {m}")).unwrap_or_default());
+    let show = |b: &Option<String>, m: &Option<String>| {
+        format!("{}{}", b.clone().unwrap_or_default(), m.as_ref().map(|m| format!(" {m}")).unwrap_or_default())
+    };
     let old: Vec<String> = def.interfaces.iter().map(|i| show(&i.bridge, &i.mac)).collect();
     let new: Vec<String> = vm.networks.iter().map(|n| show(&Some(n.bridge.clone()), &n.mac)).collect();
     for i in unmatched {
-        let mac = i.mac.clone().ok_or_else(|| "an interface without a MAC address cannot be told apart; remove it by hand".to_string())?;
+        let mac = i
+            .mac
+            .clone()
+            .ok_or_else(|| "an interface without a MAC address cannot be told apart; remove it by hand".to_string())?;
         with(text, |t| dev::remove_interface(t, &mac))?;
     }
     for n in missing {

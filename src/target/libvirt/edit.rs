@@ -92,7 +92,13 @@ pub fn desired_xml(vm: &Vm, d: &LvDomain) -> Result<(String, Vec<FieldChange>, O
 }
 
 /// `<vcpu current='N'>MAX</vcpu>`: the maximum needs a restart; more vCPUs up to it go live.
-fn vcpu_edits(vm: &Vm, def: &LvXml, text: &mut String, fields: &mut Vec<FieldChange>, active: bool) -> Result<(), String> {
+fn vcpu_edits(
+    vm: &Vm,
+    def: &LvXml,
+    text: &mut String,
+    fields: &mut Vec<FieldChange>,
+    active: bool,
+) -> Result<(), String> {
     let want_max = max_vcpus(vm);
     let have_cur = def.vcpus_current.unwrap_or(def.vcpus);
     if def.vcpus == want_max && have_cur == vm.vcpus {

@@ -26,7 +26,8 @@ pub fn host_yaml(host: &str, lv: &LibvirtObserved) -> (String, usize) {
         match named {
             Ok((name, mut raw)) => {
                 raw.state = Some(state(d.state));
-                comments.extend(read::domain_notes(&d.xml).into_iter().map(|n| format!("# {}: {n}", name.escape_debug())));
+                comments
+                    .extend(read::domain_notes(&d.xml).into_iter().map(|n| format!("# {}: {n}", name.escape_debug())));
                 vms.push((name, raw));
             }
             Err(e) => {
@@ -35,7 +36,8 @@ pub fn host_yaml(host: &str, lv: &LibvirtObserved) -> (String, usize) {
             }
         }
     }
-    let header = format!("written by `domform import --host {host}`; plan it together with the file that declares the host");
+    let header =
+        format!("written by `domform import --host {host}`; plan it together with the file that declares the host");
     (document(&header, vms, &comments), skipped)
 }
 
@@ -47,7 +49,8 @@ pub fn vm_cfg_yaml(host: &str, files: &[(String, String)]) -> (String, usize) {
     for (file, text) in files {
         match read::vm_cfg_name(text).and_then(|n| read::vm_from_vm_cfg(host, text).map(|r| (n, r))) {
             Ok((name, raw)) => {
-                comments.extend(read::vm_cfg_notes(text).into_iter().map(|n| format!("# {}: {n}", name.escape_debug())));
+                comments
+                    .extend(read::vm_cfg_notes(text).into_iter().map(|n| format!("# {}: {n}", name.escape_debug())));
                 vms.push((name, raw));
             }
             Err(e) => {

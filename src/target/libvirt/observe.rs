@@ -10,9 +10,9 @@
 //! libvirt host exactly as they read a Xen one.
 
 use crate::diag::Diagnostic;
+use crate::libvirt::caps;
 use crate::libvirt::domain::{self, Domain as LvXml};
 use crate::libvirt::virsh::{self, DomState, ListedDomain, VcpuInfo};
-use crate::libvirt::caps;
 use crate::observe::sections::Section;
 use crate::observe::Observed;
 use crate::xen::{Domain, Vbd, Vif};
@@ -79,9 +79,8 @@ pub struct Acc {
 pub fn section(acc: &mut Acc, sec: &Section, obs: &mut Observed) -> bool {
     let host = obs.host.clone();
     let failed = sec.status != Some(0);
-    let fail = |what: &str| {
-        Diagnostic::error(None, &host, format!("{host}: `virsh {what}` failed: {}", sec.body.trim()))
-    };
+    let fail =
+        |what: &str| Diagnostic::error(None, &host, format!("{host}: `virsh {what}` failed: {}", sec.body.trim()));
     match sec.kind.as_str() {
         "lv-caps" if failed => obs.problems.push(fail("capabilities")),
         "lv-caps" => acc.caps = Some(sec.body.clone()),
@@ -140,7 +139,11 @@ pub fn finish(acc: Acc, obs: &mut Observed) {
         lv.domains.push(LvDomain { name, state, id, xml, vnc_password, def, live, vcpus });
     }
     if acc.list.is_none() && !obs.problems.iter().any(|p| p.message.contains("virsh list")) {
-        obs.problems.push(Diagnostic::error(None, &host, format!("{host}: the observe output ended early (connection lost?)")));
+        obs.problems.push(Diagnostic::error(
+            None,
+            &host,
+            format!("{host}: the observe output ended early (connection lost?)"),
+        ));
     }
     obs.domains = lv.domains.iter().filter(|d| d.active()).map(xen_shaped).collect();
     obs.info = info;
@@ -151,7 +154,8 @@ pub fn finish(acc: Acc, obs: &mut Observed) {
 fn xen_shaped(d: &LvDomain) -> Domain {
     let x = d.live.as_ref().or(d.def.as_ref());
     let kib = |k: u64| k / 1024;
-    let vcpus = if d.vcpus.is_empty() { x.map_or(0, |x| x.vcpus_current.unwrap_or(x.vcpus)) } else { d.vcpus.len() as u32 };
+    let vcpus =
+        if d.vcpus.is_empty() { x.map_or(0, |x| x.vcpus_current.unwrap_or(x.vcpus)) } else { d.vcpus.len() as u32 };
     Domain {
         id: d.id,
         name: d.name.clone(),

@@ -17,8 +17,8 @@ use crate::model::{Model, Vm, VmState};
 use crate::observe::Observed;
 use crate::plan::secrets::SecretSlot;
 use crate::plan::{
-    capacity, declared_paths, desired, disk, fingerprint, graph, paths, pinning, Action, Change, FieldChange,
-    FileDiff, HostPlan, Impact, Op, PinCheck, Resource,
+    capacity, declared_paths, desired, disk, fingerprint, graph, paths, pinning, Action, Change, FieldChange, FileDiff,
+    HostPlan, Impact, Op, PinCheck, Resource,
 };
 
 /// Plans one libvirt host.
@@ -87,6 +87,7 @@ fn plan_vm(
         hp.errors.push(e);
         return;
     }
+    let before = changes.len();
     let active = dom.is_some_and(LvDomain::active);
     let disk_ids = disk::plan_disks(vm, obs, active, changes, &mut hp.errors);
     let vm_id = format!("vm/{}", vm.name);
@@ -139,7 +140,14 @@ fn plan_vm(
             changes.push(c);
         }
     }
-    power(vm, name, dom, defined.then_some(vm_id), changes);
+    power(vm, name, dom, defined.then(|| vm_id.clone()), changes);
+    // Declared snapshots run last, of the domain as this plan leaves it.
+    let after: Vec<String> = changes[before..].iter().map(|c| c.id.clone()).collect();
+    let xml = match changes[before..].iter().find(|c| c.id == vm_id).and_then(|c| c.file.as_ref()) {
+        Some(f) => Some(f.new.clone()),
+        None => dom.map(|d| d.xml.clone()),
+    };
+    super::snapshot::plan_declared(vm, obs, name, xml.as_deref(), &after, changes, &mut hp.errors);
 }
 
 /// What a running domain needs now: pins, more vCPUs, memory, each with `--live`.
@@ -172,7 +180,16 @@ fn live(vm: &Vm, d: &LvDomain, after: Option<String>) -> Option<Change> {
         };
         if v.affinity != set {
             let cpus = set.to_string();
-            ops.push(virsh(&["vcpupin", "--domain", &d.name, "--vcpu", &v.vcpu.to_string(), "--cpulist", &cpus, "--live"]));
+            ops.push(virsh(&[
+                "vcpupin",
+                "--domain",
+                &d.name,
+                "--vcpu",
+                &v.vcpu.to_string(),
+                "--cpulist",
+                &cpus,
+                "--live",
+            ]));
             fields.push(field(&format!("vcpu {} affinity (live)", v.vcpu), v.affinity.to_string(), cpus.clone()));
             checks.push(PinCheck { domain: d.name.clone(), vcpu: Some(v.vcpu), cpus });
         }
@@ -266,7 +283,11 @@ fn absent(
     }
     let mut ops = Vec::new();
     if d.active() {
-        ops.push(Op::Shutdown { domain: d.name.clone(), timeout_secs: vm.shutdown_timeout.as_secs(), force: vm.force_stop });
+        ops.push(Op::Shutdown {
+            domain: d.name.clone(),
+            timeout_secs: vm.shutdown_timeout.as_secs(),
+            force: vm.force_stop,
+        });
     }
     ops.push(virsh(&["undefine", "--domain", &d.name]));
     let files: Vec<String> = d

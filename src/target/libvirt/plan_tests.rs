@@ -43,9 +43,8 @@ fn output(domains: &[Dom<'_>], files: &str) -> String {
 fn model(vms: &str) -> Model {
     let dir = tempfile::tempdir().expect("tempdir");
     let f = dir.path().join("d.yaml");
-    let yaml = format!(
-        "hosts:\n  kvm1:\n    address: 10.0.0.1\n    toolstack: libvirt\n    repository: {REPO}\nvms:\n{vms}"
-    );
+    let yaml =
+        format!("hosts:\n  kvm1:\n    address: 10.0.0.1\n    toolstack: libvirt\n    repository: {REPO}\nvms:\n{vms}");
     std::fs::write(&f, yaml).expect("write");
     crate::manifest::load(&[f]).expect("valid desired state")
 }
@@ -110,7 +109,10 @@ fn a_converged_vm_plans_nothing_and_a_moved_pin_is_changed_live_and_checked() {
     let live = &hp.changes[1];
     assert_eq!(live.depends_on, ["vm/web"]);
     assert_eq!(live.verify_pins.len(), 2);
-    assert!(live.ops.iter().all(|o| matches!(o, Op::Virsh { args } if args[0] == "vcpupin" && args.contains(&"--live".to_string()))));
+    assert!(live
+        .ops
+        .iter()
+        .all(|o| matches!(o, Op::Virsh { args } if args[0] == "vcpupin" && args.contains(&"--live".to_string()))));
     let Op::WriteFile { content, .. } = &hp.changes[0].ops[0] else { panic!() };
     assert!(content.contains("<vcpupin vcpu='0' cpuset='0'/>"), "{content}");
 }

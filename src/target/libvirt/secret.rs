@@ -51,7 +51,8 @@ pub fn seal(xml: &str) -> (String, Option<Secret>) {
 
 /// Puts `value` (already XML-escaped) where `placeholder` stands in a `passwd=`; exactly one.
 pub fn fill(xml: &str, placeholder: &str, value: &str) -> Result<String, String> {
-    let hits: Vec<(usize, usize)> = password_spans(xml).into_iter().filter(|&(a, b)| &xml[a..b] == placeholder).collect();
+    let hits: Vec<(usize, usize)> =
+        password_spans(xml).into_iter().filter(|&(a, b)| &xml[a..b] == placeholder).collect();
     match hits[..] {
         [(a, b)] => {
             let mut out = xml.to_string();

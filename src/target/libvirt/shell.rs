@@ -1,7 +1,9 @@
 //! The shell of a libvirt host's steps that differ from a Xen host's: a graceful stop with a
-//! time limit, and the read-back of live pinning. Everything else (files, disks, the batch
+//! time limit, the read-back of live pinning, and a snapshot's toolstack steps (the domain's XML
+//! kept, `virsh suspend`/`resume` around the copies, memory by `virsh save`/`restore`). Everything else (files, disks, the batch
 //! around the steps) is [`crate::apply::script`]'s; every value goes through [`quote`].
 
+use crate::apply::script::SnapshotSpec;
 use crate::transport::quote;
 use crate::xen::VcpuRow;
 
@@ -19,7 +21,9 @@ pub fn shutdown(virsh: &str, domain: &str, secs: u64, force: bool) -> String {
     } else {
         format!(
             "{{ echo {} >&2; false; }}",
-            quote(&format!("{domain} did not stop within {secs}s; set `force_stop: true` to power it off after the timeout"))
+            quote(&format!(
+                "{domain} did not stop within {secs}s; set `force_stop: true` to power it off after the timeout"
+            ))
         )
     };
     format!(
@@ -29,6 +33,56 @@ while [ \"$(st)\" != 'shut off' ] && [ \"$(date +%s)\" -le \"$e\" ]; do \
 if [ \"$(date +%s)\" -ge \"$n\" ]; then {virsh} shutdown --domain {d} >/dev/null 2>&1; n=$(( $(date +%s) + 10 )); fi; \
 sleep 0.2 2>/dev/null || sleep 1; done; \
 [ \"$(st)\" = 'shut off' ] || {on_timeout}; fi; }}"
+    )
+}
+
+/// A libvirt domain's snapshot, in [`SnapshotSpec::frame`]: its persistent XML (with the VNC
+/// password: `--security-info`) written as `domain.xml`, mode 0600, before the pause; the domain
+/// suspended around the disk clones. With memory, `virsh save` (of the suspended domain, marked
+/// to come back as it was) turns the domain off, the disks are cloned, and `virsh restore` runs
+/// it again, also when a clone failed. When that restore fails, the memory file is kept beside
+/// the snapshot (`<name>.memory.save`) and the step fails saying so: it is the guest's state.
+pub fn snapshot(sp: &SnapshotSpec<'_>, domain: &str) -> String {
+    let v = sp.tool;
+    let prep = format!(
+        "( umask 077 && {v} dumpxml --inactive --security-info --domain {} > \"$t/domain.xml\" )",
+        quote(domain)
+    );
+    let resume = match sp.pause {
+        Some(p) => format!("{v} resume --domain {} >/dev/null || {{ [ \"$rc\" -ne 0 ] || rc=1; }}", quote(p)),
+        None => ":".into(),
+    };
+    let pause = match sp.pause {
+        Some(p) => format!("{v} suspend --domain {} >/dev/null || rc=$?", quote(p)),
+        None => ":".into(),
+    };
+    let mut copies = Vec::new();
+    let unpause = match sp.memory {
+        Some(m) => {
+            let after = if sp.pause.is_some() { "--running" } else { "--paused" };
+            copies.push(format!(
+                "{v} save --domain {} \"$t/memory.save\" {after} >/dev/null && s=1 && chmod 600 \"$t/memory.save\"",
+                quote(m)
+            ));
+            format!(
+                "if [ $s -eq 1 ]; then {v} restore --file \"$t/memory.save\" >/dev/null || {{ mv -f -- \"$t/memory.save\" \"$d.memory.save\"; \
+echo {} \"$d.memory.save\" >&2; [ \"$rc\" -ne 0 ] || rc=1; }}; else {resume}; fi",
+                quote(&format!("{m} was saved but not restored; its memory is in"))
+            )
+        }
+        None => resume,
+    };
+    copies.extend(sp.clones());
+    sp.frame(&prep, &pause, &copies, &unpause, &sp.manifest(&format!("domain={domain}")))
+}
+
+/// A libvirt revert's definition step: `virsh define` of the snapshot's `domain.xml` (the
+/// domain's XML as it was, VNC password included), never through a link.
+pub fn define_from(virsh: &str, dir: &str, domain: &str) -> String {
+    let f = quote(&format!("{dir}/domain.xml"));
+    format!(
+        "{{ [ -f {f} ] && [ ! -L {f} ] && {virsh} define --file {f} >/dev/null || {{ echo {} >&2; false; }}; }}",
+        quote(&format!("could not define {domain} from {dir}/domain.xml"))
     )
 }
 
@@ -71,7 +125,8 @@ mod tests {
         let text = "@@dom db 1\nVCPU:           0\nCPU:            1\nState:          running\nCPU time:       1.2s\nCPU Affinity:   -y\n\n\
 VCPU:           1\nCPU:            0\nState:          running\nCPU time:       0.1s\nCPU Affinity:   yy\n\n@@dom web\nVCPU:           0\nCPU:            N/A\nState:          offline\nCPU Affinity:   y-\n\n";
         let rows = parse_vcpuinfo_all(text).expect("parses");
-        let got: Vec<(String, u32, String)> = rows.iter().map(|r| (r.name.clone(), r.vcpu, r.affinity.to_string())).collect();
+        let got: Vec<(String, u32, String)> =
+            rows.iter().map(|r| (r.name.clone(), r.vcpu, r.affinity.to_string())).collect();
         assert_eq!(
             got,
             vec![("db 1".into(), 0, "1".into()), ("db 1".into(), 1, "0-1".into()), ("web".into(), 0, "0".into())]
