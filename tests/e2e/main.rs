@@ -10,6 +10,7 @@ mod harness;
 mod hostile;
 mod libvirt_apply;
 mod libvirt_hosts;
+mod libvirt_snapshot;
 mod list;
 mod manager;
 mod pinning;
