@@ -13,6 +13,7 @@
 use crate::model::{Tool, Toolstack};
 use crate::plan::paths::{guarded_chain, written_paths};
 use crate::plan::{Change, Op};
+use crate::target::libvirt::shell as libvirt_shell;
 use crate::transport::limit::WATCHDOG_FNS;
 use crate::transport::quote;
 
@@ -155,27 +156,11 @@ elif [ \"$s\" -lt {to} ]; then {}; fi; }}",
             )
         }
         Op::DeleteFile { path } => format!("rm -f -- {}", quote(path)),
-        Op::Snapshot { parent, name, vm, cfg_path, disks, pause, memory, allow_full_copy, running, domain } => {
-            let sp = SnapshotSpec {
-                tool,
-                parent,
-                name: name.as_deref(),
-                vm,
-                disks,
-                pause: pause.as_deref(),
-                memory: memory.as_deref(),
-                allow_full: *allow_full_copy,
-                running: *running,
-            };
-            match domain {
-                Some(d) => crate::target::libvirt::shell::snapshot(&sp, d),
-                None => snapshot_shell(&sp, cfg_path),
-            }
-        }
-        Op::Revert { dir, disks, domain: Some(d), .. } => {
-            revert_shell(disks, &crate::target::libvirt::shell::define_from(tool, dir, d))
-        }
-        Op::Revert { dir, cfg_path, disks, domain: None } => revert_shell(disks, &restore_cfg(dir, cfg_path)),
+        Op::Snapshot { .. } => snapshot_op(op, tool),
+        Op::Revert { dir, cfg_path, disks, domain } => revert_shell(
+            disks,
+            &domain.as_ref().map_or_else(|| restore_cfg(dir, cfg_path), |d| libvirt_shell::define_from(tool, dir, d)),
+        ),
         Op::DeleteSnapshot { dir } => {
             let d = quote(dir);
             format!("{{ [ -f {d}/manifest ] && grep -qx 'made_by=domform' {d}/manifest && rm -rf -- {d}; }}")
@@ -190,6 +175,28 @@ elif [ \"$s\" -lt {to} ]; then {}; fi; }}",
                 if undo.is_empty() { ":".to_string() } else { undo.join("; ") }
             )
         }
+    }
+}
+
+/// A `snapshot` op: a Xen VM's ([`snapshot_shell`]) or a libvirt domain's.
+fn snapshot_op(op: &Op, tool: &str) -> String {
+    let Op::Snapshot { parent, name, vm, cfg_path, disks, pause, memory, allow_full_copy, running, domain } = op else {
+        return "false".into(); // only called with a snapshot op
+    };
+    let sp = SnapshotSpec {
+        tool,
+        parent,
+        name: name.as_deref(),
+        vm,
+        disks,
+        pause: pause.as_deref(),
+        memory: memory.as_deref(),
+        allow_full: *allow_full_copy,
+        running: *running,
+    };
+    match domain {
+        Some(d) => libvirt_shell::snapshot(&sp, d),
+        None => snapshot_shell(&sp, cfg_path),
     }
 }
 

@@ -119,6 +119,104 @@ pub fn parse_vcpuinfo_all(text: &str) -> Result<Vec<VcpuRow>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::{Tool, Toolstack};
+    use crate::plan::{Action, Change, Impact, Op, Resource};
+    use crate::transport::{local::LocalTransport, Transport};
+    use std::path::Path;
+
+    /// A `virsh` that logs its subcommand and domain, prints an XML for `dumpxml`, writes the
+    /// file for `save`, and fails `restore` when `FAIL_RESTORE` exists next to it.
+    fn fake_virsh(dir: &Path) -> Tool {
+        let bin = dir.join("virsh");
+        let script = format!(
+            "#!/bin/sh\nd={d}\nprintf '%s %s\\n' \"$1\" \"$3\" >> \"$d/log\"\ncase $1 in\n\
+dumpxml) echo \"<domain><name>$5</name></domain>\";;\nsave) printf mem > \"$4\";;\n\
+restore) [ ! -e \"$d/FAIL_RESTORE\" ];;\nesac\n",
+            d = quote(&dir.display().to_string())
+        );
+        std::fs::write(&bin, script).expect("fake virsh");
+        std::process::Command::new("chmod").arg("+x").arg(&bin).status().expect("chmod");
+        Tool { toolstack: Toolstack::Libvirt, cmd: quote(&bin.display().to_string()) }
+    }
+
+    fn snapshot_op(dir: &Path, name: &str, disk: &str) -> Change {
+        Change {
+            id: "snapshot".into(),
+            resource: Resource::Snapshot,
+            name: "x".into(),
+            action: Action::Create,
+            impact: Impact::Live,
+            fields: Vec::new(),
+            file: None,
+            ops: vec![Op::Snapshot {
+                parent: format!("{}/Snapshots/db 1", dir.display()),
+                name: Some(name.into()),
+                vm: "db 1".into(),
+                cfg_path: String::new(),
+                disks: vec![disk.into()],
+                pause: Some("db 1".into()),
+                memory: Some("db 1".into()),
+                allow_full_copy: true,
+                running: true,
+                domain: Some("db 1".into()),
+            }],
+            depends_on: Vec::new(),
+            verify_pins: Vec::new(),
+            cause: None,
+        }
+    }
+
+    fn run(dir: &Path, c: &Change) -> (i32, String) {
+        let script = crate::apply::script::build(std::slice::from_ref(c), &fake_virsh(dir), "@@m");
+        let out = LocalTransport::new("here").exec(&script, &[]).expect("runs");
+        let log = std::fs::read_to_string(dir.join("log")).unwrap_or_default();
+        std::fs::remove_file(dir.join("log")).ok();
+        (out.status, log)
+    }
+
+    #[test]
+    fn a_memory_snapshot_saves_clones_and_restores_and_keeps_the_xml_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let disk = dir.path().join("a b.img");
+        std::fs::write(&disk, b"data").expect("disk");
+        let (status, log) = run(dir.path(), &snapshot_op(dir.path(), "s1", &disk.display().to_string()));
+        assert_eq!(status, 0, "{log}");
+        let tmp = format!("{}/Snapshots/db 1/s1.domform-tmp", dir.path().display());
+        assert_eq!(log, format!("dumpxml --security-info\nsuspend db 1\nsave db 1\nrestore {tmp}/memory.save\n"));
+        let s1 = dir.path().join("Snapshots/db 1/s1");
+        let xml = s1.join("domain.xml");
+        assert_eq!(std::fs::read_to_string(&xml).expect("xml"), "<domain><name>db 1</name></domain>\n");
+        assert_eq!(std::fs::metadata(&xml).expect("xml").permissions().mode() & 0o777, 0o600);
+        assert_eq!(std::fs::read(s1.join("disks/00-a b.img")).expect("copy"), b"data");
+        assert_eq!(std::fs::read(s1.join("memory.save")).expect("memory"), b"mem");
+        let manifest = std::fs::read_to_string(s1.join("manifest")).expect("manifest");
+        assert!(manifest.contains("domain=db 1\n") && manifest.contains("memory=memory.save\n"), "{manifest}");
+    }
+
+    #[test]
+    fn a_failed_clone_still_restores_and_a_failed_restore_keeps_the_memory() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let missing = dir.path().join("gone.img").display().to_string();
+        let (status, log) = run(dir.path(), &snapshot_op(dir.path(), "s1", &missing));
+        assert_ne!(status, 0);
+        assert!(
+            log.ends_with("s1.domform-tmp/memory.save\n") && log.contains("save db 1\nrestore "),
+            "restored: {log}"
+        );
+        assert!(
+            !dir.path().join("Snapshots/db 1/s1.domform-tmp").exists()
+                && !dir.path().join("Snapshots/db 1/s1").exists()
+        );
+
+        let disk = dir.path().join("a.img");
+        std::fs::write(&disk, b"data").expect("disk");
+        std::fs::write(dir.path().join("FAIL_RESTORE"), b"").expect("flag");
+        let (status, log) = run(dir.path(), &snapshot_op(dir.path(), "s2", &disk.display().to_string()));
+        assert_ne!(status, 0, "{log}");
+        assert_eq!(std::fs::read(dir.path().join("Snapshots/db 1/s2.memory.save")).expect("kept"), b"mem");
+        assert!(!dir.path().join("Snapshots/db 1/s2").exists());
+    }
 
     #[test]
     fn vcpuinfo_of_two_domains_reads_back_as_rows() {
