@@ -1,4 +1,5 @@
-//! Snapshots and consoles on a libvirt test host, over real SSH: `domform snapshot create
+//! Snapshots and consoles on a libvirt test host, over real SSH: a declared snapshot taken by
+//! apply after the start; `domform snapshot create
 //! --memory` keeps the domain's XML (mode 0600), its memory (`virsh save`, then the guest runs
 //! on from `virsh restore`) and reflinked disks (shared XFS extents); `revert` brings the data
 //! disk's bytes back and the guest running from that memory; `list` and `delete`. `domform vnc`
@@ -51,7 +52,7 @@ fn libvirt_snapshots_revert_with_memory_and_consoles_reach_the_guest() {
         dir.join("vms.yaml"),
         format!(
             "vms:\n  {VM}:\n    host: h1\n    memory: 128MiB\n    vcpus: 1\n    disks:\n      - {{ path: {repo}/VirtualDisks/boot.img }}\n      \
-             - {{ name: data, size: 64MiB }}\n    console:\n      serial: true\n      vnc: {{ listen: 127.0.0.1 }}\n"
+             - {{ name: data, size: 64MiB }}\n    snapshots: {{ present: [base] }}\n    console:\n      serial: true\n      vnc: {{ listen: 127.0.0.1 }}\n"
         ),
     )
     .expect("vms.yaml");
@@ -64,7 +65,16 @@ fn libvirt_snapshots_revert_with_memory_and_consoles_reach_the_guest() {
     let (code, out, err) = domform(&["apply", "-f", &f, "--auto-approve"]);
     assert_eq!(code, 0, "apply:\n{out}\n{err}");
     let dom = format!("'{VM}'");
-    assert_eq!(state(&h, 1, &dom), "running (booted)");
+    // The declared snapshot was taken after the start (suspended around it), and is not planned again.
+    h.ssh_ok(
+        1,
+        &format!(
+            "test -s '{repo}/Snapshots/{VM}/base/domain.xml' && test ! -e '{repo}/Snapshots/{VM}/base/memory.save'"
+        ),
+    );
+    assert_eq!(state(&h, 1, &dom), "running (unpaused)");
+    let (code, out, err) = domform(&["plan", "-f", &f, "--detailed-exitcode"]);
+    assert_eq!(code, 0, "converged, snapshot included:\n{out}\n{err}");
     let data = format!("{repo}/VirtualDisks/{VM}_data.img");
     marker(&h, &data, "BEFORE-S1");
 
@@ -101,7 +111,10 @@ fn libvirt_snapshots_revert_with_memory_and_consoles_reach_the_guest() {
     assert_eq!(read_marker(&h, &data), "BEFORE-S1");
     assert_eq!(state(&h, 1, &dom), "running (restored)");
     let list = snapshot(&["list", VM], &f);
-    assert!(list.contains("s1") && list.contains("auto-"), "s1 and the revert's safety snapshot: {list}");
+    assert!(
+        list.contains("base") && list.contains("s1") && list.contains("auto-"),
+        "base, s1 and the safety copy: {list}"
+    );
     snapshot(&["delete", VM, "s1", "--auto-approve"], &f);
     h.ssh_ok(1, &format!("test ! -e '{s1}'"));
     assert!(!snapshot(&["list", VM], &f).contains("s1 "), "s1 is gone");

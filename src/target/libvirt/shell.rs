@@ -65,7 +65,7 @@ pub fn snapshot(sp: &SnapshotSpec<'_>, domain: &str) -> String {
                 quote(m)
             ));
             format!(
-                "if [ $s -eq 1 ]; then {v} restore --file \"$t/memory.save\" >/dev/null || {{ mv -f -- \"$t/memory.save\" \"$d.memory.save\"; \
+                "if [ $s -eq 1 ]; then {v} restore --file \"$t/memory.save\" >/dev/null || {{ mv -f -T -- \"$t/memory.save\" \"$d.memory.save\"; \
 echo {} \"$d.memory.save\" >&2; [ \"$rc\" -ne 0 ] || rc=1; }}; else {resume}; fi",
                 quote(&format!("{m} was saved but not restored; its memory is in"))
             )
