@@ -17,6 +17,9 @@ use crate::libvirt_hosts::{boot_sector, state};
 
 const VM: &str = "lv snap";
 
+/// The VNC password (libvirt takes at most 8 characters): kept in the snapshot, in no output.
+const PW: &str = "lvPw8x7q";
+
 /// Where in the data disk the marker is written (inside the first allocated block).
 const AT: u32 = 8192;
 
@@ -47,12 +50,15 @@ fn libvirt_snapshots_revert_with_memory_and_consoles_reach_the_guest() {
     let repo = h.repository(1);
     let dir = h.path().join("estate");
     std::fs::create_dir(&dir).expect("mkdir");
+    let pw_file = h.path().join("vnc.pw");
+    std::fs::write(&pw_file, format!("{PW}\n")).expect("password file");
     std::fs::copy(h.hosts_yaml(), dir.join("hosts.yaml")).expect("copy");
     std::fs::write(
         dir.join("vms.yaml"),
         format!(
             "vms:\n  {VM}:\n    host: h1\n    memory: 128MiB\n    vcpus: 1\n    disks:\n      - {{ path: {repo}/VirtualDisks/boot.img }}\n      \
-             - {{ name: data, size: 64MiB }}\n    snapshots: {{ present: [base] }}\n    console:\n      serial: true\n      vnc: {{ listen: 127.0.0.1 }}\n"
+             - {{ name: data, size: 64MiB }}\n    snapshots: {{ present: [base] }}\n    console:\n      serial: true\n      vnc: {{ listen: 127.0.0.1, password: {{ file: {pw} }} }}\n",
+            pw = pw_file.display()
         ),
     )
     .expect("vms.yaml");
@@ -80,14 +86,42 @@ fn libvirt_snapshots_revert_with_memory_and_consoles_reach_the_guest() {
 
     // A snapshot with memory: the guest is saved, its disks cloned, and it runs on restored.
     let out = snapshot(&["create", VM, "s1", "--memory"], &f);
-    assert!(out.contains("s1"), "{out}");
+    assert!(out.contains("s1") && !out.contains(PW), "{out}");
     assert_eq!(state(&h, 1, &dom), "running (restored)");
     let s1 = format!("{repo}/Snapshots/{VM}/s1");
+    check_folder(&h, &s1);
+
+    console_shows_the_guest_and_detaches(&h, &f, &dom);
+    vnc_banner(&f);
+
+    // Revert: the data disk's bytes come back and the guest runs from the saved memory.
+    marker(&h, &data, "AFTER--S1");
+    let (code, out, err) = domform(&["snapshot", "revert", VM, "s1", "-f", &f, "--auto-approve", "--timeout", "60"]);
+    assert_eq!(code, 0, "revert:\n{out}\n{err}");
+    assert_eq!(read_marker(&h, &data), "BEFORE-S1");
+    assert!(!format!("{out}{err}").contains(PW), "no password in the revert's output");
+    let defined = h.ssh_ok(1, &format!("virsh dumpxml --inactive --security-info --domain {dom}"));
+    assert!(defined.contains(&format!("passwd='{PW}'")), "redefined with its password");
+    assert_eq!(state(&h, 1, &dom), "running (restored)");
+    let list = snapshot(&["list", VM], &f);
+    assert!(
+        list.contains("base") && list.contains("s1") && list.contains("auto-"),
+        "base, s1 and the safety copy: {list}"
+    );
+    snapshot(&["delete", VM, "s1", "--auto-approve"], &f);
+    h.ssh_ok(1, &format!("test ! -e '{s1}'"));
+    assert!(!snapshot(&["list", VM], &f).contains("s1 "), "s1 is gone");
+    eprintln!("libvirt snapshot e2e: {:.1} s", t0.elapsed().as_secs_f64());
+}
+
+/// A memory snapshot's folder: its XML private, its memory, its disks reflinked and sparse.
+fn check_folder(h: &TestHosts, s1: &str) {
     let ls = h.ssh_ok(1, &format!("cd '{s1}' && stat -c '%a %n' domain.xml && test -s memory.save && ls disks"));
     assert!(ls.starts_with("600 domain.xml\n"), "domain.xml is root's only: {ls}");
     assert!(ls.contains("00-boot.img") && ls.contains(&format!("01-{VM}_data.img")), "{ls}");
     let xml = h.ssh_ok(1, &format!("cat '{s1}/domain.xml'"));
     assert!(xml.contains(&format!("<name>{VM}</name>")) && xml.contains("<graphics type='vnc'"), "{xml}");
+    assert!(xml.contains(&format!("passwd='{PW}'")), "the VNC password is kept (--security-info)");
     let manifest = h.ssh_ok(1, &format!("cat '{s1}/manifest'"));
     assert!(manifest.contains(&format!("domain={VM}\n")) && manifest.contains("memory=memory.save"), "{manifest}");
     // Reflinked: the copy's extents are shared with the disk's (XFS reflink), not new blocks.
@@ -100,25 +134,6 @@ fn libvirt_snapshots_revert_with_memory_and_consoles_reach_the_guest() {
     };
     assert_eq!(size, 64 << 20);
     assert!(blocks * 512 < 1 << 20, "a sparse 64 MiB copy allocates little: {blocks} blocks");
-
-    console_shows_the_guest_and_detaches(&h, &f, &dom);
-    vnc_banner(&f);
-
-    // Revert: the data disk's bytes come back and the guest runs from the saved memory.
-    marker(&h, &data, "AFTER--S1");
-    let (code, out, err) = domform(&["snapshot", "revert", VM, "s1", "-f", &f, "--auto-approve", "--timeout", "60"]);
-    assert_eq!(code, 0, "revert:\n{out}\n{err}");
-    assert_eq!(read_marker(&h, &data), "BEFORE-S1");
-    assert_eq!(state(&h, 1, &dom), "running (restored)");
-    let list = snapshot(&["list", VM], &f);
-    assert!(
-        list.contains("base") && list.contains("s1") && list.contains("auto-"),
-        "base, s1 and the safety copy: {list}"
-    );
-    snapshot(&["delete", VM, "s1", "--auto-approve"], &f);
-    h.ssh_ok(1, &format!("test ! -e '{s1}'"));
-    assert!(!snapshot(&["list", VM], &f).contains("s1 "), "s1 is gone");
-    eprintln!("libvirt snapshot e2e: {:.1} s", t0.elapsed().as_secs_f64());
 }
 
 /// `domform console` in a tmux pane: the guest is reset, its SeaBIOS and boot-sector text come
