@@ -157,9 +157,11 @@ elif [ \"$s\" -lt {to} ]; then {}; fi; }}",
         }
         Op::DeleteFile { path } => format!("rm -f -- {}", quote(path)),
         Op::Snapshot { .. } => snapshot_op(op, tool),
-        Op::Revert { dir, cfg_path, disks, domain } => revert_shell(
+        Op::Revert { dir, cfg_path, disks, domain: None } => revert_shell(disks, ":", &restore_cfg(dir, cfg_path)),
+        Op::Revert { dir, disks, domain: Some(d), .. } => revert_shell(
             disks,
-            &domain.as_ref().map_or_else(|| restore_cfg(dir, cfg_path), |d| libvirt_shell::define_from(tool, dir, d)),
+            &libvirt_shell::check_definition(tool, dir, d),
+            &libvirt_shell::define_from(tool, dir, d),
         ),
         Op::DeleteSnapshot { dir } => {
             let d = quote(dir);
@@ -320,9 +322,10 @@ fn snapshot_shell(sp: &SnapshotSpec<'_>, cfg_path: &str) -> String {
     sp.frame(":", &pause_cmd, &copies, &unpause_cmd, &sp.manifest(&format!("cfg={cfg_path}")))
 }
 
-/// Every disk cloned to a temp name next to it; only when all clones worked are they renamed
-/// over the originals, then `define` puts the definition back (vm.cfg copied, or `virsh define`).
-fn revert_shell(disks: &[(String, String)], define: &str) -> String {
+/// After `check`, every disk cloned to a temp name next to it; only when all clones worked are
+/// they renamed over the originals, then `define` puts the definition back (vm.cfg copied, or
+/// `virsh define`).
+fn revert_shell(disks: &[(String, String)], check: &str, define: &str) -> String {
     let tmp = |orig: &str| quote(&format!("{orig}.domform-revert"));
     let clones: Vec<String> = disks.iter().map(|(snap, orig)| format!("cl {} {} 0", quote(snap), tmp(orig))).collect();
     let cleanup: Vec<String> =
@@ -330,7 +333,7 @@ fn revert_shell(disks: &[(String, String)], define: &str) -> String {
     let renames: Vec<String> =
         disks.iter().map(|(_, orig)| format!("mv -f -T -- {} {}", tmp(orig), quote(orig))).collect();
     format!(
-        "{{ if {clones}; then {renames} && {define}; \
+        "{{ if {check} && {clones}; then {renames} && {define}; \
 else {cleanup}; echo 'revert stopped before touching any original disk' >&2; false; fi; }}",
         clones = clones.join(" && "),
         renames = renames.join(" && "),

@@ -76,6 +76,20 @@ echo {} \"$d.memory.save\" >&2; [ \"$rc\" -ne 0 ] || rc=1; }}; else {resume}; fi
     sp.frame(&prep, &pause, &copies, &unpause, &sp.manifest(&format!("domain={domain}")))
 }
 
+/// Run before a libvirt revert touches a disk: the snapshot's `domain.xml` must define this very
+/// domain, its one `<uuid` being the domain's (`virsh domuuid`), so a file planted in the
+/// snapshot folder cannot redefine another domain (`virsh define` replaces whichever domain the
+/// XML's uuid names). A second `<uuid` anywhere (metadata, a comment) refuses it too.
+pub fn check_definition(virsh: &str, dir: &str, domain: &str) -> String {
+    let f = quote(&format!("{dir}/domain.xml"));
+    format!(
+        "{{ u=$({virsh} domuuid --domain {d}) && [ -f {f} ] && [ ! -L {f} ] && [ \"$(grep -o '<uuid' {f} | sed -n '$=')\" = 1 ] \
+&& grep -q \"<uuid>$u</uuid>\" {f} || {{ echo {} >&2; false; }}; }}",
+        quote(&format!("{dir}/domain.xml does not define {domain} (not its one <uuid>)")),
+        d = quote(domain)
+    )
+}
+
 /// A libvirt revert's definition step: `virsh define` of the snapshot's `domain.xml` (the
 /// domain's XML as it was, VNC password included), never through a link.
 pub fn define_from(virsh: &str, dir: &str, domain: &str) -> String {
@@ -124,14 +138,14 @@ mod tests {
     use crate::transport::{local::LocalTransport, Transport};
     use std::path::Path;
 
-    /// A `virsh` that logs its subcommand and domain, prints an XML for `dumpxml`, writes the
-    /// file for `save`, and fails `restore` when `FAIL_RESTORE` exists next to it.
+    /// A `virsh` that logs its subcommand and domain, prints an XML for `dumpxml` and a uuid for
+    /// `domuuid`, writes the file for `save`, and fails `restore` when `FAIL_RESTORE` exists.
     fn fake_virsh(dir: &Path) -> Tool {
         let bin = dir.join("virsh");
         let script = format!(
             "#!/bin/sh\nd={d}\nprintf '%s %s\\n' \"$1\" \"$3\" >> \"$d/log\"\ncase $1 in\n\
 dumpxml) echo \"<domain><name>$5</name></domain>\";;\nsave) printf mem > \"$4\";;\n\
-restore) [ ! -e \"$d/FAIL_RESTORE\" ];;\nesac\n",
+restore) [ ! -e \"$d/FAIL_RESTORE\" ];;\ndomuuid) echo 0004fb00-1111;;\nesac\n",
             d = quote(&dir.display().to_string())
         );
         std::fs::write(&bin, script).expect("fake virsh");
@@ -166,8 +180,57 @@ restore) [ ! -e \"$d/FAIL_RESTORE\" ];;\nesac\n",
         }
     }
 
+    fn revert_op(dir: &Path, disk: &str) -> Change {
+        let snap = format!("{}/Snapshots/db 1/s1", dir.display());
+        let disks = vec![(format!("{snap}/disks/00-a.img"), disk.to_string())];
+        Change {
+            ops: vec![Op::Revert { dir: snap, cfg_path: String::new(), disks, domain: Some("db 1".into()) }],
+            ..snapshot_op(dir, "unused", disk)
+        }
+    }
+
+    #[test]
+    fn a_revert_defines_only_a_domain_xml_with_the_domains_own_uuid() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let snap = dir.path().join("Snapshots/db 1/s1");
+        std::fs::create_dir_all(snap.join("disks")).expect("mkdir");
+        std::fs::write(snap.join("disks/00-a.img"), b"old").expect("copy");
+        let disk = dir.path().join("a.img");
+        let c = revert_op(dir.path(), &disk.display().to_string());
+        for planted in [
+            "<domain><name>other</name><uuid>0004fb00-2222</uuid></domain>",
+            "<domain><name>db 1</name><uuid>0004fb00-2222</uuid><metadata><uuid>0004fb00-1111</uuid></metadata></domain>",
+        ] {
+            std::fs::write(&disk, b"new").expect("disk");
+            std::fs::write(snap.join("domain.xml"), planted).expect("xml");
+            let (status, log) = run(dir.path(), &c);
+            assert_ne!(status, 0, "{planted}");
+            assert!(!log.contains("define"), "{log}");
+            assert_eq!(std::fs::read(&disk).expect("disk"), b"new", "no disk touched for {planted}");
+        }
+        std::fs::write(
+            snap.join("domain.xml"),
+            "<domain>\n  <name>db 1</name>\n  <uuid>0004fb00-1111</uuid>\n</domain>\n",
+        )
+        .expect("xml");
+        let (status, log) = run(dir.path(), &c);
+        assert_eq!(status, 0, "{log}");
+        assert_eq!(log, format!("domuuid db 1\ndefine {}/domain.xml\n", snap.display()));
+        assert_eq!(std::fs::read(&disk).expect("disk"), b"old");
+    }
+
+    /// Runs the batch script of `c` with the fake virsh, and a `reflink` that copies (the temp
+    /// folder's file system may not clone, and a revert never makes a full copy).
     fn run(dir: &Path, c: &Change) -> (i32, String) {
-        let script = crate::apply::script::build(std::slice::from_ref(c), &fake_virsh(dir), "@@m");
+        let bin = dir.join("bin");
+        std::fs::create_dir_all(&bin).expect("bin");
+        std::fs::write(bin.join("reflink"), "#!/bin/sh\ncp -- \"$1\" \"$2\"\n").expect("fake reflink");
+        std::process::Command::new("chmod").arg("+x").arg(bin.join("reflink")).status().expect("chmod");
+        let script = format!(
+            "PATH={}:$PATH; export PATH\n{}",
+            quote(&bin.display().to_string()),
+            crate::apply::script::build(std::slice::from_ref(c), &fake_virsh(dir), "@@m")
+        );
         let out = LocalTransport::new("here").exec(&script, &[]).expect("runs");
         let log = std::fs::read_to_string(dir.join("log")).unwrap_or_default();
         std::fs::remove_file(dir.join("log")).ok();
