@@ -220,7 +220,7 @@ if command -v reflink >/dev/null 2>&1 && reflink \"$1\" \"$2\" 2>/dev/null; then
 if [ \"$3\" = 1 ]; then cp --sparse=always -T -- \"$1\" \"$2\"; return; fi; \
 echo \"cannot reflink $1: its file system does not support reflinks (OCFS2 and XFS with reflink=1 do); set snapshots.allow_full_copy: true to allow a full sparse copy\" >&2; return 1; }\n";
 
-/// What one `snapshot` op does, rendered by [`snapshot_shell`] (Xen) or
+/// What one `snapshot` op does, rendered by `snapshot_shell` (Xen) or
 /// `target::libvirt::shell::snapshot` (libvirt).
 pub struct SnapshotSpec<'a> {
     /// The toolstack command (`xm`, `virsh -c 'URI'`).

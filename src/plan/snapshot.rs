@@ -6,6 +6,8 @@
 //! (`snapshots.present`) are created when missing; `snapshots.keep` prunes the oldest
 //! domform-made ones, never one named in `present`. Revert stops the VM, takes a safety
 //! snapshot, puts every disk back atomically, restores vm.cfg and starts the VM again if it ran.
+//! A libvirt domain is the same [`Subject`] with its persistent XML in place of vm.cfg and
+//! `virsh` in place of `xm` (`target::libvirt::snapshot`, docs/libvirt.md).
 
 use vmcfg::{DiskSpec, Value, VmCfg};
 
