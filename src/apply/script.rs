@@ -13,6 +13,7 @@
 use crate::model::{Tool, Toolstack};
 use crate::plan::paths::{guarded_chain, written_paths};
 use crate::plan::{Change, Op};
+use crate::target::libvirt::shell as libvirt_shell;
 use crate::transport::limit::WATCHDOG_FNS;
 use crate::transport::quote;
 
@@ -155,19 +156,13 @@ elif [ \"$s\" -lt {to} ]; then {}; fi; }}",
             )
         }
         Op::DeleteFile { path } => format!("rm -f -- {}", quote(path)),
-        Op::Snapshot { parent, name, vm, cfg_path, disks, pause, memory, allow_full_copy, running } => snapshot_shell(
-            tool,
-            parent,
-            name.as_deref(),
-            vm,
-            cfg_path,
+        Op::Snapshot { .. } => snapshot_op(op, tool),
+        Op::Revert { dir, cfg_path, disks, domain: None } => revert_shell(disks, ":", &restore_cfg(dir, cfg_path)),
+        Op::Revert { dir, disks, domain: Some(d), .. } => revert_shell(
             disks,
-            pause.as_deref(),
-            memory.as_deref(),
-            *allow_full_copy,
-            *running,
+            &libvirt_shell::check_definition(tool, dir, d),
+            &libvirt_shell::define_from(tool, dir, d),
         ),
-        Op::Revert { dir, cfg_path, disks } => revert_shell(dir, cfg_path, disks),
         Op::DeleteSnapshot { dir } => {
             let d = quote(dir);
             format!("{{ [ -f {d}/manifest ] && grep -qx 'made_by=domform' {d}/manifest && rm -rf -- {d}; }}")
@@ -182,6 +177,28 @@ elif [ \"$s\" -lt {to} ]; then {}; fi; }}",
                 if undo.is_empty() { ":".to_string() } else { undo.join("; ") }
             )
         }
+    }
+}
+
+/// A `snapshot` op: a Xen VM's ([`snapshot_shell`]) or a libvirt domain's.
+fn snapshot_op(op: &Op, tool: &str) -> String {
+    let Op::Snapshot { parent, name, vm, cfg_path, disks, pause, memory, allow_full_copy, running, domain } = op else {
+        return "false".into(); // only called with a snapshot op
+    };
+    let sp = SnapshotSpec {
+        tool,
+        parent,
+        name: name.as_deref(),
+        vm,
+        disks,
+        pause: pause.as_deref(),
+        memory: memory.as_deref(),
+        allow_full: *allow_full_copy,
+        running: *running,
+    };
+    match domain {
+        Some(d) => libvirt_shell::snapshot(&sp, d),
+        None => snapshot_shell(&sp, cfg_path),
     }
 }
 
@@ -203,88 +220,132 @@ if command -v reflink >/dev/null 2>&1 && reflink \"$1\" \"$2\" 2>/dev/null; then
 if [ \"$3\" = 1 ]; then cp --sparse=always -T -- \"$1\" \"$2\"; return; fi; \
 echo \"cannot reflink $1: its file system does not support reflinks (OCFS2 and XFS with reflink=1 do); set snapshots.allow_full_copy: true to allow a full sparse copy\" >&2; return 1; }\n";
 
-#[allow(clippy::too_many_arguments)]
-fn snapshot_shell(
-    tool: &str,
-    parent: &str,
-    name: Option<&str>,
-    vm: &str,
-    cfg_path: &str,
-    disks: &[String],
-    pause: Option<&str>,
-    memory: Option<&str>,
-    allow_full: bool,
-    running: bool,
-) -> String {
-    let full = if allow_full { "1" } else { "0" };
-    let n = match name {
-        Some(n) => quote(n),
-        None => "auto-$(date -u +%Y%m%dT%H%M%SZ)".into(),
-    };
-    let mut copies: Vec<String> = disks
-        .iter()
-        .enumerate()
-        .map(|(i, d)| format!("cl {} \"$t\"/{} {full}", quote(d), quote(&snapshot_file(i, d))))
-        .collect();
+/// What one `snapshot` op does, rendered by `snapshot_shell` (Xen) or
+/// `target::libvirt::shell::snapshot` (libvirt).
+pub struct SnapshotSpec<'a> {
+    /// The toolstack command (`xm`, `virsh -c 'URI'`).
+    pub tool: &'a str,
+    /// `<repo>/Snapshots/<vm>`.
+    pub parent: &'a str,
+    /// Snapshot name (`None`: `auto-<UTC time>`).
+    pub name: Option<&'a str>,
+    /// VM simple name.
+    pub vm: &'a str,
+    /// Disk files.
+    pub disks: &'a [String],
+    /// Domain to pause.
+    pub pause: Option<&'a str>,
+    /// Domain whose memory to save.
+    pub memory: Option<&'a str>,
+    /// A full sparse copy is allowed.
+    pub allow_full: bool,
+    /// The VM was running.
+    pub running: bool,
+}
+
+impl SnapshotSpec<'_> {
+    /// `cl` of every disk into `"$t"/disks/NN-<file>`.
+    pub fn clones(&self) -> Vec<String> {
+        let full = if self.allow_full { "1" } else { "0" };
+        self.disks
+            .iter()
+            .enumerate()
+            .map(|(i, d)| format!("cl {} \"$t\"/{} {full}", quote(d), quote(&snapshot_file(i, d))))
+            .collect()
+    }
+
+    /// The manifest's lines, each a shell word; `def` says what holds the definition
+    /// (`cfg=<vm.cfg>` or `domain=<name>`).
+    pub fn manifest(&self, def: &str) -> Vec<String> {
+        let mut m = vec![
+            quote("format=1"),
+            quote("made_by=domform"),
+            quote(&format!("vm={}", self.vm)),
+            "\"name=$n\"".to_string(),
+            "\"created=$(date -u +%Y-%m-%dT%H:%M:%SZ)\"".to_string(),
+            quote(&format!("running={}", self.running)),
+            quote(def),
+        ];
+        if self.memory.is_some() {
+            m.push(quote("memory=memory.save"));
+        }
+        for (i, d) in self.disks.iter().enumerate() {
+            m.push(format!(
+                "{}\"$(stat -c %s -- {})\"",
+                quote(&format!("disk={d}|{}|", snapshot_file(i, d))),
+                quote(d)
+            ));
+        }
+        m
+    }
+
+    /// The frame around a snapshot: the folder built as `<name>.domform-tmp` and renamed when
+    /// complete; `prep` runs first, then `pause` (which sets `rc` on failure), the `copies` when
+    /// it worked, `unpause` always, then the manifest. A failed snapshot's temp folder is removed.
+    /// `s` is for the copies to note a memory save (`target::libvirt::shell::snapshot`).
+    pub fn frame(&self, prep: &str, pause: &str, copies: &[String], unpause: &str, manifest: &[String]) -> String {
+        let n = match self.name {
+            Some(n) => quote(n),
+            None => "auto-$(date -u +%Y%m%dT%H%M%SZ)".into(),
+        };
+        format!(
+            "{{ n={n}; d={p}/\"$n\"; t=\"$d.domform-tmp\"; rc=0; s=0; \
+if [ -e \"$d\" ]; then echo \"snapshot $d already exists\" >&2; false; else \
+{{ [ ! -L \"$t\" ] || {{ echo \"$t is a symbolic link\" >&2; false; }}; }} && rm -rf -- \"$t\" && \
+mkdir -p -- {p} && mkdir -- \"$t\" \"$t/disks\" && {prep} && {{ {pause}; \
+if [ $rc -eq 0 ]; then {{ {copies}; }} || rc=$?; fi; \
+{unpause}; \
+if [ $rc -eq 0 ]; then {{ printf '%s\\n' {manifest} > \"$t/manifest\" && mv -T -- \"$t\" \"$d\"; }} || rc=$?; fi; \
+[ $rc -eq 0 ] || rm -rf -- \"$t\"; echo \"snapshot $d\"; [ $rc -eq 0 ]; }}; fi; }}",
+            p = quote(self.parent),
+            copies = copies.join(" && "),
+            manifest = manifest.join(" ")
+        )
+    }
+}
+
+/// A Xen VM's snapshot: its disks and vm.cfg, `xm save -c` for memory, paused around the copies.
+fn snapshot_shell(sp: &SnapshotSpec<'_>, cfg_path: &str) -> String {
+    let tool = sp.tool;
+    let mut copies = sp.clones();
     copies.push(format!("cp -p -- {} \"$t/vm.cfg\"", quote(cfg_path)));
-    if let Some(m) = memory {
+    if let Some(m) = sp.memory {
         copies.push(format!("{tool} save -c {} \"$t/memory.save\"", quote(m)));
     }
-    let mut manifest = vec![
-        quote("format=1"),
-        quote("made_by=domform"),
-        quote(&format!("vm={vm}")),
-        "\"name=$n\"".to_string(),
-        "\"created=$(date -u +%Y-%m-%dT%H:%M:%SZ)\"".to_string(),
-        quote(&format!("running={running}")),
-        quote(&format!("cfg={cfg_path}")),
-    ];
-    if memory.is_some() {
-        manifest.push(quote("memory=memory.save"));
-    }
-    for (i, d) in disks.iter().enumerate() {
-        manifest.push(format!(
-            "{}\"$(stat -c %s -- {})\"",
-            quote(&format!("disk={d}|{}|", snapshot_file(i, d))),
-            quote(d)
-        ));
-    }
-    let (pause_cmd, unpause_cmd) = match pause {
+    let (pause_cmd, unpause_cmd) = match sp.pause {
         Some(d) => (
             format!("{tool} pause {} || rc=$?", quote(d)),
             format!("{tool} unpause {} || {{ [ \"$rc\" -ne 0 ] || rc=1; }}", quote(d)),
         ),
         None => (":".into(), ":".into()),
     };
-    format!(
-        "{{ n={n}; d={p}/\"$n\"; t=\"$d.domform-tmp\"; rc=0; \
-if [ -e \"$d\" ]; then echo \"snapshot $d already exists\" >&2; false; else \
-{{ [ ! -L \"$t\" ] || {{ echo \"$t is a symbolic link\" >&2; false; }}; }} && rm -rf -- \"$t\" && \
-mkdir -p -- {p} && mkdir -- \"$t\" \"$t/disks\" && {{ {pause_cmd}; \
-if [ $rc -eq 0 ]; then {{ {copies}; }} || rc=$?; fi; \
-{unpause_cmd}; \
-if [ $rc -eq 0 ]; then {{ printf '%s\\n' {manifest} > \"$t/manifest\" && mv -T -- \"$t\" \"$d\"; }} || rc=$?; fi; \
-[ $rc -eq 0 ] || rm -rf -- \"$t\"; echo \"snapshot $d\"; [ $rc -eq 0 ]; }}; fi; }}",
-        p = quote(parent),
-        copies = copies.join(" && "),
-        manifest = manifest.join(" ")
-    )
+    sp.frame(":", &pause_cmd, &copies, &unpause_cmd, &sp.manifest(&format!("cfg={cfg_path}")))
 }
 
-fn revert_shell(dir: &str, cfg_path: &str, disks: &[(String, String)]) -> String {
+/// After `check`, every disk cloned to a temp name next to it; only when all clones worked are
+/// they renamed over the originals, then `define` puts the definition back (vm.cfg copied, or
+/// `virsh define`).
+fn revert_shell(disks: &[(String, String)], check: &str, define: &str) -> String {
     let tmp = |orig: &str| quote(&format!("{orig}.domform-revert"));
     let clones: Vec<String> = disks.iter().map(|(snap, orig)| format!("cl {} {} 0", quote(snap), tmp(orig))).collect();
     let cleanup: Vec<String> =
         disks.iter().map(|(_, orig)| format!("{{ [ ! -f {t} ] || rm -f -- {t}; }}", t = tmp(orig))).collect();
     let renames: Vec<String> =
         disks.iter().map(|(_, orig)| format!("mv -f -T -- {} {}", tmp(orig), quote(orig))).collect();
-    let cfg_tmp = quote(&format!("{cfg_path}.domform-revert"));
     format!(
-        "{{ if {clones}; then {renames} && cp -p -- {snapcfg} {cfg_tmp} && mv -f -T -- {cfg_tmp} {cfg}; \
+        "{{ if {check} && {clones}; then {renames} && {define}; \
 else {cleanup}; echo 'revert stopped before touching any original disk' >&2; false; fi; }}",
         clones = clones.join(" && "),
         renames = renames.join(" && "),
         cleanup = cleanup.join("; "),
+    )
+}
+
+/// A Xen revert's definition step: the snapshot's vm.cfg copied over the VM's, atomically.
+fn restore_cfg(dir: &str, cfg_path: &str) -> String {
+    let cfg_tmp = quote(&format!("{cfg_path}.domform-revert"));
+    format!(
+        "cp -p -- {snapcfg} {cfg_tmp} && mv -f -T -- {cfg_tmp} {cfg}",
         snapcfg = quote(&format!("{dir}/vm.cfg")),
         cfg = quote(cfg_path)
     )

@@ -87,7 +87,7 @@ pub enum SnapshotCli {
         name: Option<String>,
         #[command(flatten)]
         at: VmArgs,
-        /// Also checkpoint the VM's memory (`xm save -c`); revert restores it.
+        /// Also checkpoint the VM's memory (`xm save -c`; on libvirt `virsh save` then `virsh restore`); revert restores it.
         #[arg(long)]
         memory: bool,
         /// Allow a full sparse copy where the file system cannot reflink.

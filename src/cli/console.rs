@@ -2,8 +2,9 @@
 //!
 //! The VNC console only works once a kernel was found; the text console also works for a PV
 //! guest whose boot is broken (docs/consoles.md). domform finds the VM's running domain the way
-//! `start`/`stop` do (one read-only observe per host), then runs `xm console <domain>` on its
-//! host with a pty; Ctrl-] detaches.
+//! `start`/`stop` do (one read-only observe per host), then runs `xm console <domain>` (on a
+//! libvirt host `virsh -c URI console --domain <domain>`, the domain's `<serial type='pty'>`) on
+//! its host with a pty; Ctrl-] detaches.
 
 use crate::engine::Outcome;
 use std::io::Write;

@@ -297,7 +297,7 @@ pub struct SnapshotArgs {
     pub files: Vec<PathBuf>,
     /// Only look on this host.
     pub host: Option<String>,
-    /// create: also checkpoint the VM's memory (`xm save -c`); revert restores it.
+    /// create: also checkpoint the VM's memory (`xm save -c`, `virsh save`); revert restores it.
     pub memory: bool,
     /// create: allow a full sparse copy where the file system cannot reflink.
     pub allow_full_copy: bool,

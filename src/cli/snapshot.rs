@@ -32,8 +32,15 @@ pub fn run(cmd: &SnapshotCmd) -> Outcome {
 fn changes(cmd: &SnapshotCmd, a: &SnapshotArgs, found: &Found<'_>) -> Result<Made, String> {
     let mut mine: Vec<SnapshotInfo> = found.observed.snapshots.iter().filter(|s| s.vm == found.name).cloned().collect();
     mine.sort_by(|a, b| a.created.cmp(&b.created).then_with(|| a.name.cmp(&b.name)));
-    let Some(cfg) = found.cfg.as_ref() else {
-        return Err(format!("`{}` has no vm.cfg under the host's repositories", a.vm));
+    // What a snapshot copies: a Xen VM's vm.cfg, or a libvirt domain's persistent XML.
+    let subject = || -> Result<snapshot::Subject, String> {
+        if let Some(cfg) = found.cfg.as_ref() {
+            return snapshot::Subject::xen(found.name, &cfg.path, &cfg.cfg).map_err(|e| e.to_string());
+        }
+        match found.observed.libvirt.as_ref().and_then(|lv| lv.find(found.name)) {
+            Some(d) => crate::target::libvirt::snapshot::observed_subject(found.name, d, found.observed),
+            None => Err(format!("`{}` has no vm.cfg under the host's repositories", a.vm)),
+        }
     };
     let find = |name: &Option<String>| -> Result<SnapshotInfo, String> {
         let Some(n) = name else { return Err("name the snapshot".into()) };
@@ -57,16 +64,8 @@ fn changes(cmd: &SnapshotCmd, a: &SnapshotArgs, found: &Found<'_>) -> Result<Mad
                 crate::model::units::check_name(n).map_err(|e| format!("snapshot name: {e}"))?;
             }
             let dom = found.domain.as_ref().map(|d| (d.name.as_str(), d.state.paused));
-            let c = snapshot::create_change(
-                found.name,
-                &cfg.path,
-                &cfg.cfg,
-                dom,
-                a.name.as_deref(),
-                a.memory,
-                a.allow_full_copy,
-            )
-            .map_err(|e| e.to_string())?;
+            let c = snapshot::create_of(&subject()?, dom, a.name.as_deref(), a.memory, a.allow_full_copy)
+                .map_err(|e| e.to_string())?;
             (vec![c], None)
         }
         SnapshotCmd::Delete(a) => {
@@ -79,20 +78,14 @@ fn changes(cmd: &SnapshotCmd, a: &SnapshotArgs, found: &Found<'_>) -> Result<Mad
         }
         SnapshotCmd::Revert(a) => {
             let s = find(&a.name)?;
-            let c = snapshot::revert_changes(
-                found.name,
-                &cfg.path,
-                &cfg.cfg,
-                found.domain.as_ref(),
-                &s,
-                a.timeout,
-                a.force,
-            )
-            .map_err(|e| e.to_string())?;
+            let sub = subject()?;
+            let c =
+                snapshot::revert_of(&sub, found.domain.as_ref(), &s, a.timeout, a.force).map_err(|e| e.to_string())?;
             let what = format!(
-                "Revert `{}` to snapshot `{}` (its disks and vm.cfg are replaced)",
+                "Revert `{}` to snapshot `{}` (its disks and {} are replaced)",
                 a.vm,
-                a.name.as_deref().unwrap_or_default()
+                a.name.as_deref().unwrap_or_default(),
+                if sub.libvirt.is_some() { "domain XML" } else { "vm.cfg" }
             );
             (c, ask(what))
         }

@@ -1,8 +1,10 @@
 //! `domform vnc VM`: a local port tunnelled through SSH to the VM's VNC console.
 //!
 //! OVM binds VNC to 127.0.0.1 on dom0 (facts §6), so a viewer cannot reach it directly. The live
-//! port comes from `xm list -l` (`(device (vfb … (location 127.0.0.1:5900)))`), read by the
-//! same observe as every command; the forward listens on 127.0.0.1 only.
+//! port comes from `xm list -l` (`(device (vfb … (location 127.0.0.1:5900)))`), or on a libvirt
+//! host from the running domain's live XML (`<graphics type='vnc' port=… listen=…>`: autoport
+//! chooses the port at each start), read by the same observe as every command; the forward
+//! listens on 127.0.0.1 only.
 
 use crate::engine::Outcome;
 use std::io::Write;
@@ -33,8 +35,12 @@ pub fn run(a: &VncArgs) -> Outcome {
     };
     let Some(h) = model.hosts.get(&host) else { return fail(&format!("unknown host `{host}`")) };
     let Some((addr, port)) = dom.vnc_location.as_deref().and_then(target) else {
+        let seen = match h.toolstack {
+            crate::model::Toolstack::Libvirt => "no VNC port in its live XML",
+            _ => "no vfb location in `xm list -l`",
+        };
         return fail(&format!(
-            "`{}` has no VNC console on {host} (no vfb location in `xm list -l`); declare `console.vnc` and restart the VM",
+            "`{}` has no VNC console on {host} ({seen}); declare `console.vnc` and restart the VM",
             a.name
         ));
     };

@@ -95,7 +95,8 @@ impl SnapshotInfo {
     /// repository can plant one): the VM and snapshot names come from the folder
     /// (`…/Snapshots/<vm>/<name>`) and must agree with the manifest's; every file it names
     /// must be a plain name inside the folder (`disks/NN-<file>`, `memory.save`). Which disks a
-    /// revert writes is decided from the VM's own vm.cfg (`plan::snapshot::revert_changes`).
+    /// revert writes is decided from the VM's own vm.cfg, or a libvirt domain's current persistent
+    /// XML (`plan::snapshot::targets_of`).
     pub fn parse(dir: &str, text: &str) -> Result<SnapshotInfo, String> {
         let dir = dir.trim_end_matches('/');
         let mut parts = dir.rsplit('/');

@@ -185,6 +185,12 @@ pub enum Op {
         allow_full_copy: bool,
         /// Whether the VM was running (for the manifest).
         running: bool,
+        /// On a libvirt host: the domain whose persistent XML (`virsh dumpxml --inactive
+        /// --security-info`) is kept as `domain.xml`, mode 0600, instead of copying `cfg_path`
+        /// (then empty); pausing is `virsh suspend`/`resume`, memory `virsh save` (the domain is
+        /// off while the disks are cloned) then `virsh restore`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        domain: Option<String>,
     },
     /// Put disks and vm.cfg back from a snapshot: every disk is first reflinked to a temp name
     /// next to the original; only when all copies succeeded are they renamed over the originals.
@@ -195,6 +201,10 @@ pub enum Op {
         cfg_path: String,
         /// (file in the snapshot, original path).
         disks: Vec<(String, String)>,
+        /// On a libvirt host: the domain redefined from the snapshot's `domain.xml` (`virsh
+        /// define`) instead of restoring `cfg_path` (then empty).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        domain: Option<String>,
     },
     /// Remove a domform-made snapshot folder.
     DeleteSnapshot {

@@ -53,8 +53,12 @@ pub fn written_paths(op: &Op) -> Vec<String> {
         }
         Op::DeleteSnapshot { dir } => vec![dir.clone()],
         Op::Snapshot { parent, .. } => vec![parent.clone()],
-        Op::Revert { dir, cfg_path, disks } => {
-            let mut v = vec![dir.clone(), cfg_path.clone(), format!("{cfg_path}.domform-revert")];
+        Op::Revert { dir, cfg_path, disks, domain } => {
+            // A libvirt revert writes no definition file: `virsh define` reads the snapshot's.
+            let mut v = vec![dir.clone()];
+            if domain.is_none() {
+                v.extend([cfg_path.clone(), format!("{cfg_path}.domform-revert")]);
+            }
             v.extend(
                 disks.iter().flat_map(|(snap, orig)| [snap.clone(), orig.clone(), format!("{orig}.domform-revert")]),
             );

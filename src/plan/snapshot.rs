@@ -6,6 +6,8 @@
 //! (`snapshots.present`) are created when missing; `snapshots.keep` prunes the oldest
 //! domform-made ones, never one named in `present`. Revert stops the VM, takes a safety
 //! snapshot, puts every disk back atomically, restores vm.cfg and starts the VM again if it ran.
+//! A libvirt domain is the same [`Subject`] with its persistent XML in place of vm.cfg and
+//! `virsh` in place of `xm` (`target::libvirt::snapshot`, docs/libvirt.md).
 
 use vmcfg::{DiskSpec, Value, VmCfg};
 
@@ -35,6 +37,82 @@ pub fn snapshot_disks(cfg: &VmCfg) -> (Vec<String>, Vec<String>) {
     (take, skip)
 }
 
+/// One VM's snapshot subject: where its snapshots go, which disks they copy, and what holds its
+/// definition. A Xen VM's definition is its vm.cfg (copied as a file); a libvirt domain's is its
+/// persistent XML (`virsh dumpxml` into the snapshot, `virsh define` on revert), built by
+/// `target::libvirt::snapshot`. The toolstack steps around a revert (pause, start, restore) are
+/// chosen here, so the order of a revert is the same for both.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Subject {
+    /// The VM's simple name.
+    pub vm: String,
+    /// `<repo>/Snapshots/<vm>`.
+    pub parent: String,
+    /// Disk files a snapshot copies.
+    pub take: Vec<String>,
+    /// Disks it does not copy (shared, read-only, devices).
+    pub skip: Vec<String>,
+    /// The vm.cfg (Xen); empty for a libvirt domain.
+    pub cfg_path: String,
+    /// The libvirt domain name (`None`: a Xen VM).
+    pub libvirt: Option<String>,
+}
+
+impl Subject {
+    /// A Xen VM, from its vm.cfg at `<repo>/VirtualMachines/<id>/vm.cfg`.
+    pub fn xen(vm: &str, cfg_path: &str, cfg: &VmCfg) -> Result<Subject, SnapshotError> {
+        let parent = parent_dir(cfg_path, vm).ok_or_else(|| SnapshotError::NotInRepository(cfg_path.into()))?;
+        let (take, skip) = snapshot_disks(cfg);
+        Ok(Subject { vm: vm.into(), parent, take, skip, cfg_path: cfg_path.into(), libvirt: None })
+    }
+
+    /// What holds the definition, for messages: the vm.cfg path or the domain's XML.
+    pub fn definition(&self) -> String {
+        match &self.libvirt {
+            Some(d) => format!("domain `{d}`'s persistent XML"),
+            None => self.cfg_path.clone(),
+        }
+    }
+
+    fn tool(&self, args: &[&str]) -> Op {
+        let args = args.iter().map(|a| a.to_string()).collect();
+        if self.libvirt.is_some() {
+            Op::Virsh { args }
+        } else {
+            Op::Xen { args }
+        }
+    }
+
+    /// Boots the VM from its definition.
+    fn start(&self) -> Op {
+        match &self.libvirt {
+            Some(d) => self.tool(&["start", "--domain", d]),
+            None => self.tool(&["create", &self.cfg_path]),
+        }
+    }
+
+    fn pause(&self, domain: &str) -> Op {
+        match self.libvirt {
+            Some(_) => self.tool(&["suspend", "--domain", domain]),
+            None => self.tool(&["pause", domain]),
+        }
+    }
+
+    fn unpause(&self, domain: &str) -> Op {
+        match self.libvirt {
+            Some(_) => self.tool(&["resume", "--domain", domain]),
+            None => self.tool(&["unpause", domain]),
+        }
+    }
+
+    fn restore(&self, file: &str) -> Op {
+        match self.libvirt {
+            Some(_) => self.tool(&["restore", "--file", file]),
+            None => self.tool(&["restore", file]),
+        }
+    }
+}
+
 /// Why a snapshot or a revert is not planned. A manifest is untrusted: most of these are a
 /// planted or damaged manifest refused, and say so.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -42,6 +120,9 @@ pub enum SnapshotError {
     /// The vm.cfg is not `<repo>/VirtualMachines/<id>/vm.cfg`.
     #[error("{0} is not in a repository's VirtualMachines/ folder")]
     NotInRepository(String),
+    /// A libvirt domain on a host with no repository to keep its snapshots in.
+    #[error("domain `{0}`: the host has no repository to keep its snapshots in")]
+    NoRepository(String),
     /// A disk path the manifest's `|`/line format cannot hold.
     #[error("disk path {} cannot be recorded in a snapshot manifest", .0.escape_debug())]
     Unrecordable(String),
@@ -120,9 +201,19 @@ pub fn create_change(
     memory: bool,
     allow_full_copy: bool,
 ) -> Result<Change, SnapshotError> {
-    let parent = parent_dir(cfg_path, vm).ok_or_else(|| SnapshotError::NotInRepository(cfg_path.into()))?;
-    let (disks, skipped) = snapshot_disks(cfg);
-    check_paths(&disks)?;
+    create_of(&Subject::xen(vm, cfg_path, cfg)?, domain, name, memory, allow_full_copy)
+}
+
+/// A snapshot-creating change for any [`Subject`].
+pub fn create_of(
+    sub: &Subject,
+    domain: Option<(&str, bool)>,
+    name: Option<&str>,
+    memory: bool,
+    allow_full_copy: bool,
+) -> Result<Change, SnapshotError> {
+    let vm = sub.vm.as_str();
+    check_paths(&sub.take)?;
     let running = domain.is_some();
     if memory && !running {
         return Err(SnapshotError::NotRunning(vm.into()));
@@ -132,32 +223,26 @@ pub fn create_change(
     let mut fields = vec![FieldChange {
         field: "disks".into(),
         old: None,
-        new: Some(disks.len().to_string()),
+        new: Some(sub.take.len().to_string()),
         impact: Impact::Live,
     }];
-    if !skipped.is_empty() {
-        fields.push(FieldChange {
-            field: "skipped (shared, read-only or device)".into(),
-            old: None,
-            new: Some(skipped.join(", ")),
-            impact: Impact::Live,
-        });
+    let mut note = |field: &str, new: String| {
+        fields.push(FieldChange { field: field.into(), old: None, new: Some(new), impact: Impact::Live })
+    };
+    if !sub.skip.is_empty() {
+        note("skipped (shared, read-only or device)", sub.skip.join(", "));
     }
     if let Some(p) = &pause {
-        fields.push(FieldChange {
-            field: "pauses".into(),
-            old: None,
-            new: Some(format!("{p} while its disks are reflinked")),
-            impact: Impact::Live,
-        });
+        note("pauses", format!("{p} while its disks are reflinked"));
     }
     if memory {
-        fields.push(FieldChange {
-            field: "memory".into(),
-            old: None,
-            new: Some("checkpoint (xm save -c)".into()),
-            impact: Impact::Live,
-        });
+        note(
+            "memory",
+            match sub.libvirt {
+                Some(_) => "virsh save (the guest is off while its disks are reflinked), then virsh restore".into(),
+                None => "checkpoint (xm save -c)".into(),
+            },
+        );
     }
     Ok(Change {
         id: format!("snapshot/{vm}/{label}"),
@@ -168,15 +253,16 @@ pub fn create_change(
         fields,
         file: None,
         ops: vec![Op::Snapshot {
-            parent,
+            parent: sub.parent.clone(),
             name: name.map(str::to_string),
             vm: vm.to_string(),
-            cfg_path: cfg_path.to_string(),
-            disks,
+            cfg_path: sub.cfg_path.clone(),
+            disks: sub.take.clone(),
             pause,
             memory: memory.then(|| domain.map(|(d, _)| d.to_string())).flatten(),
             allow_full_copy,
             running,
+            domain: sub.libvirt.clone(),
         }],
         depends_on: Vec::new(),
         verify_pins: Vec::new(),
@@ -217,10 +303,22 @@ pub fn revert_changes(
     timeout_secs: u64,
     force: bool,
 ) -> Result<Vec<Change>, SnapshotError> {
+    revert_of(&Subject::xen(vm, cfg_path, cfg)?, domain, snap, timeout_secs, force)
+}
+
+/// The changes of a revert for any [`Subject`].
+pub fn revert_of(
+    sub: &Subject,
+    domain: Option<&Domain>,
+    snap: &SnapshotInfo,
+    timeout_secs: u64,
+    force: bool,
+) -> Result<Vec<Change>, SnapshotError> {
+    let vm = sub.vm.as_str();
     if snap.disks.is_empty() {
         return Err(SnapshotError::NoDisks(snap.dir.clone()));
     }
-    let targets = revert_targets(vm, cfg_path, cfg, snap)?;
+    let targets = targets_of(sub, snap)?;
     let mut out = Vec::new();
     let power = |action: Action, ops: Vec<Op>, deps: Vec<String>, old: &str, new: &str| Change {
         id: format!("power/{vm}/{}", if action == Action::Stop { "stop" } else { "start" }),
@@ -243,18 +341,18 @@ pub fn revert_changes(
     if let Some(d) = domain {
         let mut ops = Vec::new();
         if d.state.paused {
-            ops.push(Op::Xen { args: vec!["unpause".into(), d.name.clone()] });
+            ops.push(sub.unpause(&d.name));
         }
         ops.push(Op::Shutdown { domain: d.name.clone(), timeout_secs, force });
         out.push(power(Action::Stop, ops, Vec::new(), d.state.word(), "stopped (for the revert)"));
     }
-    let mut safety = create_change(vm, cfg_path, cfg, None, None, false, false)?;
+    let mut safety = create_of(sub, None, None, false, false)?;
     if let Some(d) = domain {
         // The VM was stopped for this: if the safety snapshot fails, the revert stops here and
         // the VM must be left as it was found, running (and paused again if it was).
-        let mut again = vec![Op::Xen { args: vec!["create".into(), cfg_path.into()] }];
+        let mut again = vec![sub.start()];
         if d.state.paused {
-            again.push(Op::Xen { args: vec!["pause".into(), d.name.clone()] });
+            again.push(sub.pause(&d.name));
         }
         safety.ops =
             safety.ops.drain(..).map(|op| Op::OrElse { first: Box::new(op), on_failure: again.clone() }).collect();
@@ -263,33 +361,42 @@ pub fn revert_changes(
     safety.name = format!("{vm}/auto-<time> (safety copy before the revert)");
     safety.depends_on = out.iter().map(|c| c.id.clone()).collect();
     out.push(safety);
-    out.push(revert_step(vm, cfg_path, snap, &targets));
+    out.push(revert_step(sub, snap, &targets));
     let revert_id = format!("revert/{vm}/{}", snap.name);
     if let (true, Some(mem)) = (snap.running, &snap.memory) {
         let file = format!("{}/{mem}", snap.dir);
         out.push(power(
             Action::Start,
-            vec![Op::Xen { args: vec!["restore".into(), file] }],
+            vec![sub.restore(&file)],
             vec![revert_id],
             "stopped",
             "running (memory restored)",
         ));
     } else if domain.is_some() {
-        out.push(power(
-            Action::Start,
-            vec![Op::Xen { args: vec!["create".into(), cfg_path.into()] }],
-            vec![revert_id],
-            "stopped",
-            "running",
-        ));
+        out.push(power(Action::Start, vec![sub.start()], vec![revert_id], "stopped", "running"));
     }
     Ok(out)
 }
 
-/// The revert itself: the disks and vm.cfg put back, after the safety snapshot.
-fn revert_step(vm: &str, cfg_path: &str, snap: &SnapshotInfo, targets: &[(String, String)]) -> Change {
+/// The revert itself: the disks and the definition put back, after the safety snapshot.
+fn revert_step(sub: &Subject, snap: &SnapshotInfo, targets: &[(String, String)]) -> Change {
+    let vm = &sub.vm;
     let disks: Vec<(String, String)> =
         targets.iter().map(|(orig, file)| (format!("{}/{file}", snap.dir), orig.clone())).collect();
+    let def = match &sub.libvirt {
+        Some(d) => FieldChange {
+            field: "domain XML".into(),
+            old: Some(d.clone()),
+            new: Some(format!("as of {} (virsh define)", snap.created)),
+            impact: Impact::Live,
+        },
+        None => FieldChange {
+            field: "vm.cfg".into(),
+            old: Some(sub.cfg_path.clone()),
+            new: Some(format!("as of {}", snap.created)),
+            impact: Impact::Live,
+        },
+    };
     Change {
         id: format!("revert/{vm}/{}", snap.name),
         resource: Resource::Snapshot,
@@ -304,15 +411,15 @@ fn revert_step(vm: &str, cfg_path: &str, snap: &SnapshotInfo, targets: &[(String
                 new: Some(format!("as of {}", snap.created)),
                 impact: Impact::Live,
             })
-            .chain(std::iter::once(FieldChange {
-                field: "vm.cfg".into(),
-                old: Some(cfg_path.into()),
-                new: Some(format!("as of {}", snap.created)),
-                impact: Impact::Live,
-            }))
+            .chain(std::iter::once(def))
             .collect(),
         file: None,
-        ops: vec![Op::Revert { dir: snap.dir.clone(), cfg_path: cfg_path.into(), disks }],
+        ops: vec![Op::Revert {
+            dir: snap.dir.clone(),
+            cfg_path: sub.cfg_path.clone(),
+            disks,
+            domain: sub.libvirt.clone(),
+        }],
         depends_on: vec![format!("snapshot/{vm}/safety")],
         verify_pins: Vec::new(),
         cause: None,
@@ -329,17 +436,23 @@ pub fn revert_targets(
     cfg: &VmCfg,
     snap: &SnapshotInfo,
 ) -> Result<Vec<(String, String)>, SnapshotError> {
-    if snap.vm != vm {
-        return Err(SnapshotError::OtherVm { dir: snap.dir.clone(), owner: snap.vm.clone(), vm: vm.into() });
+    targets_of(&Subject::xen(vm, cfg_path, cfg)?, snap)
+}
+
+/// [`revert_targets`] for any [`Subject`]: its own disks (a libvirt domain's from its current
+/// persistent XML as observed), never the manifest's.
+pub fn targets_of(sub: &Subject, snap: &SnapshotInfo) -> Result<Vec<(String, String)>, SnapshotError> {
+    if snap.vm != sub.vm {
+        return Err(SnapshotError::OtherVm { dir: snap.dir.clone(), owner: snap.vm.clone(), vm: sub.vm.clone() });
     }
-    let (current, _) = snapshot_disks(cfg);
+    let current = &sub.take;
     let mut out = Vec::new();
     for (orig, file, _) in &snap.disks {
         let Some(target) = current.iter().find(|d| *d == orig) else {
             return Err(SnapshotError::NotItsDisk {
                 dir: snap.dir.clone(),
                 target: orig.clone(),
-                cfg_path: cfg_path.into(),
+                cfg_path: sub.definition(),
             });
         };
         let base = target.rsplit('/').next().unwrap_or_default();
@@ -364,13 +477,12 @@ pub fn revert_targets(
 }
 
 /// Declared snapshots of one VM: create missing `present` ones, prune beyond `keep`.
-/// `domain` is the VM as it will be when the snapshot runs (after its power change).
-#[allow(clippy::too_many_arguments)]
+/// `sub` is what its snapshots copy ([`Subject::xen`], or a libvirt domain's); `domain` is the VM
+/// as it will be when the snapshot runs (after its power change).
 pub fn plan_declared(
     vm: &Vm,
     obs: &Observed,
-    cfg_path: &str,
-    cfg: &VmCfg,
+    sub: &Result<Subject, SnapshotError>,
     domain: Option<(&str, bool)>,
     after: &[String],
     changes: &mut Vec<Change>,
@@ -381,7 +493,8 @@ pub fn plan_declared(
         if mine.iter().any(|s| &s.name == name) {
             continue;
         }
-        match create_change(&vm.name, cfg_path, cfg, domain, Some(name), false, vm.snapshots.allow_full_copy) {
+        let made = sub.clone().and_then(|sub| create_of(&sub, domain, Some(name), false, vm.snapshots.allow_full_copy));
+        match made {
             Ok(mut c) => {
                 c.depends_on = after.to_vec();
                 changes.push(c);

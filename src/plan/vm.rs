@@ -121,7 +121,8 @@ pub fn plan_vm(
             VmState::Paused => Some((xen_name.as_str(), true)),
             VmState::Stopped | VmState::Absent => None,
         };
-        super::snapshot::plan_declared(vm, obs, &path, &new_cfg, future, &after, changes, errors);
+        let sub = super::snapshot::Subject::xen(&vm.name, &path, &new_cfg);
+        super::snapshot::plan_declared(vm, obs, &sub, future, &after, changes, errors);
     }
 }
 

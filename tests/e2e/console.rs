@@ -46,12 +46,12 @@ fn domform_env(args: &[&str], env: &[(&str, &str)]) -> Output {
 }
 
 /// A tmux server of its own, killed on drop (also when the test fails).
-struct Tmux {
-    socket: String,
+pub(crate) struct Tmux {
+    pub(crate) socket: String,
 }
 
 impl Tmux {
-    fn cmd(&self, args: &[&str]) -> Output {
+    pub(crate) fn cmd(&self, args: &[&str]) -> Output {
         Command::new("tmux").args(["-L", &self.socket]).args(args).output().expect("run tmux")
     }
 
@@ -59,7 +59,7 @@ impl Tmux {
         String::from_utf8_lossy(&self.cmd(&["capture-pane", "-p", "-t", "s"]).stdout).into_owned()
     }
 
-    fn wait_for(&self, text: &str) -> String {
+    pub(crate) fn wait_for(&self, text: &str) -> String {
         let start = Instant::now();
         loop {
             let pane = self.pane();

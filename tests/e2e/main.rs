@@ -11,6 +11,7 @@ mod hostile;
 mod libvirt_apply;
 mod libvirt_hosts;
 mod libvirt_import;
+mod libvirt_snapshot;
 mod list;
 mod manager;
 mod pinning;

@@ -14,6 +14,7 @@ pub mod observe;
 pub mod plan;
 pub mod secret;
 pub mod shell;
+pub mod snapshot;
 
 use std::time::Duration;
 

@@ -96,6 +96,7 @@ fn plan_vm(
         hp.errors.push(format!("VM `{}`: libvirt takes VNC passwords of at most 8 characters", vm.name));
         return;
     }
+    let before = changes.len();
     let active = dom.is_some_and(LvDomain::active);
     let disk_ids = disk::plan_disks(vm, obs, active, changes, &mut hp.errors);
     let vm_id = format!("vm/{}", vm.name);
@@ -148,7 +149,14 @@ fn plan_vm(
             changes.push(c);
         }
     }
-    power(vm, name, dom, defined.then_some(vm_id), changes);
+    power(vm, name, dom, defined.then(|| vm_id.clone()), changes);
+    // Declared snapshots run last, of the domain as this plan leaves it.
+    let after: Vec<String> = changes[before..].iter().map(|c| c.id.clone()).collect();
+    let xml = match changes[before..].iter().find(|c| c.id == vm_id).and_then(|c| c.file.as_ref()) {
+        Some(f) => Some(f.new.clone()),
+        None => dom.map(|d| d.xml.clone()),
+    };
+    super::snapshot::plan_declared(vm, obs, name, xml.as_deref(), &after, changes, &mut hp.errors);
 }
 
 /// What a running domain needs now: pins, more vCPUs, memory, each with `--live`.

@@ -228,3 +228,67 @@ fn a_vnc_password_is_a_reference_in_the_plan_and_a_value_only_when_written() {
     let hp = super::plan::plan(&m3, &observed(&m3, &output(&[], "")));
     assert!(hp.errors.iter().any(|e| e.contains("at most 8")), "{:?}", hp.errors);
 }
+
+#[test]
+fn declared_snapshots_of_a_domain_keep_its_xml_and_run_after_its_start() {
+    let snaps = "    snapshots: { present: [base], keep: 1 }\n";
+    let hp = plan(&format!("{WEB}{snaps}"), &output(&[], ""));
+    assert!(hp.errors.is_empty(), "{:?}", hp.errors);
+    let ids: Vec<&str> = hp.changes.iter().map(|c| c.id.as_str()).collect();
+    assert_eq!(ids, ["disk/web/sys", "vm/web", "power/web", "snapshot/web/base"]);
+    let snap = &hp.changes[3];
+    assert!(["disk/web/sys", "vm/web", "power/web"].iter().all(|d| snap.depends_on.iter().any(|x| x == d)));
+    let Op::Snapshot { parent, disks, pause, domain, cfg_path, .. } = &snap.ops[0] else { panic!("{:?}", snap.ops) };
+    assert_eq!(parent, &format!("{REPO}/Snapshots/web"));
+    assert_eq!(disks, &[format!("{REPO}/VirtualDisks/web_sys.img")]);
+    assert_eq!((pause.as_deref(), domain.as_deref(), cfg_path.as_str()), (Some("web"), Some("web"), ""));
+
+    // Two domform-made snapshots besides `base`, keep 1: the older goes.
+    let xml = defined_web();
+    let files = format!("1073741824 8 {REPO}/VirtualDisks/web_sys.img");
+    let mut out = output(&[("web", "running", &xml, Some((&xml, VCPUS_ON_1)))], &files);
+    for (name, at) in [("base", "01"), ("a1", "02"), ("a2", "03")] {
+        let dir = format!("{REPO}/Snapshots/web/{name}");
+        let m = format!("made_by=domform\nvm=web\nname={name}\ncreated=2026-01-{at}T00:00:00Z\ndomain=web\n");
+        out += &section("snapmanifest", &format!("{dir}/manifest"), &m);
+    }
+    let hp = plan(&format!("{WEB}{snaps}"), &out);
+    assert!(hp.errors.is_empty(), "{:?}", hp.errors);
+    // (The apply record write rides on the VM's last change; see plan::cause.)
+    let gone: Vec<_> = hp.changes.iter().flat_map(|c| &c.ops).filter(|o| !matches!(o, Op::WriteFile { .. })).collect();
+    assert_eq!(gone, [&Op::DeleteSnapshot { dir: format!("{REPO}/Snapshots/web/a1") }]);
+}
+
+#[test]
+fn a_revert_writes_the_disks_of_the_current_xml_and_redefines_the_domain() {
+    let xml = defined_web();
+    let files = format!("1073741824 8 {REPO}/VirtualDisks/web_sys.img");
+    let out = output(&[("web", "running", &xml, Some((&xml, VCPUS_ON_1)))], &files);
+    let m = model(WEB);
+    let obs = observed(&m, &out);
+    let lv = obs.libvirt.as_ref().and_then(|l| l.find("web")).expect("domain");
+    let sub = super::snapshot::observed_subject("web", lv, &obs).expect("subject");
+    let dir = format!("{REPO}/Snapshots/web/s1");
+    let disk = format!("{REPO}/VirtualDisks/web_sys.img");
+    let text = format!("vm=web\nname=s1\nrunning=true\nmemory=memory.save\ndisk={disk}|disks/00-web_sys.img|1\n");
+    let snap = crate::observe::SnapshotInfo::parse(&dir, &text).expect("manifest");
+    let running = obs.domains.iter().find(|d| d.name == "web");
+    let changes = crate::plan::snapshot::revert_of(&sub, running, &snap, 30, false).expect("revert plans");
+    let ops: Vec<&Op> = changes.iter().flat_map(|c| &c.ops).collect();
+    assert!(matches!(ops[0], Op::Shutdown { domain, .. } if domain == "web"), "{ops:?}");
+    assert!(
+        matches!(ops[1], Op::OrElse { first, on_failure } if matches!(**first, Op::Snapshot { domain: Some(_), .. })
+        && on_failure == &vec![Op::Virsh { args: vec!["start".into(), "--domain".into(), "web".into()] }])
+    );
+    let want = vec![(format!("{dir}/disks/00-web_sys.img"), disk.clone())];
+    assert_eq!(
+        ops[2],
+        &Op::Revert { dir: dir.clone(), cfg_path: String::new(), disks: want, domain: Some("web".into()) }
+    );
+    assert_eq!(ops[3], &Op::Virsh { args: vec!["restore".into(), "--file".into(), format!("{dir}/memory.save")] });
+    // A manifest naming a file that is not a disk of the domain's current XML is refused.
+    let evil = crate::observe::SnapshotInfo::parse(&dir, "vm=web\nname=s1\ndisk=/etc/shadow|disks/00-shadow|1\n")
+        .expect("manifest");
+    let e = crate::plan::snapshot::revert_of(&sub, running, &evil, 30, false).expect_err("refused").to_string();
+    assert!(e.contains("not a disk of domain `web`"), "{e}");
+}
