@@ -112,6 +112,20 @@ mod tests {
     }
 
     #[test]
+    fn plans_saved_before_libvirt_read_the_same_and_xen_ops_are_written_as_before() {
+        use crate::plan::Op;
+        let old = r#"{"op":"revert","dir":"/r/Snapshots/x/s1","cfg_path":"/r/VirtualMachines/x/vm.cfg","disks":[["/r/Snapshots/x/s1/disks/00-a.img","/r/VirtualDisks/a.img"]]}"#;
+        let op: Op = serde_json::from_str(old).expect("an older plan's op reads");
+        assert!(matches!(&op, Op::Revert { domain: None, .. }));
+        assert_eq!(serde_json::to_string(&op).expect("json"), old, "a Xen op is written without `domain`");
+        let Op::Revert { dir, cfg_path, disks, .. } = op else { panic!() };
+        let lv = Op::Revert { dir, cfg_path, disks, domain: Some("x".into()) };
+        let text = serde_json::to_string(&lv).expect("json");
+        assert!(text.ends_with(r#","domain":"x"}"#), "{text}");
+        assert_eq!(serde_json::from_str::<Op>(&text).expect("reads back"), lv);
+    }
+
+    #[test]
     fn snapshots_go_to_the_repository_of_the_first_disk_unless_declared() {
         let def = domain::parse(XML).expect("parses");
         let repos = vec!["/other".to_string(), "/r".to_string()];
