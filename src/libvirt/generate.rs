@@ -74,7 +74,12 @@ pub fn domain_xml(vm: &Vm, domain_type: &str) -> String {
     if vm.disks.iter().any(|d| d.cdrom) {
         x += "    <boot dev='cdrom'/>\n";
     }
-    x += "    <bios useserial='yes'/>\n  </os>\n";
+    // SeaBIOS on the serial console, so `virsh console` shows the boot; libvirt refuses
+    // `useserial` on a domain without a serial port ("need at least one serial port").
+    if vm.console.serial {
+        x += "    <bios useserial='yes'/>\n";
+    }
+    x += "  </os>\n";
     x += "  <features>\n    <acpi/>\n    <apic/>\n  </features>\n  <clock offset='utc'/>\n";
     x += "  <on_poweroff>destroy</on_poweroff>\n  <on_reboot>restart</on_reboot>\n  <on_crash>destroy</on_crash>\n";
     x += "  <devices>\n";
