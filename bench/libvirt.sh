@@ -122,10 +122,11 @@ read_all() {
         ((n == V + RUNNING)) || { echo "the $1 read of h$i printed $n domain XMLs, not $((V + RUNNING))" >&2; exit 1; }
     done
 }
-# qemu_cpu: CPU seconds (user + system) all QEMU processes on this machine have used so far.
+# qemu_cpu: CPU seconds (user + system) the test hosts' QEMUs have used so far (the children of
+# each host's reaper, scripts/testhosts-libvirt.sh; not other runs' guests on this machine).
 qemu_cpu() {
-    local t=0 p s
-    for p in $(pgrep -f '^/usr/bin/qemu-system' || true); do
+    local t=0 p s i
+    for p in $(for i in $(seq 1 "$H"); do ps -o pid=,comm= --ppid "$(cat "$DIR/h$i/reaper.pid")"; done | awk '$2 ~ /^qemu-system/ { print $1 }'); do
         s=$(awk '{ print $14 + $15 }' "/proc/$p/stat" 2>/dev/null || echo 0)
         t=$((t + s))
     done
@@ -148,12 +149,15 @@ execs=$($BIN -vv plan -f "$DIR/estate" 2>&1 >/dev/null | grep -c "observed execs
 ((execs == H)) || { echo "expected 1 exec on each of $H hosts, saw $execs" >&2; exit 1; }
 rss=$( { /usr/bin/time -f '%M' "$BIN" plan -f "$DIR/estate" >/dev/null; } 2>&1 | tail -n 1)
 ratio=$(awk -v a="$p" -v b="$f" 'BEGIN { printf "%.2f", a / b }')
-kvm=no
-grep -q "<domain type='kvm'>\|<domain type=\"kvm\">" <(scripts/testhosts ssh --dir "$DIR" 1 -- virsh -c qemu:///system dumpxml --domain lv-h1-001 2>/dev/null) && kvm=yes
+# The type domform chose for its domains: kvm when the host's libvirt offers it, else qemu (TCG).
+xml=$(scripts/testhosts ssh --dir "$DIR" 1 -- virsh -c qemu:///system dumpxml --domain lv-h1-001 2>&1 || true)
+kvm=qemu
+[[ $xml == *"<domain type='kvm'"* ]] && kvm=kvm
+[[ $xml == *"<domain type="* ]] || { echo "cannot read lv-h1-001's XML: $xml" >&2; exit 1; }
 
 cmd="bench/libvirt.sh"
 ((CI_MODE)) && cmd+=" --ci" || cmd+=" $H $V"
-printf '`%s` (%s hosts x %s domains, %s running per host, KVM: %s, median of %s runs, %s CPUs; test hosts up in %s s)\n\n' \
+printf '`%s` (%s hosts x %s domains, %s running per host, domain type %s, median of %s runs, %s CPUs; test hosts up in %s s)\n\n' \
     "$cmd" "$H" "$V" "$RUNNING" "$kvm" "$RUNS" "$(nproc)" "$up_s"
 printf '| scenario | seconds | vs floor | SSH execs per host | peak RSS |\n|---|---|---|---|---|\n'
 printf '| first apply: define %s domains, start %s | %s s | - | 2 (lock+observe, batch; h1: %s in the report) | - |\n' \
