@@ -69,28 +69,29 @@ pub fn xen_calls(req: &ObserveRequest) -> Vec<(&'static str, String)> {
 /// affinity in force).
 ///
 /// Each `virsh` process costs about 0.1 s (connecting to libvirtd, not the read), so the reads
-/// go to one `virsh` per [`LV_BATCH`] domains, each read's output closed by a virsh `echo` of
-/// the section lines [`HELPERS`]' `s` prints. virsh runs every command of a batch even after one
-/// fails and reports the failure only on stderr, with no status per command; so the batch output
-/// is used only when every virsh of it exited 0 with nothing on stderr, and otherwise the reads
-/// run again one `virsh` each, whose sections carry each read's own status (a domain undefined
-/// between the list and its read is seen as that domain's failure, as before). Domain names
-/// cannot hold a newline (libvirt refuses them), so a line is a name; awk quotes each for
-/// virsh's shell-like parser (`'…'`, a `'` as `'\''`); `--domain` and `echo --` keep a name
-/// that starts with `-` from reading as an option.
+/// go to one `virsh` per [`LV_BATCH`] domains (or 64 KiB of commands), each read's output closed
+/// by a virsh `echo` of the section lines [`HELPERS`]' `s` prints. virsh runs every command of a
+/// batch even after one fails and reports the failure only on stderr, with no status per
+/// command; so the batch output is used only when every virsh of it exited 0 with nothing on
+/// stderr, and otherwise the reads run again one `virsh` each, whose sections carry each read's
+/// own status (a domain undefined between the list and its read is seen as that domain's
+/// failure, as before). Domain names cannot hold a newline (libvirt refuses them), so a line is a
+/// name; awk quotes each for virsh's shell-like parser (`'…'`, a `'` as `'\''`); `--domain` and
+/// `echo --` keep a name that starts with `-` from reading as an option.
 fn libvirt_domains(uri: &str) -> String {
     let v = crate::model::Tool::with_uri(Toolstack::Libvirt, uri).cmd;
     LV_DOMAINS.replace("{v}", &v).replace("{batch}", &LV_BATCH.to_string())
 }
 
-/// Domains per batched `virsh` call: keeps its one argument far below Linux's 128 KiB limit for
-/// a single argument (a domain's reads are under 400 bytes, whatever its name).
+/// Domains per batched `virsh` call at most; a batch also ends once its one argument passes
+/// 64 KiB, half Linux's limit for a single argument (long names). A domain whose reads alone
+/// pass the limit makes its batch fail to start, and so the reads fall back to one `virsh` each.
 const LV_BATCH: usize = 64;
 
 /// [`libvirt_domains`]' script; `{v}` is `virsh -c URI`, `{batch}` [`LV_BATCH`].
 const LV_DOMAINS: &str = r#"lvb() { [ -z "$lvc" ] || {v} "$lvc" </dev/null >>"$d/lv" 2>>"$d/lve" || echo "virsh exited $?" >>"$d/lve"; lvc=; lvk=0; }
 lva() { lvc="$lvc
-$1"; lvk=$((lvk + 1)); [ "$lvk" -lt {batch} ] || lvb; }
+$1"; lvk=$((lvk + 1)); [ "$lvk" -lt {batch} ] && [ "${#lvc}" -lt 65536 ] || lvb; }
 : >"$d/lv"; : >"$d/lve"
 {v} "list --all --name; echo -- $M; list --name" </dev/null 2>>"$d/lve" | awk -v m="$M" -v sq="'" '$0 == m { r = 1; next } $0 == "" { next } { q = $0; gsub(sq, sq "\\\\" sq sq, q); print (r ? "R " : "A ") sq q sq }' | { lvc=; lvk=0; while IFS= read -r l; do q=${l#? }; case $l in
 A*) lva "echo -- $M lv-xml $q

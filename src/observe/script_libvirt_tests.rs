@@ -52,19 +52,25 @@ fn run(shell: &str, dir: &std::path::Path, real: &str, fail_batch: bool) -> (Vec
     (split(&out.stdout_text(), marker), calls)
 }
 
+/// A folder with the node file, the `virsh` wrapper in `bin/` and an empty `tmp/`.
+fn setup(node: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("node.xml"), node).expect("node");
+    std::fs::create_dir_all(dir.path().join("bin")).expect("bin");
+    std::fs::create_dir_all(dir.path().join("tmp")).expect("tmp");
+    let wrapper = dir.path().join("bin/virsh");
+    std::fs::write(&wrapper, WRAPPER).expect("wrapper");
+    std::process::Command::new("chmod").arg("+x").arg(&wrapper).status().expect("chmod");
+    dir
+}
+
 #[test]
 fn batched_domain_reads_match_one_virsh_per_read() {
     let Some(real) = real_virsh() else {
         eprintln!("\n!!! SKIPPED batched_domain_reads_match_one_virsh_per_read: no virsh (apt-get install libvirt-clients) !!!\n");
         return;
     };
-    let dir = tempfile::tempdir().expect("tempdir");
-    std::fs::write(dir.path().join("node.xml"), NODE).expect("node");
-    std::fs::create_dir_all(dir.path().join("bin")).expect("bin");
-    std::fs::create_dir_all(dir.path().join("tmp")).expect("tmp");
-    let wrapper = dir.path().join("bin/virsh");
-    std::fs::write(&wrapper, WRAPPER).expect("wrapper");
-    std::process::Command::new("chmod").arg("+x").arg(&wrapper).status().expect("chmod");
+    let dir = setup(NODE);
     for shell in ["sh", "bash"] {
         let (batched, calls) = run(shell, dir.path(), &real, false);
         let (per_read, fallback_calls) = run(shell, dir.path(), &real, true);
@@ -90,5 +96,36 @@ fn batched_domain_reads_match_one_virsh_per_read() {
         assert_eq!(batched, per_read, "{shell}: the batch differs from one virsh per read");
         let left: Vec<_> = std::fs::read_dir(dir.path().join("tmp")).expect("ls").collect();
         assert!(left.is_empty(), "{shell}: temp folder left behind");
+    }
+}
+
+/// Long names: a batch ends past 64 KiB of commands, so two running domains with 12,000-byte
+/// names take two batches (each under Linux's 128 KiB for one argument); a 30,000-byte name's
+/// reads alone are over it, the batch cannot start, and the reads fall back to one virsh each.
+#[test]
+fn long_names_split_batches_and_an_oversized_one_falls_back() {
+    let Some(real) = real_virsh() else {
+        eprintln!("\n!!! SKIPPED long_names_split_batches_and_an_oversized_one_falls_back: no virsh !!!\n");
+        return;
+    };
+    let dom = |name: &str, n: u32| {
+        format!("<domain type='test'><name>{name}</name><uuid>00000000-0000-0000-0000-00000000000{n}</uuid><memory>65536</memory><os><type>hvm</type></os></domain>")
+    };
+    let (a, b, huge) = ("a".repeat(12_000), "b".repeat(12_000), "c".repeat(30_000));
+    // caps, list --all and the names; then the batches, or (the batch never starts: E2BIG) the
+    // fallback's 2 lists and 3 reads.
+    for (node, names, want_calls) in [
+        (format!("<node>{}{}</node>", dom(&a, 1), dom(&b, 2)), vec![&a, &b], 3 + 2),
+        (format!("<node>{}</node>", dom(&huge, 3)), vec![&huge], 3 + 2 + 3),
+    ] {
+        let dir = setup(&node);
+        let (got, calls) = run("sh", dir.path(), &real, false);
+        let (per_read, _) = run("sh", dir.path(), &real, true);
+        assert_eq!(calls, want_calls, "virsh processes for names of {} bytes", names[0].len());
+        assert_eq!(got, per_read, "the same sections either way");
+        let xml: Vec<&str> =
+            got.iter().filter(|s| s.kind == "lv-xml" && s.status == Some(0)).map(|s| s.arg.as_str()).collect();
+        assert_eq!(xml, names.iter().map(|n| n.as_str()).collect::<Vec<_>>());
+        assert!(got.iter().any(|s| s.kind == "lv-vcpu" && s.body.contains("CPU Affinity")), "vcpuinfo read");
     }
 }
