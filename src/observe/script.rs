@@ -68,16 +68,17 @@ pub fn xen_calls(req: &ObserveRequest) -> Vec<(&'static str, String)> {
 /// each running one its live XML (the VNC port, the memory it has now) and `vcpuinfo` (the
 /// affinity in force).
 ///
-/// Each `virsh` process costs about 0.1 s (connecting to libvirtd, not the read), so the reads
-/// go to one `virsh` per [`LV_BATCH`] domains (or 64 KiB of commands), each read's output closed
-/// by a virsh `echo` of the section lines [`HELPERS`]' `s` prints. virsh runs every command of a
-/// batch even after one fails and reports the failure only on stderr, with no status per
-/// command; so the batch output is used only when every virsh of it exited 0 with nothing on
-/// stderr, and otherwise the reads run again one `virsh` each, whose sections carry each read's
-/// own status (a domain undefined between the list and its read is seen as that domain's
-/// failure, as before). Domain names cannot hold a newline (libvirt refuses them), so a line is a
-/// name; awk quotes each for virsh's shell-like parser (`'…'`, a `'` as `'\''`); `--domain` and
-/// `echo --` keep a name that starts with `-` from reading as an option.
+/// Each `virsh` process costs about 25 ms of CPU (starting libvirt's client library and
+/// connecting; a read itself takes a millisecond or two), so the reads go to one `virsh` per
+/// [`LV_BATCH`] domains (or 64 KiB of commands), each read's output closed by a virsh `echo` of the
+/// section lines [`HELPERS`]' `s` prints. virsh runs every command of a batch even after one fails
+/// and reports the failure only on stderr, with no status per command; so the batch output is used
+/// only when every virsh of it exited 0 with nothing on stderr, and otherwise the reads run again
+/// one `virsh` each, whose sections carry each read's own status (a domain undefined between the
+/// list and its read is seen as that domain's failure, as before). Domain names cannot hold a
+/// newline (libvirt refuses them), so a line is a name; awk quotes each for virsh's shell-like
+/// parser (`'…'`, a `'` as `'\''`); `--domain` and `echo --` keep a name that starts with `-` from
+/// reading as an option.
 fn libvirt_domains(uri: &str) -> String {
     let v = crate::model::Tool::with_uri(Toolstack::Libvirt, uri).cmd;
     LV_DOMAINS.replace("{v}", &v).replace("{batch}", &LV_BATCH.to_string())
