@@ -198,6 +198,16 @@ fn a_small_vm_gives_exactly_this_text() {
     assert_eq!(domain_xml(vm, "qemu"), want);
 }
 
+/// libvirt refuses to define a domain whose BIOS prints to a serial port it does not have.
+#[test]
+fn bios_serial_output_only_with_a_serial_console() {
+    let m = vms();
+    let without = domain_xml(&m.vms["DB Server 01"], "kvm");
+    assert!(!without.contains("<serial") && !without.contains("useserial"), "{without}");
+    let with = domain_xml(&m.vms["small"], "kvm");
+    assert!(with.contains("<serial type='pty'>") && with.contains("<bios useserial='yes'/>"), "{with}");
+}
+
 #[test]
 fn the_password_goes_in_only_for_its_placeholder() {
     let m = vms();

@@ -63,19 +63,56 @@ pub fn xen_calls(req: &ObserveRequest) -> Vec<(&'static str, String)> {
     }
 }
 
-/// A libvirt host's domains, one `virsh` call per read (libvirtd answers in milliseconds): the
-/// persistent XML of every domain (what domform edits and defines; with `--security-info`, or a
-/// VNC password would be lost when it is defined again), and for each running one its
-/// live XML (the VNC port, the memory it has now) and `vcpuinfo` (the affinity in force). Domain
-/// names cannot hold a newline (libvirt refuses them), so a line is a name; `--domain` keeps a
-/// name that starts with `-` from reading as an option.
+/// A libvirt host's domains: the persistent XML of every domain (what domform edits and defines;
+/// with `--security-info`, or a VNC password would be lost when it is defined again), and for
+/// each running one its live XML (the VNC port, the memory it has now) and `vcpuinfo` (the
+/// affinity in force).
+///
+/// Each `virsh` process costs about 25 ms of CPU (starting libvirt's client library and
+/// connecting; a read itself takes a millisecond or two), so the reads go to one `virsh` per
+/// [`LV_BATCH`] domains (or 64 KiB of commands), each read's output closed by a virsh `echo` of the
+/// section lines [`HELPERS`]' `s` prints. virsh runs every command of a batch even after one fails
+/// and reports the failure only on stderr, with no status per command; so the batch output is used
+/// only when every virsh of it exited 0 with nothing on stderr, and otherwise the reads run again
+/// one `virsh` each, whose sections carry each read's own status (a domain undefined between the
+/// list and its read is seen as that domain's failure, as before). Domain names cannot hold a
+/// newline (libvirt refuses them), so a line is a name; awk quotes each for virsh's shell-like
+/// parser (`'…'`, a `'` as `'\''`); `--domain` and `echo --` keep a name that starts with `-` from
+/// reading as an option.
 fn libvirt_domains(uri: &str) -> String {
     let v = crate::model::Tool::with_uri(Toolstack::Libvirt, uri).cmd;
-    format!(
-        "{v} list --all --name 2>/dev/null | while IFS= read -r n; do [ -n \"$n\" ] || continue; s lv-xml \"$n\" {v} dumpxml --inactive --security-info --domain \"$n\"; done\n\
-{v} list --name 2>/dev/null | while IFS= read -r n; do [ -n \"$n\" ] || continue; s lv-live \"$n\" {v} dumpxml --domain \"$n\"; s lv-vcpu \"$n\" {v} vcpuinfo --domain \"$n\"; done\n"
-    )
+    LV_DOMAINS.replace("{v}", &v).replace("{batch}", &LV_BATCH.to_string())
 }
+
+/// Domains per batched `virsh` call at most; a batch also ends once its one argument passes
+/// 64 KiB, half Linux's limit for a single argument (long names). A domain whose reads alone
+/// pass the limit makes its batch fail to start, and so the reads fall back to one `virsh` each.
+const LV_BATCH: usize = 64;
+
+/// [`libvirt_domains`]' script; `{v}` is `virsh -c URI`, `{batch}` [`LV_BATCH`].
+const LV_DOMAINS: &str = r#"lvb() { [ -z "$lvc" ] || {v} "$lvc" </dev/null >>"$d/lv" 2>>"$d/lve" || echo "virsh exited $?" >>"$d/lve"; lvc=; lvk=0; }
+lva() { lvc="$lvc
+$1"; lvk=$((lvk + 1)); [ "$lvk" -lt {batch} ] && [ "${#lvc}" -lt 65536 ] || lvb; }
+: >"$d/lv"; : >"$d/lve"
+{v} "list --all --name; echo -- $M; list --name" </dev/null 2>>"$d/lve" | awk -v m="$M" -v sq="'" '$0 == m { r = 1; next } $0 == "" { next } { q = $0; gsub(sq, sq "\\\\" sq sq, q); print (r ? "R " : "A ") sq q sq }' | { lvc=; lvk=0; while IFS= read -r l; do q=${l#? }; case $l in
+A*) lva "echo -- $M lv-xml $q
+dumpxml --inactive --security-info --domain $q
+echo
+echo -- $M rc 0" ;;
+R*) lva "echo -- $M lv-live $q
+dumpxml --domain $q
+echo
+echo -- $M rc 0
+echo -- $M lv-vcpu $q
+vcpuinfo --domain $q
+echo
+echo -- $M rc 0" ;;
+esac; done; lvb; }
+if [ -s "$d/lve" ]; then
+{v} list --all --name 2>/dev/null | while IFS= read -r n; do [ -n "$n" ] || continue; s lv-xml "$n" {v} dumpxml --inactive --security-info --domain "$n"; done
+{v} list --name 2>/dev/null | while IFS= read -r n; do [ -n "$n" ] || continue; s lv-live "$n" {v} dumpxml --domain "$n"; s lv-vcpu "$n" {v} vcpuinfo --domain "$n"; done
+else cat "$d/lv"; fi
+"#;
 
 /// Builds the script (no time limit).
 pub fn build(req: &ObserveRequest, marker: &str) -> String {
@@ -301,3 +338,7 @@ mod tests {
         assert_ne!(new_marker(), new_marker());
     }
 }
+
+#[cfg(test)]
+#[path = "script_libvirt_tests.rs"]
+mod libvirt_tests;
