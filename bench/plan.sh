@@ -73,7 +73,7 @@ rss=$( { /usr/bin/time -f '%M' $BIN plan -f "$DIR/estate" >/dev/null; } 2>&1 | t
 
 t0=$(now); $BIN apply -f "$DIR/bulk" --limit h1 --auto-approve >"$DIR/bulk.log" 2>&1; t1=$(now)
 bulk=$(echo "$t1 - $t0" | bc)
-bulk_execs=$(grep -o 'Host h1 ([0-9]* exec' "$DIR/bulk.log" | grep -o '[0-9]*' | head -1)
+bulk_execs=$(grep -o 'Host h1 ([0-9]* exec' "$DIR/bulk.log" | sed 's/.*(\([0-9]*\) exec/\1/' | head -1)
 made=$("${SSH[@]}" "root@$(addr_of 1)" "ls $(repo_of 1)/VirtualDisks | grep -c '^bulk_lun'")
 
 printf '| scenario | hosts x VMs | domform | floor (1 OpenSSH exec/host, same run) | ratio | SSH execs per host | peak RSS |\n|---|---|---|---|---|---|---|\n'
