@@ -173,7 +173,9 @@ fn live(vm: &Vm, d: &LvDomain, after: Option<String>) -> Option<Change> {
     }
     let want_kib = vm.memory_mib * 1024;
     let live_kib = d.live.as_ref().and_then(|l| l.current_memory_kib.or(Some(l.memory_kib)));
-    if let Some(have) = live_kib.filter(|h| *h != want_kib && want_kib <= def.memory_kib) {
+    // Up to the maximum the running domain was started with (a new `maxmem` waits for a restart).
+    let live_max = d.live.as_ref().map_or(def.memory_kib, |l| l.memory_kib.min(def.memory_kib));
+    if let Some(have) = live_kib.filter(|h| *h != want_kib && want_kib <= live_max) {
         ops.push(virsh(&["setmem", "--domain", &d.name, "--size", &format!("{want_kib}KiB"), "--live"]));
         fields.push(field("memory (live)", format!("{}MiB", have / 1024), format!("{}MiB", vm.memory_mib)));
     }
