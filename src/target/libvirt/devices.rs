@@ -54,7 +54,14 @@ pub fn edits(
     let have: Vec<&domain::Disk> = def.disks.iter().filter(|d| d.file.is_some()).collect();
     let have_paths: Vec<String> = have.iter().filter_map(|d| d.file.clone()).collect();
     let want_paths: Vec<String> = want.iter().map(|w| w.path.clone()).collect();
-    if have_paths != want_paths {
+    // Compared as sets: libvirt sorts a domain's disks by bus at define (a CD-ROM on IDE goes
+    // after the virtio disks), so the stored order is not the declared one.
+    let sorted = |v: &[String]| {
+        let mut v = v.to_vec();
+        v.sort();
+        v
+    };
+    if sorted(&have_paths) != sorted(&want_paths) {
         for d in have.iter().filter(|d| d.file.as_ref().is_some_and(|f| !want_paths.contains(f))) {
             let f = d.file.clone().unwrap_or_default();
             with(text, |t| dev::remove_disk(t, &f))?;

@@ -292,3 +292,50 @@ fn a_revert_writes_the_disks_of_the_current_xml_and_redefines_the_domain() {
     let e = crate::plan::snapshot::revert_of(&sub, running, &evil, 30, false).expect_err("refused").to_string();
     assert!(e.contains("not a disk of domain `web`"), "{e}");
 }
+
+/// web01 of `libvirt::generate_tests` (without its VNC password, which the capture leaves out),
+/// against what libvirt stored for the XML generated for it (tests/fixtures/libvirt): libvirt
+/// sorts the disks by bus, so the declared CD-ROM comes after the virtio disks.
+const WEB01: &str = "  web01:
+    host: kvm1
+    memory: 2GiB
+    maxmem: 4GiB
+    vcpus: 2
+    maxvcpus: 4
+    cpus: '0-1'
+    state: stopped
+    disks:
+      - { name: root, size: 10GiB }
+      - { path: /OVS/Repositories/r1/ISOs/install.iso, cdrom: true, mode: r }
+      - { path: /dev/mapper/quorum, mode: 'w!' }
+      - { path: /OVS/Repositories/r1/VirtualDisks/ro.img, mode: r }
+    networks:
+      - { bridge: br0, mac: '00:16:3e:00:00:01' }
+      - { bridge: br1, model: e1000 }
+    console:
+      serial: true
+      vnc: { listen: 127.0.0.1, port: 5901, keymap: en-us }
+";
+
+#[test]
+fn the_xml_libvirt_stores_for_a_generated_domain_plans_no_changes() {
+    let xml = include_str!("../../../tests/fixtures/libvirt/generated-web01.xml");
+    let files = format!("10737418240 8 {REPO}/VirtualDisks/web01_root.img");
+    // A host with 8 logical CPUs (the captured one has 2; web01 may have 4 vCPUs).
+    let caps8 = include_str!("../../../tests/fixtures/libvirt/capabilities-2s2c2t.xml");
+    let mut out = output(&[("web01", "shut off", xml, None)], &files).replace(CAPS, caps8);
+    let paths =
+        ["/OVS/Repositories/r1/ISOs/install.iso", "/dev/mapper/quorum", "/OVS/Repositories/r1/VirtualDisks/ro.img"];
+    out += &section("paths", "-", &paths.map(|p| format!("1048576 8 {p}")).join("\n"));
+    let hp = plan(WEB01, &out);
+    assert!(hp.errors.is_empty(), "{:?}", hp.errors);
+    assert!(hp.changes.is_empty(), "{:#?}", hp.changes.iter().map(|c| (&c.id, &c.fields)).collect::<Vec<_>>());
+    // Running, its two online vCPUs on 0-1: nothing either.
+    let vc = "VCPU:           0\nCPU:            0\nState:          running\nCPU Affinity:   yy------\n\n\
+VCPU:           1\nCPU:            1\nState:          running\nCPU Affinity:   yy------\n";
+    let mut out = output(&[("web01", "running", xml, Some((xml, vc)))], &files).replace(CAPS, caps8);
+    out += &section("paths", "-", &paths.map(|p| format!("1048576 8 {p}")).join("\n"));
+    let hp = plan(&WEB01.replace("state: stopped", "state: running"), &out);
+    assert!(hp.errors.is_empty(), "{:?}", hp.errors);
+    assert!(hp.changes.is_empty(), "{:#?}", hp.changes.iter().map(|c| (&c.id, &c.fields)).collect::<Vec<_>>());
+}
