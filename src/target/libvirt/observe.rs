@@ -71,6 +71,7 @@ pub struct Acc {
     caps: Option<String>,
     list: Option<Vec<ListedDomain>>,
     xml: Vec<(String, String)>,
+    xml_failed: Vec<(String, String)>,
     live: Vec<(String, String)>,
     vcpu: Vec<(String, String)>,
 }
@@ -89,8 +90,9 @@ pub fn section(acc: &mut Acc, sec: &Section, obs: &mut Observed) -> bool {
             Ok(l) => acc.list = Some(l),
             Err(e) => obs.problems.push(Diagnostic::error(None, &host, format!("{host}: {e}"))),
         },
-        // A domain undefined between the list and its dumpxml is simply gone.
-        "lv-xml" | "lv-live" | "lv-vcpu" if failed => obs.problems.push(Diagnostic::warning(
+        // Whether a failed dumpxml means the domain is gone is decided in `finish`.
+        "lv-xml" if failed => acc.xml_failed.push((sec.arg.clone(), sec.body.trim().to_string())),
+        "lv-live" | "lv-vcpu" if failed => obs.problems.push(Diagnostic::warning(
             None,
             &host,
             format!("{host}: domain `{}`: {}", sec.arg, sec.body.trim()),
@@ -106,16 +108,34 @@ pub fn section(acc: &mut Acc, sec: &Section, obs: &mut Observed) -> bool {
 /// Turns what was collected into facts: `obs.libvirt`, `obs.info` and the running domains.
 pub fn finish(acc: Acc, obs: &mut Observed) {
     let host = obs.host.clone();
-    let mut problem = |m: String| obs.problems.push(Diagnostic::error(None, &host, format!("{host}: {m}")));
     let mut lv = LibvirtObserved::default();
     let mut info = None;
     if let Some(text) = &acc.caps {
         lv.domain_types = domain_types(text);
         match caps::parse_capabilities(text).and_then(|t| t.host_info(&host)) {
             Ok(i) => info = Some(i),
-            Err(e) => problem(format!("cannot read `virsh capabilities`: {e}")),
+            Err(e) => obs.problems.push(Diagnostic::error(
+                None,
+                &host,
+                format!("{host}: cannot read `virsh capabilities`: {e}"),
+            )),
         }
     }
+    // A domain undefined between the list and its dumpxml is simply gone ("failed to get
+    // domain"); any other failure leaves a domain that exists unread, and planning it as missing
+    // would define it anew over its XML: the host is not planned.
+    for (name, body) in &acc.xml_failed {
+        if body.contains("failed to get domain") || body.contains("Domain not found") {
+            obs.problems.push(Diagnostic::warning(None, &host, format!("{host}: domain `{name}`: {body}")));
+        } else {
+            obs.problems.push(Diagnostic::error(
+                None,
+                &host,
+                format!("{host}: `virsh dumpxml` of domain `{name}` failed: {body}"),
+            ));
+        }
+    }
+    let mut problem = |m: String| obs.problems.push(Diagnostic::error(None, &host, format!("{host}: {m}")));
     for (name, raw) in acc.xml {
         let (xml, vnc_password) = super::secret::seal(&raw);
         let def = match domain::parse(&xml) {

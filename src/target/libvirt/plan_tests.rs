@@ -339,3 +339,29 @@ VCPU:           1\nCPU:            1\nState:          running\nCPU Affinity:   y
     assert!(hp.errors.is_empty(), "{:?}", hp.errors);
     assert!(hp.changes.is_empty(), "{:#?}", hp.changes.iter().map(|c| (&c.id, &c.fields)).collect::<Vec<_>>());
 }
+
+/// A listed domain whose `dumpxml` failed for another reason than being gone (libvirtd
+/// restarting mid-read, a refused `--security-info`) is not a missing domain: planning a new
+/// definition for it would replace its XML wholesale. Only "failed to get domain" (undefined
+/// since the list) lets the host be planned without it.
+#[test]
+fn a_listed_domain_whose_xml_could_not_be_read_stops_the_host_unless_it_is_gone() {
+    let files = format!("1073741824 8 {REPO}/VirtualDisks/web_sys.img");
+    let failed = |msg: &str| {
+        output(&[("web", "running", "", None)], &files)
+            .replace(&format!("{M} lv-xml web\n\n{M} rc 0\n"), &format!("{M} lv-xml web\n{msg}\n{M} rc 1\n"))
+    };
+    let out = failed("error: Cannot recv data: Connection reset by peer");
+    assert!(out.contains("rc 1"), "{out}");
+    let hp = plan(WEB, &out);
+    assert!(hp.changes.is_empty(), "{:#?}", hp.changes);
+    assert!(
+        hp.errors.iter().any(|e| e.contains("kvm1") && e.contains("web") && e.contains("Connection reset")),
+        "{:?}",
+        hp.errors
+    );
+    // Undefined between the list and the read: the VM is planned as new.
+    let hp = plan(WEB, &failed("error: failed to get domain 'web'"));
+    assert!(hp.errors.is_empty(), "{:?}", hp.errors);
+    assert!(hp.changes.iter().any(|c| c.id == "vm/web" && c.action == Action::Create), "{:#?}", hp.changes);
+}
