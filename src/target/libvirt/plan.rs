@@ -167,7 +167,8 @@ fn live(vm: &Vm, d: &LvDomain, after: Option<String>) -> Option<Change> {
     let mut checks = Vec::new();
     let max = def.vcpus;
     let online = d.vcpus.len() as u32;
-    if vm.vcpus > online && vm.vcpus <= max {
+    // No vcpuinfo (its read failed: the domain stopped since the list) is not 0 vCPUs online.
+    if !d.vcpus.is_empty() && vm.vcpus > online && vm.vcpus <= max {
         ops.push(virsh(&["setvcpus", "--domain", &d.name, "--count", &vm.vcpus.to_string(), "--live"]));
         fields.push(field("vcpus (live)", online.to_string(), vm.vcpus.to_string()));
     }

@@ -365,3 +365,19 @@ fn a_listed_domain_whose_xml_could_not_be_read_stops_the_host_unless_it_is_gone(
     assert!(hp.errors.is_empty(), "{:?}", hp.errors);
     assert!(hp.changes.iter().any(|c| c.id == "vm/web" && c.action == Action::Create), "{:#?}", hp.changes);
 }
+
+/// A domain listed running that stopped before its live reads: no vCPUs were read, which is not
+/// "0 vCPUs online" (that planned `setvcpus --live` to the declared count).
+#[test]
+fn a_running_domain_whose_vcpuinfo_failed_gets_no_live_vcpu_change() {
+    let xml = defined_web();
+    let files = format!("1073741824 8 {REPO}/VirtualDisks/web_sys.img");
+    let out = output(&[("web", "running", &xml, Some((&xml, VCPUS_ON_1)))], &files).replace(
+        &format!("{M} lv-vcpu web\n{VCPUS_ON_1}\n{M} rc 0\n"),
+        &format!("{M} lv-vcpu web\nerror: Requested operation is not valid: domain is not running\n{M} rc 1\n"),
+    );
+    assert!(out.contains("not running"));
+    let hp = plan(WEB, &out);
+    assert!(hp.errors.is_empty(), "{:?}", hp.errors);
+    assert!(hp.changes.is_empty(), "{:#?}", hp.changes);
+}
