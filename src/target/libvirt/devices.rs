@@ -111,6 +111,18 @@ pub fn edits(
             impact,
         });
     }
+    // A keymap not declared is left as it is (as on a Xen host).
+    let want_keymap = vm.console.vnc.as_ref().and_then(|v| v.keymap.as_deref());
+    let have_keymap = def.vnc.as_ref().and_then(|v| v.keymap.as_deref());
+    if let Some(k) = want_keymap.filter(|k| have_keymap != Some(*k)) {
+        with(text, |t| dev::set_vnc_keymap(t, Some(k)))?;
+        fields.push(FieldChange {
+            field: "vnc keymap".into(),
+            old: Some(have_keymap.unwrap_or("(none)").to_string()),
+            new: Some(k.to_string()),
+            impact,
+        });
+    }
     Ok(())
 }
 

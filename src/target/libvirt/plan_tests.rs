@@ -381,3 +381,28 @@ fn a_running_domain_whose_vcpuinfo_failed_gets_no_live_vcpu_change() {
     assert!(hp.errors.is_empty(), "{:?}", hp.errors);
     assert!(hp.changes.is_empty(), "{:#?}", hp.changes);
 }
+
+/// The XML the plan defines for `vms` on a stopped `web` whose XML is `xml`.
+fn defined_after(vms: &str, xml: &str) -> String {
+    let files = format!("1073741824 8 {REPO}/VirtualDisks/web_sys.img");
+    let hp = plan(vms, &output(&[("web", "shut off", xml, None)], &files));
+    assert!(hp.errors.is_empty(), "{:?}", hp.errors);
+    let vm = hp.changes.iter().find(|c| c.id == "vm/web").expect("a definition");
+    let Some(Op::WriteFile { content, .. }) = vm.ops.first() else { panic!("{:?}", vm.ops) };
+    content.clone()
+}
+
+/// A keymap declared for an existing domain (a VNC display added to it, or another keymap) is
+/// written, and the domain then plans nothing; it was only ever written for a new domain.
+#[test]
+fn a_declared_keymap_reaches_an_existing_domain() {
+    let stopped = WEB.replace("vcpus: 2", "vcpus: 2\n    state: stopped");
+    let vms = format!("{stopped}      vnc: {{ listen: 127.0.0.1, port: 5905, keymap: de }}\n");
+    let xml = defined_after(&vms, &defined_web());
+    assert!(xml.contains("keymap='de'"), "{xml}");
+    let files = format!("1073741824 8 {REPO}/VirtualDisks/web_sys.img");
+    let hp = plan(&vms, &output(&[("web", "shut off", &xml, None)], &files));
+    assert!(hp.errors.is_empty() && hp.changes.is_empty(), "{:?} {:#?}", hp.errors, hp.changes);
+    let xml = defined_after(&vms.replace("keymap: de", "keymap: fr"), &xml);
+    assert!(xml.contains("keymap='fr'") && !xml.contains("keymap='de'"), "{xml}");
+}
