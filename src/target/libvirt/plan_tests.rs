@@ -406,3 +406,23 @@ fn a_declared_keymap_reaches_an_existing_domain() {
     let xml = defined_after(&vms.replace("keymap: de", "keymap: fr"), &xml);
     assert!(xml.contains("keymap='fr'") && !xml.contains("keymap='de'"), "{xml}");
 }
+
+/// `import --host` never reads a VNC password, so the declaration it writes has none: the
+/// domain's password is kept (as a Xen host keeps an undeclared `vncpasswd`), and the import
+/// plans "No changes" instead of removing the password.
+#[test]
+fn an_undeclared_vnc_password_is_kept() {
+    let stopped = WEB.replace("vcpus: 2", "vcpus: 2\n    state: stopped");
+    let vms = format!("{stopped}      vnc: {{ listen: 127.0.0.1 }}\n");
+    let xml = defined_after(&vms, &defined_web()).replace("<graphics type='vnc'", "<graphics type='vnc' passwd='h0st'");
+    let files = format!("1073741824 8 {REPO}/VirtualDisks/web_sys.img");
+    let hp = plan(&vms, &output(&[("web", "shut off", &xml, None)], &files));
+    assert!(hp.errors.is_empty() && hp.changes.is_empty(), "{:?} {:#?}", hp.errors, hp.changes);
+    // Redefined for another reason, the XML keeps it (filled in from the host at apply).
+    let hp = plan(&vms.replace("memory: 128MiB", "memory: 64MiB"), &output(&[("web", "shut off", &xml, None)], &files));
+    let vm = hp.changes.iter().find(|c| c.id == "vm/web").expect("a definition");
+    assert!(vm.fields.iter().all(|f| f.field != "vnc password"), "{:?}", vm.fields);
+    let Op::WriteFile { content, secrets, .. } = &vm.ops[0] else { panic!() };
+    assert!(content.contains("passwd='(secret: kept from host)'") && !content.contains("h0st"), "{content}");
+    assert_eq!(secrets.len(), 1);
+}

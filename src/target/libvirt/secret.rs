@@ -68,7 +68,7 @@ pub fn escape(value: &str) -> String {
     value.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('\'', "&apos;").replace('"', "&quot;")
 }
 
-/// Brings the VNC password of `text` (sealed) to what `vm` declares, records the change, and
+/// Brings the VNC password of `text` (sealed) to what `vm` declares (an undeclared one stays), records the change, and
 /// returns the slot that apply fills (none when the XML holds no password). `host_pw`: the
 /// domain's password as observed; `domain`: its name, for a kept password.
 pub fn plan(
@@ -82,8 +82,10 @@ pub fn plan(
     let declared = crate::plan::secrets::declared(vm);
     let same = match (declared, host_pw) {
         (Some((_, want)), Some(have)) => escape(want.expose()) == have.expose(),
-        (None, None) => true,
-        _ => false,
+        // Not declared: the host's password is kept (as a Xen host keeps an undeclared
+        // `vncpasswd`; `import` never reads one, and its YAML must plan "No changes").
+        (None, _) => true,
+        (Some(_), None) => false,
     };
     let has_vnc = vm.console.vnc.is_some();
     if !same && has_vnc {
