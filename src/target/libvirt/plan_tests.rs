@@ -426,3 +426,21 @@ fn an_undeclared_vnc_password_is_kept() {
     assert!(content.contains("passwd='(secret: kept from host)'") && !content.contains("h0st"), "{content}");
     assert_eq!(secrets.len(), 1);
 }
+
+/// A password file whose path holds `&` or `<`: its placeholder is XML-escaped in the domain's
+/// XML, and is still the slot apply fills (it was written to the host as the password itself).
+#[test]
+fn a_password_file_path_with_markup_is_still_filled_in() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let f = dir.path().join("R&D<1>");
+    std::fs::write(&f, "s3cr3t").expect("pw");
+    let vms = format!("{WEB}      vnc: {{ listen: 127.0.0.1, password: {{ file: \"{}\" }} }}\n", f.display());
+    let mut m = model(&vms);
+    crate::ops::resolve_secrets(&mut m);
+    let hp = super::plan::plan(&m, &observed(&m, &output(&[], "")));
+    assert!(hp.errors.is_empty(), "{:?}", hp.errors);
+    let resolved = crate::apply::secrets::resolve(&hp, None).expect("resolves");
+    let vm = resolved.changes.iter().find(|c| c.id == "vm/web").expect("vm");
+    let Op::WriteFile { content, secrets, .. } = &vm.ops[0] else { panic!() };
+    assert!(secrets.is_empty() && content.contains("passwd='s3cr3t'"), "{content}");
+}

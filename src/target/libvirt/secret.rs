@@ -115,7 +115,8 @@ pub fn slot(text: &str, declared: Option<(&crate::model::SecretRef, &Secret)>, d
             xml_domain: Some(domain.to_string()),
         });
     }
-    let (src, secret) = declared.filter(|(src, _)| placeholder(src) == holder)?;
+    // The placeholder stands XML-escaped in the text (a file path may hold `&` or `<`).
+    let (src, secret) = declared.filter(|(src, _)| escape(&placeholder(src)) == holder)?;
     let tag = secret.tag().to_string();
     let source = match src {
         crate::model::SecretRef::Env(var) => SecretSource::Env { var: var.clone(), tag },
