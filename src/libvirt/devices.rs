@@ -7,7 +7,7 @@
 //! element shapes are the ones `generate.rs` writes for a new domain, so a VM planned
 //! from scratch and one edited into the same state read back the same.
 
-use super::domain::{below, esc, indent_at, nodes, required, Edit, Node};
+use super::domain::{below, esc, find, indent_at, nodes, required, Edit, Node};
 
 /// `n` as the letters after a device prefix: 0 → a, 25 → z, 26 → aa (Linux's naming).
 fn letters(mut n: usize) -> String {
@@ -267,7 +267,8 @@ pub fn remove_interface(text: &str, mac: &str) -> Result<Vec<Edit>, String> {
 }
 
 /// Turns the pty serial console on (adds `<serial>` + `<console>` when there is no pty serial)
-/// or off (removes every pty `<serial>` and every pty `<console>` on a serial target).
+/// or off (removes every pty `<serial>` and every pty `<console>` on a serial target, and with
+/// the last serial port `<os><bios useserial=…>`).
 pub fn set_serial(text: &str, on: bool) -> Result<Vec<Edit>, String> {
     let all = nodes(text)?;
     let serials: Vec<&Node> =
@@ -278,7 +279,13 @@ pub fn set_serial(text: &str, on: bool) -> Result<Vec<Edit>, String> {
     let consoles = devices_named(&all, "console").into_iter().filter(|n| {
         n.attr("type") == Some("pty") && child_attr(&all, n, "target", "type").is_none_or(|t| t == "serial")
     });
-    Ok(serials.into_iter().chain(consoles).map(|n| remove(text, n)).collect())
+    let mut edits: Vec<Edit> = serials.iter().copied().chain(consoles).map(|n| remove(text, n)).collect();
+    // libvirt refuses BIOS serial output without a serial port; it goes when the last one does.
+    let all_serials = devices_named(&all, "serial").len();
+    if let Some(bios) = find(&all, &["domain", "os", "bios"]).filter(|_| all_serials == serials.len()) {
+        edits.extend(set_attrs(text, bios, &[("useserial", None)]));
+    }
+    Ok(edits)
 }
 
 /// Sets the VNC display: `None` removes every `<graphics type='vnc'>`; `Some((listen, port))`

@@ -444,3 +444,17 @@ fn a_password_file_path_with_markup_is_still_filled_in() {
     let Op::WriteFile { content, secrets, .. } = &vm.ops[0] else { panic!() };
     assert!(secrets.is_empty() && content.contains("passwd='s3cr3t'"), "{content}");
 }
+
+/// libvirt refuses a domain whose BIOS prints to a serial port it does not have ("need at least
+/// one serial port to use BIOS serial output"): turning the serial console off on a domain
+/// generated with one takes its `<bios useserial='yes'/>` too.
+#[test]
+fn turning_the_serial_console_off_drops_bios_serial_output() {
+    let stopped = WEB.replace("vcpus: 2", "vcpus: 2\n    state: stopped");
+    let xml = defined_after(&stopped.replace("serial: true", "serial: false"), &defined_web());
+    assert!(!xml.contains("<serial") && !xml.contains("useserial"), "{xml}");
+    let files = format!("1073741824 8 {REPO}/VirtualDisks/web_sys.img");
+    let hp =
+        plan(&stopped.replace("serial: true", "serial: false"), &output(&[("web", "shut off", &xml, None)], &files));
+    assert!(hp.errors.is_empty() && hp.changes.is_empty(), "{:?} {:#?}", hp.errors, hp.changes);
+}
