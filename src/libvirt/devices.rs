@@ -240,6 +240,34 @@ pub fn remove_disk(text: &str, path: &str) -> Result<Vec<Edit>, String> {
     Ok(edits)
 }
 
+/// Sets the `<readonly/>` and `<shareable/>` of every disk whose source is `path`: an absent
+/// one is added as the disk's last child (indented like its `<source>`), a present one unwanted
+/// is removed; the disk's other children (its `<address>`, a `<driver>` the admin tuned) stay.
+pub fn set_disk_flags(text: &str, path: &str, readonly: bool, shareable: bool) -> Result<Vec<Edit>, String> {
+    let all = nodes(text)?;
+    let mut edits = Vec::new();
+    let source = |d: &Node| child_attr(&all, d, "source", "file").or_else(|| child_attr(&all, d, "source", "dev"));
+    for d in devices_named(&all, "disk").into_iter().filter(|d| source(d) == Some(path)) {
+        for (flag, want) in [(["readonly"], readonly), (["shareable"], shareable)] {
+            let have: Vec<&Node> = below(&all, d, &flag).collect();
+            let flag = flag[0];
+            if want && have.is_empty() {
+                let first = below(&all, d, &["source"]).next().or_else(|| below(&all, d, &["target"]).next());
+                let ind = first.map_or("", |c| indent_at(text, c.outer.0));
+                let (close, close_ind) = (d.inner.1, indent_at(text, d.inner.1));
+                edits.push(if ind.is_empty() || close_ind.is_empty() {
+                    Edit { at: close, del: 0, ins: format!("<{flag}/>") }
+                } else {
+                    Edit { at: close - close_ind.len(), del: 0, ins: format!("{ind}<{flag}/>\n") }
+                });
+            } else if !want {
+                edits.extend(have.into_iter().map(|n| remove(text, n)));
+            }
+        }
+    }
+    Ok(edits)
+}
+
 /// Adds an interface on `bridge` (see [`interface_lines`]); its MAC must not be there yet.
 pub fn add_interface(text: &str, bridge: &str, mac: Option<&str>, model: Option<&str>) -> Result<Vec<Edit>, String> {
     let all = nodes(text)?;

@@ -166,3 +166,21 @@ fn keymap_and_password_placeholder_are_attributes_of_the_first_vnc_display() {
     assert!(set_vnc_keymap(COMPACT, Some("de")).expect_err("no vnc").contains("no VNC display"));
     assert!(set_vnc_password(COMPACT, None).is_err());
 }
+
+#[test]
+fn disk_flags_are_added_and_removed_in_place() {
+    let web01 = include_str!("../../tests/fixtures/libvirt/generated-web01.xml");
+    let ro = "/OVS/Repositories/r1/VirtualDisks/ro.img";
+    let out = edited(web01, &set_disk_flags(web01, ro, false, true).expect("edits"));
+    let want = "      <target dev='vdc' bus='virtio'/>\n      <address type='pci' domain='0x0000' bus='0x00' slot='0x07' function='0x0'/>\n      <shareable/>\n    </disk>";
+    assert!(out.contains(want), "{out}");
+    let d = parse(&out).expect("reads");
+    let disk = d.disks.iter().find(|k| k.file.as_deref() == Some(ro)).expect("disk");
+    assert_eq!((disk.readonly, disk.shareable), (false, true));
+    let back = edited(&out, &set_disk_flags(&out, ro, true, false).expect("edits"));
+    let disk = parse(&back).expect("reads").disks.into_iter().find(|k| k.file.as_deref() == Some(ro)).expect("disk");
+    assert_eq!((disk.readonly, disk.shareable), (true, false));
+    assert!(set_disk_flags(web01, ro, true, false).expect("edits").is_empty(), "already so");
+    let out = apply(COMPACT, &set_disk_flags(COMPACT, "/x", true, false).expect("no such disk"));
+    assert_eq!(out, COMPACT);
+}

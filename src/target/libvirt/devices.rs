@@ -80,6 +80,7 @@ pub fn edits(
             impact,
         });
     }
+    disk_modes(&want, &have, text, fields, impact)?;
     nics(vm, def, text, fields, impact)?;
     if def.serial_pty != vm.console.serial {
         with(text, |t| dev::set_serial(t, vm.console.serial))?;
@@ -122,6 +123,34 @@ pub fn edits(
             new: Some(k.to_string()),
             impact,
         });
+    }
+    Ok(())
+}
+
+/// The mode of each declared disk the domain already has (by file): `<readonly/>`, `<shareable/>`.
+fn disk_modes(
+    want: &[WantDisk],
+    have: &[&domain::Disk],
+    text: &mut String,
+    fields: &mut Vec<FieldChange>,
+    impact: Impact,
+) -> Result<(), String> {
+    let mode = |ro: bool, shared: bool| match (ro, shared) {
+        (true, _) => "r",
+        (false, true) => "w!",
+        (false, false) => "w",
+    };
+    for w in want {
+        let Some(h) = have.iter().find(|h| h.file.as_deref() == Some(w.path.as_str())) else { continue };
+        if (h.readonly, h.shareable) != (w.readonly, w.shareable) {
+            with(text, |t| dev::set_disk_flags(t, &w.path, w.readonly, w.shareable))?;
+            fields.push(FieldChange {
+                field: format!("disk {} mode", w.path).into(),
+                old: Some(mode(h.readonly, h.shareable).into()),
+                new: Some(mode(w.readonly, w.shareable).into()),
+                impact,
+            });
+        }
     }
     Ok(())
 }

@@ -458,3 +458,21 @@ fn turning_the_serial_console_off_drops_bios_serial_output() {
         plan(&stopped.replace("serial: true", "serial: false"), &output(&[("web", "shut off", &xml, None)], &files));
     assert!(hp.errors.is_empty() && hp.changes.is_empty(), "{:?} {:#?}", hp.errors, hp.changes);
 }
+
+/// A disk's declared mode (`r`, `w!`, `w`) reaches the domain's existing disk of that file: it
+/// was compared by path only, so a disk declared read-only stayed writable with "No changes".
+#[test]
+fn a_changed_disk_mode_reaches_the_existing_disk() {
+    let stopped = WEB.replace("vcpus: 2", "vcpus: 2\n    state: stopped");
+    let files = format!("1073741824 8 {REPO}/VirtualDisks/web_sys.img");
+    let mut xml = defined_web();
+    for (mode, ro, shared) in [("r", true, false), ("'w!'", false, true), ("w", false, false)] {
+        let vms = stopped.replace("size: 1GiB }", &format!("size: 1GiB, mode: {mode} }}"));
+        xml = defined_after(&vms, &xml);
+        let d = crate::libvirt::domain::parse(&xml).expect("reads");
+        assert_eq!((d.disks[0].readonly, d.disks[0].shareable), (ro, shared), "{mode}: {xml}");
+        assert_eq!(d.disks[0].target.as_deref(), Some("vda"), "{xml}");
+        let hp = plan(&vms, &output(&[("web", "shut off", &xml, None)], &files));
+        assert!(hp.errors.is_empty() && hp.changes.is_empty(), "{mode}: {:?} {:#?}", hp.errors, hp.changes);
+    }
+}
