@@ -240,8 +240,41 @@ pub fn remove_disk(text: &str, path: &str) -> Result<Vec<Edit>, String> {
     Ok(edits)
 }
 
+/// Adds `element` as the last child of `parent`, indented like its first child.
+fn append_child(text: &str, all: &[Node], parent: &Node, element: &str) -> Edit {
+    let first = all
+        .iter()
+        .filter(|n| n.path.len() == parent.path.len() + 1 && n.outer.0 >= parent.inner.0 && n.outer.1 <= parent.inner.1)
+        .min_by_key(|n| n.outer.0);
+    let ind = first.map_or("", |c| indent_at(text, c.outer.0));
+    let (close, close_ind) = (parent.inner.1, indent_at(text, parent.inner.1));
+    if ind.is_empty() || close_ind.is_empty() {
+        Edit { at: close, del: 0, ins: element.to_string() }
+    } else {
+        Edit { at: close - close_ind.len(), del: 0, ins: format!("{ind}{element}\n") }
+    }
+}
+
+/// Sets the `<model type=…>` of the interface(s) with this MAC (compared without case), adding
+/// a `<model>` to one that has none.
+pub fn set_interface_model(text: &str, mac: &str, model: &str) -> Result<Vec<Edit>, String> {
+    let all = nodes(text)?;
+    let mut edits = Vec::new();
+    let with_mac = |n: &&Node| child_attr(&all, n, "mac", "address").is_some_and(|m| m.eq_ignore_ascii_case(mac));
+    for n in devices_named(&all, "interface").into_iter().filter(with_mac) {
+        match below(&all, n, &["model"]).next() {
+            Some(m) => edits.extend(set_attrs(text, m, &[("type", Some(model.to_string()))])),
+            None => edits.push(append_child(text, &all, n, &format!("<model type='{}'/>", esc(model)))),
+        }
+    }
+    if edits.is_empty() {
+        return Err(format!("the domain has no interface with MAC {mac}"));
+    }
+    Ok(edits)
+}
+
 /// Sets the `<readonly/>` and `<shareable/>` of every disk whose source is `path`: an absent
-/// one is added as the disk's last child (indented like its `<source>`), a present one unwanted
+/// one is added as the disk's last child (indented like its others), a present one unwanted
 /// is removed; the disk's other children (its `<address>`, a `<driver>` the admin tuned) stay.
 pub fn set_disk_flags(text: &str, path: &str, readonly: bool, shareable: bool) -> Result<Vec<Edit>, String> {
     let all = nodes(text)?;
@@ -252,14 +285,7 @@ pub fn set_disk_flags(text: &str, path: &str, readonly: bool, shareable: bool) -
             let have: Vec<&Node> = below(&all, d, &flag).collect();
             let flag = flag[0];
             if want && have.is_empty() {
-                let first = below(&all, d, &["source"]).next().or_else(|| below(&all, d, &["target"]).next());
-                let ind = first.map_or("", |c| indent_at(text, c.outer.0));
-                let (close, close_ind) = (d.inner.1, indent_at(text, d.inner.1));
-                edits.push(if ind.is_empty() || close_ind.is_empty() {
-                    Edit { at: close, del: 0, ins: format!("<{flag}/>") }
-                } else {
-                    Edit { at: close - close_ind.len(), del: 0, ins: format!("{ind}<{flag}/>\n") }
-                });
+                edits.push(append_child(text, &all, d, &format!("<{flag}/>")));
             } else if !want {
                 edits.extend(have.into_iter().map(|n| remove(text, n)));
             }

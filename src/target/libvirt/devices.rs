@@ -159,6 +159,7 @@ fn disk_modes(
 fn nics(vm: &Vm, def: &LvXml, text: &mut String, fields: &mut Vec<FieldChange>, impact: Impact) -> Result<(), String> {
     let mut unmatched: Vec<&domain::Interface> = def.interfaces.iter().collect();
     let mut missing = Vec::new();
+    let mut models = Vec::new();
     for n in &vm.networks {
         let pos = unmatched.iter().position(|i| match &n.mac {
             Some(m) => {
@@ -168,10 +169,25 @@ fn nics(vm: &Vm, def: &LvXml, text: &mut String, fields: &mut Vec<FieldChange>, 
         });
         match pos {
             Some(p) => {
-                unmatched.remove(p);
+                let i = unmatched.remove(p);
+                // A declared model (one not declared stays as it is).
+                if let (Some(want), Some(mac)) = (n.model.as_deref(), i.mac.as_deref()) {
+                    if i.model.as_deref() != Some(want) {
+                        models.push((mac, i.model.clone(), want));
+                    }
+                }
             }
             None => missing.push(n),
         }
+    }
+    for (mac, old, new) in models {
+        with(text, |t| dev::set_interface_model(t, mac, new))?;
+        fields.push(FieldChange {
+            field: format!("network {mac} model").into(),
+            old: Some(old.unwrap_or_else(|| "(none)".into())),
+            new: Some(new.to_string()),
+            impact,
+        });
     }
     if missing.is_empty() && unmatched.is_empty() {
         return Ok(());

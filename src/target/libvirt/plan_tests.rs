@@ -476,3 +476,19 @@ fn a_changed_disk_mode_reaches_the_existing_disk() {
         assert!(hp.errors.is_empty() && hp.changes.is_empty(), "{mode}: {:?} {:#?}", hp.errors, hp.changes);
     }
 }
+
+/// A declared NIC model reaches the existing interface it matches (by MAC); it was never
+/// compared, so `model: e1000` on a virtio NIC planned "No changes". One not declared stays.
+#[test]
+fn a_declared_nic_model_reaches_the_existing_interface() {
+    let stopped = WEB.replace("vcpus: 2", "vcpus: 2\n    state: stopped");
+    let files = format!("1073741824 8 {REPO}/VirtualDisks/web_sys.img");
+    let vms = stopped.replace("mac: \"00:16:3e:00:00:01\" }", "mac: \"00:16:3e:00:00:01\", model: e1000 }");
+    let xml = defined_after(&vms, &defined_web());
+    let d = crate::libvirt::domain::parse(&xml).expect("reads");
+    assert_eq!(d.interfaces[0].model.as_deref(), Some("e1000"), "{xml}");
+    let hp = plan(&vms, &output(&[("web", "shut off", &xml, None)], &files));
+    assert!(hp.errors.is_empty() && hp.changes.is_empty(), "{:?} {:#?}", hp.errors, hp.changes);
+    let hp = plan(&stopped, &output(&[("web", "shut off", &xml, None)], &files));
+    assert!(hp.errors.is_empty() && hp.changes.is_empty(), "undeclared: {:?} {:#?}", hp.errors, hp.changes);
+}
