@@ -45,10 +45,15 @@ pub fn run(a: &ConsoleArgs) -> Outcome {
     let tool = tl.name();
     // virsh takes the name as an option value, so one that starts with `-` is still a name.
     let domain_arg = if h.toolstack == Toolstack::Libvirt { "--domain " } else { "" };
-    let _ = writeln!(std::io::stderr(), "Connected to {} on {host} (domain {}); Ctrl-] detaches.", a.name, dom.name);
+    let _ = writeln!(
+        std::io::stderr(),
+        "Connected to {} on {host} (domain {}); Ctrl-] detaches.",
+        crate::render::escape::line(&a.name),
+        crate::render::escape::line(&dom.name)
+    );
     match crate::transport::console::attach(h, &format!("{} console {domain_arg}{}", tl.cmd, quote(&dom.name))) {
         Ok(0) => {
-            let _ = writeln!(std::io::stderr(), "\r\nDetached from {}.", a.name);
+            let _ = writeln!(std::io::stderr(), "\r\nDetached from {}.", crate::render::escape::line(&a.name));
             Outcome::Ok
         }
         Ok(code) => fail(&format!("`{tool} console` on {host} ended with status {code}")),

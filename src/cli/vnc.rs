@@ -12,6 +12,7 @@ use std::io::Write;
 use super::console::{fail, find_running};
 use super::{load_or_report, VncArgs};
 use crate::model::TransportKind;
+use crate::render::escape;
 use crate::transport::forward;
 
 /// `host:port` of a vfb location; a wildcard listen address is reached on the host's loopback.
@@ -24,6 +25,12 @@ fn target(location: &str) -> Option<(String, u16)> {
         a => a,
     };
     Some((addr.to_string(), port))
+}
+
+/// What a local host's VNC is: the address comes from the host (a libvirt domain's live XML
+/// `listen=`), so it reaches the terminal escaped.
+fn local_line(name: &str, addr: &str, port: u16) -> String {
+    format!("VNC for {}: connect your viewer to {}:{port}", escape::line(name), escape::line(addr))
 }
 
 /// Finds the VNC port, forwards a local port to it, serves until interrupted (or `--once`).
@@ -45,7 +52,7 @@ pub fn run(a: &VncArgs) -> Outcome {
         ));
     };
     if h.transport == TransportKind::Local {
-        let _ = writeln!(std::io::stdout(), "VNC for {}: connect your viewer to {addr}:{port}", a.name);
+        let _ = writeln!(std::io::stdout(), "{}", local_line(&a.name, &addr, port));
         return Outcome::Ok;
     }
     let listener = match forward::bind_local(a.local_port.unwrap_or(0)) {
@@ -54,7 +61,7 @@ pub fn run(a: &VncArgs) -> Outcome {
     };
     let local = forward::local_addr(&listener).map(|s| s.to_string()).unwrap_or_default();
     let stop = if a.once { "exits after the first connection" } else { "Ctrl-C to stop" };
-    let _ = writeln!(std::io::stdout(), "VNC for {}: connect your viewer to {local} ({stop})", a.name);
+    let _ = writeln!(std::io::stdout(), "VNC for {}: connect your viewer to {local} ({stop})", escape::line(&a.name));
     let _ = std::io::stdout().flush();
     match forward::serve(h, &listener, &addr, port, a.once) {
         Ok(()) => Outcome::Ok,
@@ -64,7 +71,14 @@ pub fn run(a: &VncArgs) -> Outcome {
 
 #[cfg(test)]
 mod tests {
-    use super::target;
+    use super::{local_line, target};
+
+    #[test]
+    fn a_host_address_reaches_the_terminal_escaped() {
+        let (addr, port) = target("1.2.3.4\u{1b}]0;x\u{7}:5900").expect("a location");
+        let line = local_line("db\u{1b}[2J", &addr, port);
+        assert!(!line.contains('\u{1b}') && !line.contains('\u{7}'), "{line:?}");
+    }
 
     #[test]
     fn locations() {
