@@ -492,3 +492,22 @@ fn a_declared_nic_model_reaches_the_existing_interface() {
     let hp = plan(&stopped, &output(&[("web", "shut off", &xml, None)], &files));
     assert!(hp.errors.is_empty() && hp.changes.is_empty(), "undeclared: {:?} {:#?}", hp.errors, hp.changes);
 }
+
+/// libvirtd down: `virsh capabilities` and `list` fail (and no domain is read). The host is
+/// refused by plan and by the imperative commands (`Observed::unreadable`), naming it and why.
+#[test]
+fn a_host_whose_libvirtd_is_down_is_refused() {
+    let down = "error: failed to connect to the hypervisor\nerror: Failed to connect socket to '/var/run/libvirt/libvirt-sock': No such file or directory";
+    let out = output(&[], "")
+        .replace(&format!("{M} lv-caps -\n{CAPS}\n{M} rc 0\n"), &format!("{M} lv-caps -\n{down}\n{M} rc 1\n"));
+    assert!(out.contains(&format!("{down}\n{M} rc 1\n")));
+    let list_at = out.find(&format!("{M} lv-list -\n")).expect("list section");
+    let out = format!("{}{M} lv-list -\n{down}\n{M} rc 1\n", &out[..list_at]);
+    let m = model(WEB);
+    let obs = observed(&m, &out);
+    let why = obs.unreadable().expect("refused");
+    assert!(why.contains("kvm1") && why.contains("virsh list --all") && why.contains("libvirt-sock"), "{why}");
+    let hp = super::plan::plan(&m, &obs);
+    assert!(hp.changes.is_empty(), "{:#?}", hp.changes);
+    assert!(hp.errors.iter().any(|e| e.contains("kvm1") && e.contains("failed to connect")), "{:?}", hp.errors);
+}
