@@ -135,6 +135,17 @@ pub fn finish(acc: Acc, obs: &mut Observed) {
             ));
         }
     }
+    // A listed domain with no read at all: the reads failed and so did the fallback's own
+    // `list` (libvirtd restarting), or it was undefined in between; either way not "missing".
+    for l in acc.list.iter().flatten() {
+        if !acc.xml.iter().chain(&acc.xml_failed).any(|(n, _)| *n == l.name) {
+            obs.problems.push(Diagnostic::error(
+                None,
+                &host,
+                format!("{host}: domain `{}` was listed but its XML was not read; plan again", l.name),
+            ));
+        }
+    }
     let mut problem = |m: String| obs.problems.push(Diagnostic::error(None, &host, format!("{host}: {m}")));
     for (name, raw) in acc.xml {
         let (xml, vnc_password) = super::secret::seal(&raw);

@@ -511,3 +511,17 @@ fn a_host_whose_libvirtd_is_down_is_refused() {
     assert!(hp.changes.is_empty(), "{:#?}", hp.changes);
     assert!(hp.errors.iter().any(|e| e.contains("kvm1") && e.contains("failed to connect")), "{:?}", hp.errors);
 }
+
+/// libvirtd restarting mid-observe: `list --all` was read, but then every read failed and the
+/// fallback's own `list` printed nothing, so no domain has an XML section, failed or not. A
+/// listed domain left unread is not a missing one (the plan defined and started it anew).
+#[test]
+fn a_listed_domain_with_no_xml_read_stops_the_host() {
+    let xml = defined_web();
+    let files = format!("1073741824 8 {REPO}/VirtualDisks/web_sys.img");
+    let full = output(&[("web", "running", &xml, Some((&xml, VCPUS_ON_1)))], &files);
+    let out = &full[..full.find(&format!("{M} lv-xml web")).expect("xml section")];
+    let hp = plan(WEB, out);
+    assert!(hp.changes.is_empty(), "{:#?}", hp.changes);
+    assert!(hp.errors.iter().any(|e| e.contains("kvm1") && e.contains("`web`")), "{:?}", hp.errors);
+}
