@@ -138,7 +138,8 @@ pub fn finish(acc: Acc, obs: &mut Observed) {
     // A listed domain with no read at all: the reads failed and so did the fallback's own
     // `list` (libvirtd restarting), or it was undefined in between; either way not "missing".
     for l in acc.list.iter().flatten() {
-        if !acc.xml.iter().chain(&acc.xml_failed).any(|(n, _)| *n == l.name) {
+        // (`list`'s table trims a name's outer blanks; the reads have it exactly.)
+        if !acc.xml.iter().chain(&acc.xml_failed).any(|(n, _)| n.trim() == l.name) {
             obs.problems.push(Diagnostic::error(
                 None,
                 &host,
