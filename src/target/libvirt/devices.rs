@@ -142,8 +142,10 @@ fn disk_modes(
     };
     for w in want {
         let Some(h) = have.iter().find(|h| h.file.as_deref() == Some(w.path.as_str())) else { continue };
-        if (h.readonly, h.shareable) != (w.readonly, w.shareable) {
-            with(text, |t| dev::set_disk_flags(t, &w.path, w.readonly, w.shareable))?;
+        // `mode: r` says nothing of sharing (import reads read-only + shareable as `r`).
+        let shareable = if w.readonly { h.shareable } else { w.shareable };
+        if (h.readonly, h.shareable) != (w.readonly, shareable) {
+            with(text, |t| dev::set_disk_flags(t, &w.path, w.readonly, shareable))?;
             fields.push(FieldChange {
                 field: format!("disk {} mode", w.path).into(),
                 old: Some(mode(h.readonly, h.shareable).into()),

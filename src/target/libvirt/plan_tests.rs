@@ -525,3 +525,16 @@ fn a_listed_domain_with_no_xml_read_stops_the_host() {
     assert!(hp.changes.is_empty(), "{:#?}", hp.changes);
     assert!(hp.errors.iter().any(|e| e.contains("kvm1") && e.contains("`web`")), "{:?}", hp.errors);
 }
+
+/// A read-only disk that is also `<shareable/>` imports as `mode: r` (the model has no mode for
+/// both): it plans nothing, its `<shareable/>` stays.
+#[test]
+fn a_read_only_shareable_disk_declared_read_only_plans_nothing() {
+    let stopped = WEB.replace("vcpus: 2", "vcpus: 2\n    state: stopped");
+    let files = format!("1073741824 8 {REPO}/VirtualDisks/web_sys.img");
+    let vms = stopped.replace("size: 1GiB }", "size: 1GiB, mode: r }");
+    let xml = defined_after(&vms, &defined_web()).replace("<readonly/>", "<readonly/>\n      <shareable/>");
+    assert!(xml.contains("<shareable/>"));
+    let hp = plan(&vms, &output(&[("web", "shut off", &xml, None)], &files));
+    assert!(hp.errors.is_empty() && hp.changes.is_empty(), "{:?} {:#?}", hp.errors, hp.changes);
+}
