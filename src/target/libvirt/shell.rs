@@ -113,7 +113,9 @@ pub fn vcpuinfo_all(virsh: &str, domains: &[&str]) -> String {
 /// Reads [`vcpuinfo_all`]'s output as `xm vcpu-list` rows.
 pub fn parse_vcpuinfo_all(text: &str) -> Result<Vec<VcpuRow>, String> {
     let mut out = Vec::new();
-    for block in text.split("@@dom ").skip(1) {
+    // Blocks open at a line start (a name may itself hold `@@dom `; none holds a newline).
+    let text = format!("\n{text}");
+    for block in text.split("\n@@dom ").skip(1) {
         let (name, rest) = block.split_once('\n').unwrap_or((block, ""));
         for v in crate::libvirt::virsh::parse_vcpuinfo(rest)? {
             out.push(VcpuRow {
@@ -292,6 +294,16 @@ VCPU:           1\nCPU:            0\nState:          running\nCPU time:       0
             got,
             vec![("db 1".into(), 0, "1".into()), ("db 1".into(), 1, "0-1".into()), ("web".into(), 0, "0".into())]
         );
+    }
+
+    /// Only a line that starts with `@@dom ` opens a domain's rows; a name may hold `@@dom `.
+    #[test]
+    fn a_name_holding_the_block_marker_keeps_its_rows() {
+        let text =
+            "@@dom a@@dom b\nVCPU:           0\nCPU:            1\nState:          running\nCPU Affinity:   -y\n\n";
+        let rows = parse_vcpuinfo_all(text).expect("parses");
+        let got: Vec<(&str, u32)> = rows.iter().map(|r| (r.name.as_str(), r.vcpu)).collect();
+        assert_eq!(got, vec![("a@@dom b", 0)]);
     }
 
     #[test]
