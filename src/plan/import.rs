@@ -209,7 +209,12 @@ pub fn import_yaml(host: &str, obs: &Observed) -> (String, usize) {
     for v in obs.vms() {
         match vm_yaml(host, &v) {
             Ok(raw) => vms.push((v.simple_name.clone(), raw)),
-            Err(e) => skipped.push(format!("# skipped {} ({}): {e}", v.simple_name.escape_debug(), v.xen_name)),
+            Err(e) => skipped.push(format!(
+                "# skipped {} ({}): {}",
+                v.simple_name.escape_debug(),
+                v.xen_name.escape_debug(),
+                e.to_string().escape_debug()
+            )),
         }
     }
     let header =

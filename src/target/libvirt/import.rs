@@ -32,7 +32,7 @@ pub fn host_yaml(host: &str, lv: &LibvirtObserved) -> (String, usize) {
             }
             Err(e) => {
                 skipped += 1;
-                comments.push(format!("# skipped {}: {e}", d.name.escape_debug()));
+                comments.push(format!("# skipped {}: {}", d.name.escape_debug(), e.escape_debug()));
             }
         }
     }
@@ -55,7 +55,7 @@ pub fn vm_cfg_yaml(host: &str, files: &[(String, String)]) -> (String, usize) {
             }
             Err(e) => {
                 skipped += 1;
-                comments.push(format!("# skipped {}: {e}", file.escape_debug()));
+                comments.push(format!("# skipped {}: {}", file.escape_debug(), e.escape_debug()));
             }
         }
     }
@@ -64,4 +64,26 @@ pub fn vm_cfg_yaml(host: &str, files: &[(String, String)]) -> (String, usize) {
          the disk files must be where the paths say on that host (docs/libvirt.md, \"Moving a VM\")"
     );
     (document(&header, vms, &comments), skipped)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::target::libvirt::observe::LvDomain;
+
+    /// Why a domain was skipped quotes the host's XML (a disk path): a newline there
+    /// (`&#10;`) must not end the `# skipped` comment and put host text into the YAML.
+    #[test]
+    fn a_skip_reason_from_the_host_stays_one_comment_line() {
+        let xml = "<domain type='kvm'><name>fl</name><memory unit='KiB'>1048576</memory><vcpu>1</vcpu><devices>\
+<disk type='file' device='floppy'><source file='/x&#10;evil: true'/><target dev='fda'/></disk></devices></domain>";
+        let lv = LibvirtObserved {
+            domain_types: vec!["kvm".into()],
+            domains: vec![LvDomain { name: "fl".into(), xml: xml.into(), ..LvDomain::default() }],
+        };
+        let (text, skipped) = host_yaml("kvm1", &lv);
+        assert_eq!(skipped, 1, "{text}");
+        assert!(text.lines().all(|l| l.starts_with('#') || l.starts_with("vms:")), "{text}");
+        assert!(text.contains("floppy"), "{text}");
+    }
 }
