@@ -166,9 +166,11 @@ fn live(vm: &Vm, d: &LvDomain, after: Option<String>) -> Option<Change> {
     let mut fields = Vec::new();
     let mut checks = Vec::new();
     let max = def.vcpus;
+    // Up to the maximum the running domain was started with (a raised one is for its next start).
+    let live_max = d.live.as_ref().map_or(max, |l| l.vcpus.min(max));
     let online = d.vcpus.len() as u32;
     // No vcpuinfo (its read failed: the domain stopped since the list) is not 0 vCPUs online.
-    if !d.vcpus.is_empty() && vm.vcpus > online && vm.vcpus <= max {
+    if !d.vcpus.is_empty() && vm.vcpus > online && vm.vcpus <= live_max {
         ops.push(virsh(&["setvcpus", "--domain", &d.name, "--count", &vm.vcpus.to_string(), "--live"]));
         fields.push(field("vcpus (live)", online.to_string(), vm.vcpus.to_string()));
     }

@@ -538,3 +538,27 @@ fn a_read_only_shareable_disk_declared_read_only_plans_nothing() {
     let hp = plan(&vms, &output(&[("web", "shut off", &xml, None)], &files));
     assert!(hp.errors.is_empty() && hp.changes.is_empty(), "{:?} {:#?}", hp.errors, hp.changes);
 }
+
+/// A raised vCPU maximum waits for the next start: once it is defined, the running domain still
+/// has its old maximum (its live XML), so no `setvcpus --live` above that is planned (virsh
+/// refuses it: "requested vcpus is greater than max allowable vcpus for the live domain").
+#[test]
+fn setvcpus_live_only_up_to_the_maximum_the_running_domain_has() {
+    let files = format!("1073741824 8 {REPO}/VirtualDisks/web_sys.img");
+    let live = defined_web();
+    let vms = WEB.replace("vcpus: 2", "vcpus: 4\n    maxvcpus: 4").replace("cpus: \"1\"", "cpus: \"0-1\"");
+    let caps8 = include_str!("../../../tests/fixtures/libvirt/capabilities-2s2c2t.xml");
+    let out = |xml: &str, vc: &str| output(&[("web", "running", xml, Some((&live, vc)))], &files).replace(CAPS, caps8);
+    let defined = {
+        let hp = plan(&vms, &out(&live, VCPUS_ON_1));
+        assert!(hp.errors.is_empty(), "{:?}", hp.errors);
+        let vm = hp.changes.iter().find(|c| c.id == "vm/web").expect("definition");
+        let Op::WriteFile { content, .. } = &vm.ops[0] else { panic!() };
+        content.clone()
+    };
+    let hp = plan(&vms, &out(&defined, &VCPUS_ON_1.replace("-y", "yy------")));
+    assert!(hp.errors.is_empty(), "{:?}", hp.errors);
+    let setvcpus =
+        hp.changes.iter().flat_map(|c| &c.ops).any(|o| matches!(o, Op::Virsh { args } if args[0] == "setvcpus"));
+    assert!(!setvcpus, "{:#?}", hp.changes);
+}
