@@ -74,6 +74,7 @@ pub struct Acc {
     xml_failed: Vec<(String, String)>,
     live: Vec<(String, String)>,
     vcpu: Vec<(String, String)>,
+    live_failed: Vec<(String, String)>,
 }
 
 /// Takes one section if it is a libvirt one; `false` leaves it to the Xen reader.
@@ -92,11 +93,9 @@ pub fn section(acc: &mut Acc, sec: &Section, obs: &mut Observed) -> bool {
         },
         // Whether a failed dumpxml means the domain is gone is decided in `finish`.
         "lv-xml" if failed => acc.xml_failed.push((sec.arg.clone(), sec.body.trim().to_string())),
-        "lv-live" | "lv-vcpu" if failed => obs.problems.push(Diagnostic::warning(
-            None,
-            &host,
-            format!("{host}: domain `{}`: {}", sec.arg, sec.body.trim()),
-        )),
+        // Whether a failed live read matters is decided in `finish` (a domain that stopped since
+        // the list has no live state; one that runs must not have its pins guessed).
+        "lv-live" | "lv-vcpu" if failed => acc.live_failed.push((sec.arg.clone(), sec.body.trim().to_string())),
         "lv-xml" => acc.xml.push((sec.arg.clone(), sec.body.clone())),
         "lv-live" => acc.live.push((sec.arg.clone(), sec.body.clone())),
         "lv-vcpu" => acc.vcpu.push((sec.arg.clone(), sec.body.clone())),
@@ -147,6 +146,7 @@ pub fn finish(acc: Acc, obs: &mut Observed) {
             ));
         }
     }
+    let mut late = Vec::new();
     let mut problem = |m: String| obs.problems.push(Diagnostic::error(None, &host, format!("{host}: {m}")));
     for (name, raw) in acc.xml {
         let (xml, vnc_password) = super::secret::seal(&raw);
@@ -157,7 +157,11 @@ pub fn finish(acc: Acc, obs: &mut Observed) {
                 None
             }
         };
-        let listed = acc.list.as_ref().and_then(|l| l.iter().find(|d| d.name == name));
+        // (`list`'s table trims a name's outer blanks.)
+        let listed = acc
+            .list
+            .as_ref()
+            .and_then(|l| l.iter().find(|d| d.name == name).or_else(|| l.iter().find(|d| d.name == name.trim())));
         let (state, id) = (listed.map(|d| d.state), listed.and_then(|d| d.id));
         let live = acc.live.iter().find(|(n, _)| *n == name).and_then(|(_, x)| domain::parse(x).ok());
         let vcpus = match acc.vcpu.iter().find(|(n, _)| *n == name).map(|(_, t)| virsh::parse_vcpuinfo(t)) {
@@ -168,8 +172,11 @@ pub fn finish(acc: Acc, obs: &mut Observed) {
             }
             None => Vec::new(),
         };
-        lv.domains.push(LvDomain { name, state, id, xml, vnc_password, def, live, vcpus });
+        let d = LvDomain { name, state, id, xml, vnc_password, def, live, vcpus };
+        late.extend(live_read(&d, &acc.live_failed, &host));
+        lv.domains.push(d);
     }
+    obs.problems.extend(late);
     if acc.list.is_none() && !obs.problems.iter().any(|p| p.message.contains("virsh list")) {
         obs.problems.push(Diagnostic::error(
             None,
@@ -180,6 +187,27 @@ pub fn finish(acc: Acc, obs: &mut Observed) {
     obs.domains = lv.domains.iter().filter(|d| d.active()).map(xen_shaped).collect();
     obs.info = info;
     obs.libvirt = Some(lv);
+}
+
+/// What a running domain's missing live reads mean: nothing when it stopped since the list (its
+/// reads say it is not running, or gone: a warning), else an error, since its pins in force would
+/// be unknown and a plan could call a hard partition "No changes" without having read it.
+fn live_read(d: &LvDomain, failed: &[(String, String)], host: &str) -> Option<Diagnostic> {
+    let why: Vec<&str> = failed.iter().filter(|(n, _)| *n == d.name).map(|(_, b)| b.as_str()).collect();
+    let read = d.live.is_some() && !d.vcpus.is_empty();
+    if !d.active() || (read && why.is_empty()) {
+        return None;
+    }
+    let gone = ["not running", "failed to get domain", "Domain not found"];
+    if !why.is_empty() && why.iter().all(|b| gone.iter().any(|g| b.contains(g))) {
+        return Some(Diagnostic::warning(None, host, format!("{host}: domain `{}`: {}", d.name, why.join("; "))));
+    }
+    let said = if why.is_empty() { "nothing was read".to_string() } else { why.join("; ") };
+    Some(Diagnostic::error(
+        None,
+        host,
+        format!("{host}: domain `{}` runs but its live state (XML, vcpuinfo) was not read: {said}; plan again", d.name),
+    ))
 }
 
 /// A running libvirt domain as the licence rules and `list` read a Xen one.

@@ -562,3 +562,33 @@ fn setvcpus_live_only_up_to_the_maximum_the_running_domain_has() {
         hp.changes.iter().flat_map(|c| &c.ops).any(|o| matches!(o, Op::Virsh { args } if args[0] == "setvcpus"));
     assert!(!setvcpus, "{:#?}", hp.changes);
 }
+
+#[test]
+fn a_running_domain_whose_live_state_was_not_read_stops_the_host_unless_it_stopped() {
+    let xml = defined_web();
+    let files = format!("1073741824 8 {REPO}/VirtualDisks/web_sys.img");
+    let failed = |body: &str| format!("{M} lv-vcpu web\n{body}\n{M} rc 1\n");
+    let base = output(&[("web", "running", &xml, None)], &files);
+    let hp = plan(WEB, &format!("{base}{}", failed("error: internal error: cannot get vCPU placement")));
+    assert!(hp.changes.is_empty(), "{:#?}", hp.changes);
+    assert!(
+        hp.errors.iter().any(|e| e.contains("runs but its live state") && e.contains("vCPU placement")),
+        "{:?}",
+        hp.errors
+    );
+    let hp = plan(WEB, &base);
+    assert!(hp.errors.iter().any(|e| e.contains("nothing was read")), "{:?}", hp.errors);
+    // Stopped since the list: a warning, and the host is planned.
+    let hp = plan(WEB, &format!("{base}{}", failed("error: Requested operation is not valid: domain is not running")));
+    assert!(hp.errors.is_empty(), "{:?}", hp.errors);
+}
+
+#[test]
+fn a_name_with_outer_blanks_keeps_its_listed_state() {
+    let xml = defined_web().replace("<name>web</name>", "<name>web </name>");
+    // (domform cannot declare such a name; the host can still have one.)
+    let m = model(WEB);
+    let obs = observed(&m, &output(&[("web ", "shut off", &xml, None)], ""));
+    let lv = obs.libvirt.as_ref().expect("libvirt");
+    assert_eq!(lv.domains[0].state, Some(crate::libvirt::virsh::DomState::ShutOff));
+}
