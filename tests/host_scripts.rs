@@ -153,9 +153,8 @@ fn all_scripts() -> Vec<(String, String)> {
             cfg: Some("/OVS/Repositories/r 1/VirtualMachines/x/vm.cfg".into()),
             running: true,
         };
-        if ts != Toolstack::Libvirt {
-            out.push((format!("licence evidence {ts:?}"), evidence::script(ts, &[target], m).0));
-        }
+        let tool = domform::model::Tool::with_uri(ts, "qemu:///system");
+        out.push((format!("licence evidence {ts:?}"), evidence::script(&tool, &[target], m).0));
     }
     out.push(("manager observe".into(), domform::target::manager::observe::script("/u01/domain", m)));
     out.push(("write atomic".into(), write_atomic_script("/etc/x y", true)));

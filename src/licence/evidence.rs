@@ -1,7 +1,8 @@
 //! `domform licence --evidence DIR`: the pack an auditor keeps.
 //!
 //! For each host: the raw outputs the count rests on (`xm info -n`, `xm vcpu-list`, `xm list -l`
-//! and the vm.cfg of each licensed VM), each with the UTC time the host printed just before it,
+//! and the vm.cfg of each licensed VM; on a libvirt host `virsh capabilities`, `nodeinfo` and
+//! each licensed domain's XML, `vcpuinfo` and `vcpupin`), each with the UTC time the host printed just before it,
 //! the host's address and SSH host-key fingerprint; then the HTML page, the JSON report and a
 //! `MANIFEST.sha256` in `sha256sum -c` format, so anyone can check the pack later with standard
 //! tools. The raw outputs are read in one extra exec per host, right after observing. Secrets
@@ -15,7 +16,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::model::Toolstack;
+use crate::model::{Tool, Toolstack};
 use crate::transport::{quote, Transport, TransportError};
 
 /// One raw output.
@@ -77,14 +78,27 @@ pub fn safe_name(s: &str) -> String {
 }
 
 /// The read-only script: each section `<marker> <n> <UTC time>`, output, `<marker> rc <status>`.
-pub fn script(toolstack: Toolstack, targets: &[Target], marker: &str) -> (String, Vec<(String, String)>) {
-    let tool = match toolstack {
-        Toolstack::Xm => "xm",
-        Toolstack::Xl => "xl",
-        // Refused by `collect` before a script is made (docs/libvirt.md, "Not yet").
-        Toolstack::Libvirt => "virsh",
-    };
-    let mut cmds: Vec<(String, String, String)> = vec![
+/// On a Xen host the outputs are `xm info -n`, `xm vcpu-list`, each licensed VM's `xm list -l`
+/// and vm.cfg; on a libvirt host `virsh capabilities` (the topology), `virsh nodeinfo`, and each
+/// licensed VM's persistent XML (its `<cputune>`; without `--security-info`, so no password),
+/// and when it runs its live XML, `vcpuinfo` and `vcpupin` (the affinity in force).
+pub fn script(tool: &Tool, targets: &[Target], marker: &str) -> (String, Vec<(String, String)>) {
+    let cmds =
+        if tool.toolstack == Toolstack::Libvirt { libvirt_cmds(&tool.cmd, targets) } else { xen_cmds(tool, targets) };
+    let mut s = format!("M={}\nLC_ALL=C; export LC_ALL\n", quote(marker));
+    s.push_str("s() { printf '%s %s %s\\n' \"$M\" \"$1\" \"$(date -u +%Y-%m-%dT%H:%M:%SZ)\"; shift; \"$@\" 2>&1; r=$?; printf '\\n%s rc %s\\n' \"$M\" \"$r\"; }\n");
+    for (i, (_, _, shell)) in cmds.iter().enumerate() {
+        let _ = writeln!(s, "s {i} {shell}");
+    }
+    (s, cmds.into_iter().map(|(c, f, _)| (c, f)).collect())
+}
+
+/// (what the pack calls it, the file it goes in, the shell that reads it)
+type Cmd = (String, String, String);
+
+fn xen_cmds(tool: &Tool, targets: &[Target]) -> Vec<Cmd> {
+    let tool = tool.name();
+    let mut cmds: Vec<Cmd> = vec![
         (format!("{tool} info -n"), "info-n.txt".into(), format!("{tool} info -n")),
         (format!("{tool} vcpu-list"), "vcpu-list.txt".into(), format!("{tool} vcpu-list")),
     ];
@@ -101,12 +115,32 @@ pub fn script(toolstack: Toolstack, targets: &[Target], marker: &str) -> (String
             cmds.push((format!("cat {cfg}"), format!("{dir}/vm.cfg"), format!("cat -- {}", quote(cfg))));
         }
     }
-    let mut s = format!("M={}\nLC_ALL=C; export LC_ALL\n", quote(marker));
-    s.push_str("s() { printf '%s %s %s\\n' \"$M\" \"$1\" \"$(date -u +%Y-%m-%dT%H:%M:%SZ)\"; shift; \"$@\" 2>&1; r=$?; printf '\\n%s rc %s\\n' \"$M\" \"$r\"; }\n");
-    for (i, (_, _, shell)) in cmds.iter().enumerate() {
-        let _ = writeln!(s, "s {i} {shell}");
+    cmds
+}
+
+fn libvirt_cmds(virsh: &str, targets: &[Target]) -> Vec<Cmd> {
+    let mut cmds: Vec<Cmd> = vec![
+        ("virsh capabilities".into(), "capabilities.xml".into(), format!("{virsh} capabilities")),
+        ("virsh nodeinfo".into(), "nodeinfo.txt".into(), format!("{virsh} nodeinfo")),
+    ];
+    for t in targets {
+        let dir = format!("vm-{}", safe_name(&t.vm));
+        let d = quote(&t.xen_name);
+        let mut read = |what: &str, file: &str, args: &str| {
+            cmds.push((
+                format!("virsh {what} {}", t.xen_name),
+                format!("{dir}/{file}"),
+                format!("{virsh} {args} --domain {d}"),
+            ));
+        };
+        read("dumpxml --inactive", "domain.xml", "dumpxml --inactive");
+        if t.running {
+            read("dumpxml", "live.xml", "dumpxml");
+            read("vcpuinfo", "vcpuinfo.txt", "vcpuinfo");
+            read("vcpupin", "vcpupin.txt", "vcpupin");
+        }
     }
-    (s, cmds.into_iter().map(|(c, f, _)| (c, f)).collect())
+    cmds
 }
 
 /// Splits the script's output into the commands' outputs (in order).
@@ -155,15 +189,8 @@ pub fn collect(
     host: &crate::model::Host,
     targets: &[Target],
 ) -> Result<HostEvidence, TransportError> {
-    if host.toolstack == Toolstack::Libvirt {
-        return Err(TransportError::Exec {
-            host: host.name.clone(),
-            command: "licence evidence".into(),
-            message: "the evidence pack reads `xm`/`xl` outputs; for a libvirt host it is not made yet (the licence report and --html are: docs/libvirt.md)".into(),
-        });
-    }
     let marker = crate::observe::script::new_marker();
-    let (script, cmds) = script(host.toolstack, targets, &marker);
+    let (script, cmds) = script(&host.tool(), targets, &marker);
     let out = t.exec(&script, &[])?;
     let outputs = parse(&out.stdout_text(), &marker, &cmds).map_err(|m| TransportError::Exec {
         host: host.name.clone(),
@@ -253,7 +280,7 @@ mod tests {
             cfg: Some("/OVS/Repositories/r/VirtualMachines/v/vm.cfg".into()),
             running: true,
         }];
-        let (script, cmds) = script(Toolstack::Xm, &targets, "@@m");
+        let (script, cmds) = script(&Tool::xen(Toolstack::Xm), &targets, "@@m");
         assert!(
             script.contains("xm list -l 0004fb00000600001")
                 && script.contains("cat -- /OVS/Repositories/r/VirtualMachines/v/vm.cfg")
@@ -270,6 +297,30 @@ mod tests {
         );
         assert!(!got[3].text.contains("hunter2") && got[3].redacted, "{}", got[3].text);
         assert!(parse("@@m 0 t\ninfo\n", "@@m", &cmds).is_err(), "a cut output is an error");
+    }
+
+    #[test]
+    fn a_libvirt_host_keeps_its_topology_and_each_licensed_domains_pinning() {
+        let targets = [
+            Target { vm: "DB 1".into(), xen_name: "DB 1".into(), cfg: None, running: true },
+            Target { vm: "db2".into(), xen_name: "db2".into(), cfg: None, running: false },
+        ];
+        let (script, cmds) = script(&Tool::with_uri(Toolstack::Libvirt, "qemu:///system"), &targets, "@@m");
+        let files: Vec<&str> = cmds.iter().map(|(_, f)| f.as_str()).collect();
+        assert_eq!(
+            files,
+            [
+                "capabilities.xml",
+                "nodeinfo.txt",
+                "vm-DB_1/domain.xml",
+                "vm-DB_1/live.xml",
+                "vm-DB_1/vcpuinfo.txt",
+                "vm-DB_1/vcpupin.txt",
+                "vm-db2/domain.xml"
+            ]
+        );
+        assert!(script.contains("virsh -c qemu:///system vcpuinfo --domain 'DB 1'"), "{script}");
+        assert!(!script.contains("--security-info"), "no password is read for the pack: {script}");
     }
 
     #[test]

@@ -97,4 +97,29 @@ fn an_ovm_vm_cfg_moves_to_libvirt_and_the_host_imports_back_unchanged() {
         "{licence}"
     );
     assert_eq!(g["licences"].as_u64(), Some(1), "{licence}");
+
+    evidence_pack_verifies(dir.path(), &[&hosts, &back, &lic.display().to_string()]);
+}
+
+/// `licence --evidence` of the host with the declarations in `files`: the pack verifies with
+/// `sha256sum -c` and holds the topology and the VM's configured and live pinning.
+fn evidence_pack_verifies(dir: &std::path::Path, files: &[&str]) {
+    // The audit pack: the topology and the domain's pinning as virsh printed them, checkable.
+    let pack = dir.join("pack");
+    let pack_arg = pack.display().to_string();
+    let mut args = vec!["licence", "--evidence", &pack_arg];
+    for f in files {
+        args.extend(["-f", f]);
+    }
+    ok(&args);
+    let check = std::process::Command::new("sha256sum")
+        .args(["-c", "--quiet", "MANIFEST.sha256"])
+        .current_dir(&pack)
+        .output()
+        .expect("sha256sum");
+    assert!(check.status.success(), "the pack verifies: {}", String::from_utf8_lossy(&check.stdout));
+    let read = |f: &str| std::fs::read_to_string(pack.join("hosts/h1").join(f)).unwrap_or_else(|e| panic!("{f}: {e}"));
+    assert!(read("capabilities.xml").contains("<topology"), "the host's topology");
+    assert!(read("vm-ESXi_01/domain.xml").contains("<vcpupin vcpu='0' cpuset='1'/>"), "the configured pins");
+    assert!(read("vm-ESXi_01/vcpuinfo.txt").contains("CPU Affinity:   -y"), "the live affinity: CPU 1");
 }
