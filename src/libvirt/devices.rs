@@ -9,24 +9,10 @@
 
 use super::domain::{below, esc, find, indent_at, nodes, required, Edit, Node};
 
-/// `n` as the letters after a device prefix: 0 → a, 25 → z, 26 → aa (Linux's naming).
-fn letters(mut n: usize) -> String {
-    let mut s = Vec::new();
-    loop {
-        s.push(b'a' + (n % 26) as u8);
-        if n < 26 {
-            break;
-        }
-        n = n / 26 - 1;
-    }
-    s.reverse();
-    String::from_utf8(s).unwrap_or_default()
-}
-
 /// The first `<prefix><letters>` target device (`vda`, `vdb`, … `vdaa`) not in `existing`.
 pub fn next_target_dev(existing: &[String], prefix: &str) -> String {
     (0..)
-        .map(|n| format!("{prefix}{}", letters(n)))
+        .map(|n| format!("{prefix}{}", crate::model::validate::device_letters(n)))
         .find(|cand| !existing.contains(cand))
         .unwrap_or_else(|| format!("{prefix}a"))
 }

@@ -141,7 +141,7 @@ fn target_devices_fill_gaps_and_go_past_z() {
     assert_eq!(next_target_dev(&have(&[]), "vd"), "vda");
     assert_eq!(next_target_dev(&have(&["vda", "vdc"]), "vd"), "vdb");
     assert_eq!(next_target_dev(&have(&["vda", "hda"]), "hd"), "hdb");
-    let all: Vec<String> = (0..26).map(|i| format!("vd{}", letters(i))).collect();
+    let all: Vec<String> = (0..26).map(|i| format!("vd{}", crate::model::validate::device_letters(i))).collect();
     assert_eq!(next_target_dev(&all, "vd"), "vdaa");
 }
 

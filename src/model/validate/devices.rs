@@ -184,8 +184,9 @@ pub(super) fn disks(cx: &mut Ctx, e: &Entry<RawVm>) -> Vec<Disk> {
     assign_devices(cx, e, out)
 }
 
-/// 0 → a, 25 → z, 26 → aa (Linux's xvd naming).
-fn letters(mut n: usize) -> String {
+/// 0 → a, 25 → z, 26 → aa: the letters after a disk device's prefix (Linux's naming, Xen's `xvd`
+/// and libvirt's `vd`/`hd` alike).
+pub fn letters(mut n: usize) -> String {
     let mut s = Vec::new();
     loop {
         s.push(b'a' + (n % 26) as u8);

@@ -9,6 +9,7 @@
 
 mod devices;
 mod ssh;
+pub use devices::letters as device_letters;
 use devices::{console, disks, extra, networks, snapshots};
 
 use std::collections::{BTreeMap, BTreeSet};
