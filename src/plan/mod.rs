@@ -16,6 +16,7 @@ pub mod desired;
 pub mod disk;
 pub mod fingerprint;
 pub mod graph;
+pub mod host;
 pub mod import;
 pub mod paths;
 pub mod pinning;

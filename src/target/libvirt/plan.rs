@@ -17,45 +17,22 @@ use crate::model::{Model, Vm, VmState};
 use crate::observe::Observed;
 use crate::plan::secrets::SecretSlot;
 use crate::plan::{
-    capacity, cause, declared_paths, desired, disk, fingerprint, graph, paths, pinning, Action, Change, FieldChange,
-    FileDiff, HostPlan, Impact, Op, PinCheck, Resource,
+    desired, disk, host, Action, Change, FieldChange, FileDiff, HostPlan, Impact, Op, PinCheck, Resource,
 };
 
 /// Plans one libvirt host.
 pub fn plan(model: &Model, obs: &Observed) -> HostPlan {
-    let mut hp = HostPlan::new(&obs.host, fingerprint::of(obs));
-    hp.errors.extend(obs.problems.iter().filter(|p| p.is_error()).map(|p| p.body()));
-    let (Some(lv), Some(_)) = (&obs.libvirt, &obs.info) else {
-        hp.errors.push(format!("{}: the host could not be read completely; nothing is planned for it", obs.host));
-        return hp;
-    };
-    if !hp.errors.is_empty() {
-        hp.errors.push(format!("{}: nothing is planned for this host until the problems above are fixed", obs.host));
-        return hp;
-    }
+    let mut hp = host::begin(obs, obs.libvirt.is_some() && obs.info.is_some());
+    let Some(lv) = obs.libvirt.as_ref().filter(|_| hp.errors.is_empty()) else { return hp };
     let dtype = domain_type(lv);
-    let in_use: HashSet<String> = model
-        .vms
-        .values()
-        .filter(|v| v.host == obs.host && v.state != VmState::Absent)
-        .flat_map(|v| v.disks.iter().filter_map(|d| desired::disk_path(v, d)))
-        .collect();
+    let in_use = host::disks_in_use(model, &obs.host);
     let mut changes = Vec::new();
     for vm in model.vms.values().filter(|v| v.host == obs.host) {
         plan_vm(vm, obs, lv, dtype, &in_use, &mut changes, &mut hp);
     }
-    pinning::check(model, obs, &mut hp.errors, &mut hp.warnings);
-    capacity::check(model, obs, &mut hp.errors, &mut hp.warnings);
-    let repos = model.hosts.get(&obs.host).map(|h| h.repositories.clone()).unwrap_or_default();
-    hp.errors.extend(paths::check(&changes, &repos, &declared_paths(model, &obs.host), &obs.links));
-    match graph::order(changes) {
-        Ok(sorted) => hp.changes = sorted,
-        Err(e) => hp.errors.push(e),
-    }
-    // Why each change is planned (new, intent, drift), as on a Xen host, from the records apply
-    // leaves in the repository; the domain's XML is the configuration the record hashes.
-    let xml_of = |vm: &Vm| lv.find(&vm.name).map(|d| d.xml.as_str());
-    cause::annotate_host(model, &obs.host, &obs.applied, &mut hp.changes, xml_of);
+    // Causes come from the same apply records as on a Xen host; the domain's XML is the
+    // configuration the record hashes.
+    host::finish(model, obs, changes, &mut hp, |vm: &Vm| lv.find(&vm.name).map(|d| d.xml.as_str()));
     hp
 }
 
